@@ -1,0 +1,65 @@
+/* namedarr/runtime.h — threads, the BLIS kernels in use, memory reuse.
+ *
+ * namedarr owns threading: one thread count (default: every core the
+ * process may run on) used by BLIS calls and by namedarr's own parallel
+ * loops, never both at once (no oversubscription).
+ *
+ * BLIS: Debian's BLIS 0.9.0 picks its slow generic kernels on CPUs it does
+ * not know (AMD Zen 4/5). namedarr checks the CPU itself and runs every
+ * product with the best matching BLIS configuration (skx on AVX-512, haswell
+ * on AVX2+FMA, else whatever BLIS chose); na_runtime_info says which.
+ *
+ *   na_runtime_info info;
+ *   na_get_runtime_info(&info);
+ *   printf("BLIS %s, kernels %s (%s), %d threads\n", info.blis_version,
+ *          info.blis_config, info.reason, info.num_threads);
+ */
+#ifndef NAMEDARR_RUNTIME_H
+#define NAMEDARR_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "namedarr/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct na_runtime_info {
+    const char *blis_version;     /* "0.9.0"                                */
+    const char *blis_detected;    /* what BLIS picked by itself: "generic"   */
+    const char *blis_config;      /* what namedarr uses: "skx"               */
+    const char *gemm_kernel;      /* BLIS's name for the sgemm microkernel   */
+    const char *reason;           /* one line on why                          */
+    int num_threads;              /* current setting                          */
+    int num_cores;                /* cores available to the process           */
+} na_runtime_info;
+
+/* Select kernels (done on first use anyway) and report. */
+na_status na_get_runtime_info(na_runtime_info *info);
+
+/* Threads for BLIS and namedarr's loops; n <= 0 restores the default. */
+void na_set_num_threads(int n);
+int na_get_num_threads(void);
+
+/* Memory reuse: freed array storage of 64 KiB and up is kept in size
+ * classes and handed out again, so repeating an operation with the same
+ * shapes takes no fresh pages from the kernel. */
+typedef struct na_mem_stats {
+    uint64_t allocs;          /* storage blocks handed out                   */
+    uint64_t reused;          /* of which came from the cache                */
+    size_t cached_bytes;      /* bytes held in the cache now                 */
+    size_t cache_limit;       /* bytes the cache may hold                    */
+} na_mem_stats;
+
+void na_get_mem_stats(na_mem_stats *stats);
+/* Cap the cache (bytes; 0 disables it and frees what it holds). */
+void na_set_mem_cache_limit(size_t bytes);
+/* Give every cached block back to the system. */
+void na_mem_trim(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+/* Internal helpers shared by src/ (not installed). Prefix na__. */
+#ifndef NAMEDARR_INTERNAL_H
+#define NAMEDARR_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "namedarr/namedarr.h"
+
+/* Reference-counted storage. */
+struct na_storage {
+    atomic_long refcount;
+    void *data;
+    size_t nbytes;
+    void (*release)(void *ctx); /* NULL: data came from na__mem_alloc      */
+    void *ctx;
+};
+
+/* ---- errors (error.c) ---- */
+/* Set the thread's message (printf style) and return `status`. */
+na_status na__fail(na_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Append to the current message (for multi-part messages). */
+void na__fail_append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The named shape of x as a string in a thread-local ring of 8 buffers:
+ * usable several times in one message. */
+const char *na__shape(const na_array *x);
+/* A name list as "foo, bar" in the same ring. */
+const char *na__names(const char *const *names);
+
+/* ---- memory (memory.c): size-class cache for big blocks ---- */
+void *na__mem_alloc(size_t nbytes);          /* 64-byte aligned; NULL on OOM */
+void na__mem_free(void *p, size_t nbytes);
+
+/* ---- storage and headers (array.c) ---- */
+na_storage *na__storage_new(size_t nbytes);  /* refcount 1; NULL on OOM     */
+void na__storage_retain(na_storage *s);
+void na__storage_release(na_storage *s);
+/* A header with ndim 0 sharing x's storage (retained) and dtype/offset
+ * copied, dims copied too: i.e. a full duplicate of the view. */
+na_array *na__view_of(const na_array *x);
+/* A new contiguous uninitialised array. `op` names the caller for the
+ * out-of-memory message. */
+na_status na__new(const char *op, na_dtype dtype, int ndim, const na_dim *dims,
+                  na_array **out);
+/* Same, taking the dims (names and sizes) of an existing array. */
+na_status na__new_like(const char *op, na_dtype dtype, const na_array *like,
+                       na_array **out);
+/* Recompute nothing: fill contiguous row-major strides for x->shape. */
+void na__set_contiguous_strides(na_array *x);
+/* Count of names in a NULL-terminated list (NULL list = 0). */
+int na__names_count(const char *const *names);
+
+/* Element read/write as double at a flat element offset. */
+double na__load(na_dtype dt, const void *base, int64_t off);
+void na__store(na_dtype dt, void *base, int64_t off, double v);
+
+/* ---- runtime (runtime.c) ---- */
+int na__threads(void);      /* current thread count (>= 1)               */
+
+#define NA__UNUSED(x) (void)(x)
+
+#endif

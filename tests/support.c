@@ -1,0 +1,119 @@
+#include "support.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+na_array *ts_random(na_dtype dtype, int ndim, const na_dim *dims, uint64_t seed)
+{
+    na_array *x = NULL;
+    if (na_empty(dtype, ndim, dims, &x) != NA_OK)
+        return NULL;
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    int64_t n = na_size(x);
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        double u = (double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+        switch (dtype) {
+        case NA_F32: ((float *)na_data(x))[i] = (float)u; break;
+        case NA_F64: ((double *)na_data(x))[i] = u; break;
+        case NA_I32: ((int32_t *)na_data(x))[i] = (int32_t)(u * 100); break;
+        case NA_BOOL: ((bool *)na_data(x))[i] = u > 0; break;
+        }
+    }
+    return x;
+}
+
+static int dim_of(const na_array *x, const char *name)
+{
+    if (name[0] == '#')
+        return na_positional_index(x, atoi(name + 1));
+    return na_axis_index(x, name);
+}
+
+double ts_at(const na_array *x, int n, const char *const *names,
+             const int64_t *idx)
+{
+    int64_t full[NA_MAX_DIMS] = {0};
+    cr_assert_eq(n, x->ndim, "ts_at: %d coordinates for %d dims", n, x->ndim);
+    for (int i = 0; i < n; i++) {
+        int d = dim_of(x, names[i]);
+        cr_assert(d >= 0, "ts_at: no axis %s", names[i]);
+        full[d] = idx[i];
+    }
+    return na_get(x, full);
+}
+
+double ts_max_abs_diff(const na_array *a, const na_array *b)
+{
+    cr_assert(na_same_shape(a, b), "shapes differ: %s vs %s", "a", "b");
+    /* Map each dim of a to the dim of b. */
+    int map[NA_MAX_DIMS];
+    int pa = 0;
+    for (int d = 0; d < a->ndim; d++)
+        map[d] = a->name[d] ? na_axis_index(b, a->name[d])
+                            : na_positional_index(b, pa++);
+    int64_t n = na_size(a);
+    int64_t idx[NA_MAX_DIMS] = {0}, jdx[NA_MAX_DIMS] = {0};
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        for (int d = 0; d < a->ndim; d++)
+            jdx[map[d]] = idx[d];
+        double va = na_get(a, idx), vb = na_get(b, jdx);
+        double diff = fabs(va - vb);
+        if (isnan(va) != isnan(vb))
+            diff = INFINITY;
+        else if (isnan(va) || va == vb)
+            diff = 0;
+        if (diff > worst)
+            worst = diff;
+        for (int d = a->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < a->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return worst;
+}
+
+na_array *ts_strided_copy(const na_array *x)
+{
+    /* Build a bigger buffer with every dim doubled plus one, then view it. */
+    na_dim dims[NA_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++)
+        dims[d] = (na_dim){x->name[d], x->shape[d] * 2 + 1};
+    na_array *big = NULL;
+    if (na_zeros(x->dtype, x->ndim, dims, &big) != NA_OK)
+        return NULL;
+    /* Set big[1::2 ...] = x by hand. */
+    int64_t n = na_size(x);
+    int64_t idx[NA_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < x->ndim; d++)
+            off += (2 * idx[d] + 1) * big->stride[d];
+        double v = na_get(x, idx);
+        switch (x->dtype) {
+        case NA_F32: ((float *)na_data(big))[off] = (float)v; break;
+        case NA_F64: ((double *)na_data(big))[off] = v; break;
+        case NA_I32: ((int32_t *)na_data(big))[off] = (int32_t)v; break;
+        case NA_BOOL: ((bool *)na_data(big))[off] = v != 0; break;
+        }
+        for (int d = x->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < x->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    /* The view: offset to element (1,1,...), strides doubled. */
+    na_array *v = NULL;
+    na_array_ref(big, &v);
+    na_array_free(big);
+    for (int d = 0; d < x->ndim; d++) {
+        v->offset += v->stride[d];
+        v->stride[d] *= 2;
+        v->shape[d] = x->shape[d];
+    }
+    return v;
+}
