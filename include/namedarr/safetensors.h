@@ -1,0 +1,61 @@
+/* namedarr/safetensors.h — save and load named arrays as safetensors.
+ *
+ * A safetensors file is an 8-byte little-endian header length, a JSON
+ * header ({"label": {"dtype", "shape", "data_offsets"}, "__metadata__":
+ * {...}}) and the raw little-endian data. namedarr keeps each array's axis
+ * names in the metadata (key "namedarr.axes.<label>", value "seq,heads"
+ * with "" for a positional axis), so a saved model loads back with its
+ * names; files without that metadata load as positional arrays.
+ *
+ *   // Save every parameter of a model under its label, then load it back.
+ *   na_safetensors_save_model(model, "model.safetensors");
+ *   na_safetensors_load_model(model, "model.safetensors");
+ *
+ *   // Or work with the file directly.
+ *   na_safetensors *st;
+ *   na_safetensors_open("model.safetensors", &st);
+ *   na_array *w;
+ *   na_safetensors_get(st, "block_0/mlp/up.weights", &w);
+ *   na_safetensors_close(st);
+ *
+ * The JSON header is parsed with cJSON; every offset and size is checked
+ * against the file before any data is read. F32, F64, I32 and BOOL load as
+ * themselves; F16 and BF16 load as f32.
+ */
+#ifndef NAMEDARR_SAFETENSORS_H
+#define NAMEDARR_SAFETENSORS_H
+
+#include "namedarr/array.h"
+#include "namedarr/layer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Write n arrays under the given labels (labels must be unique). */
+na_status na_safetensors_write(const char *path, int n,
+                               const char *const *labels,
+                               const na_array *const *arrays);
+
+typedef struct na_safetensors na_safetensors; /* an open, validated file */
+
+na_status na_safetensors_open(const char *path, na_safetensors **out);
+void na_safetensors_close(na_safetensors *st);
+int na_safetensors_count(const na_safetensors *st);
+const char *na_safetensors_label(const na_safetensors *st, int i);
+/* A new array (a copy of the file's data) with the saved axis names. */
+na_status na_safetensors_get(const na_safetensors *st, const char *label,
+                             na_array **out);
+
+/* Every parameter (not state) of a model tree, each once, under its label. */
+na_status na_safetensors_save_model(na_layer *model, const char *path);
+/* Bind every parameter of the model from the file by label. Strict: a
+ * label missing from the file, a tensor in the file that the model lacks,
+ * or a shape or dtype mismatch is an error naming the label and shapes,
+ * and leaves the model unchanged. */
+na_status na_safetensors_load_model(na_layer *model, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

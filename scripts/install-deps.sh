@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install namedarr's build and test dependencies from Debian 12 (run as root).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libblis-openmp-dev libblis-dev
+      libcriterion-dev libxxhash-dev libcjson-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
