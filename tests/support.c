@@ -47,7 +47,10 @@ double ts_at(const na_array *x, int n, const char *const *names,
 
 double ts_max_abs_diff(const na_array *a, const na_array *b)
 {
-    cr_assert(na_same_shape(a, b), "shapes differ: %s vs %s", "a", "b");
+    char sa[256], sb[256];
+    na_shape_str(a, sa, sizeof sa);
+    na_shape_str(b, sb, sizeof sb);
+    cr_assert(na_same_shape(a, b), "shapes differ: %s vs %s", sa, sb);
     /* Map each dim of a to the dim of b. */
     int map[NA_MAX_DIMS];
     int pa = 0;

@@ -41,7 +41,7 @@ double na__load(na_dtype dt, const void *base, int64_t off)
     case NA_F32: return ((const float *)base)[off];
     case NA_F64: return ((const double *)base)[off];
     case NA_I32: return ((const int32_t *)base)[off];
-    case NA_BOOL: return ((const bool *)base)[off] ? 1.0 : 0.0;
+    case NA_BOOL: return ((const unsigned char *)base)[off] ? 1.0 : 0.0;
     }
     return 0.0;
 }

@@ -38,8 +38,8 @@ void na__mem_free(void *p, size_t nbytes);
 na_storage *na__storage_new(size_t nbytes);  /* refcount 1; NULL on OOM     */
 void na__storage_retain(na_storage *s);
 void na__storage_release(na_storage *s);
-/* A header with ndim 0 sharing x's storage (retained) and dtype/offset
- * copied, dims copied too: i.e. a full duplicate of the view. */
+/* A new header duplicating the view x (dims, strides, offset), sharing
+ * and retaining its storage. */
 na_array *na__view_of(const na_array *x);
 /* A new contiguous uninitialised array. `op` names the caller for the
  * out-of-memory message. */
