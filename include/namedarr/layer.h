@@ -82,6 +82,9 @@ const na_array *na_side_require_array(const na_side *side, const char *key,
                                       const char *layer_name);
 int na_side_count(const na_side *side);
 const char *na_side_key(const na_side *side, int i);
+/* A copy of the map (values cloned: new headers sharing storage); NULL on
+ * OOM. A NULL `side` gives an empty map. */
+na_side *na_side_clone(const na_side *side);
 
 /* ---- parameters and state --------------------------------------------- */
 
@@ -103,6 +106,8 @@ na_param *na_param_retain(na_param *p);
 void na_param_release(na_param *p);
 /* Replace the value (takes ownership of `value`; frees the old one). */
 void na_param_set_value(na_param *p, na_array *value);
+/* Replace the label (copied). */
+na_status na_param_set_label(na_param *p, const char *label);
 
 /* ---- printer fields --------------------------------------------------- */
 

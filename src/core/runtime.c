@@ -1,7 +1,12 @@
-/* Threads and runtime info. (Stub: BLIS selection lands in blis.c.) */
+/* Threads and runtime info.
+ *
+ * namedarr owns one thread count. BLIS receives it per call (an rntm_t
+ * built in blis.c); namedarr's own OpenMP loops use it too, and a BLIS call
+ * made inside one of those loops gets a single thread. */
 #include <sched.h>
 #include <unistd.h>
 
+#include "blis_adapter.h"
 #include "internal.h"
 
 static int g_threads; /* 0 = default */
@@ -27,3 +32,18 @@ int na_get_num_threads(void)
 }
 
 int na__threads(void) { return na_get_num_threads(); }
+
+na_status na_get_runtime_info(na_runtime_info *info)
+{
+    if (!info)
+        return na__fail(NA_ERR_ARGUMENT, "na_get_runtime_info: info is NULL");
+    const na__blis_choice *c = na__blis();
+    info->blis_version = c->version;
+    info->blis_detected = c->detected;
+    info->blis_config = c->config;
+    info->gemm_kernel = c->gemm_kernel;
+    info->reason = c->reason;
+    info->num_threads = na_get_num_threads();
+    info->num_cores = cores();
+    return NA_OK;
+}

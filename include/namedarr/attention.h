@@ -1,0 +1,230 @@
+/* namedarr/attention.h — the Attention combinator (after Penzai), the
+ * standard dot-product sublayers, Flax- and Keras-style builders and
+ * KV-cache decoding.
+ *
+ * Attention holds five sublayers (children named exactly so) and calls
+ *
+ *   q = input_to_query(x, side)   k = input_to_key(x, side)
+ *   v = input_to_value(x, side)
+ *   a = query_key_to_attn((q, k), side)
+ *   y = attn_value_to_output((a, v), side)
+ *
+ * Any sublayer may be a custom layer. In names, the standard layout is
+ *   x {batch, seq, embedding}
+ *   q {batch, seq, heads, projection}, k, v {batch, kv_seq, heads, projection}
+ *   a {batch, heads, seq, kv_seq}  (scaled by projection**-0.5, masked,
+ *                                   softmax over kv_seq)
+ *   y {batch, seq, embedding}
+ * Grouped-query attention: q carries {kv_heads, query_heads}, k and v
+ * {kv_heads}; query head h = kv_head * (Hq/Hkv) + query_head uses key/value
+ * head h / (Hq/Hkv). One kv head is multi-query attention.
+ *
+ *   na_mha_options o = {.num_heads = 4, .in_features = 64, .causal = true};
+ *   na_layer *attn = NULL;
+ *   na_mha_new(&o, &attn);                 // an ordinary Attention tree
+ *   na_print_tree(attn, stdout, NULL);
+ *   na_array *y = NULL;
+ *   na_layer_call_array(attn, x, side, &y); // x {batch, seq, embedding:64}
+ *
+ * Inputs: a plain array is self-attention. A tuple (query input, key input,
+ * value input) gives separate inputs: the builders select item
+ * min(i, count - 1) for q (0), k (1) and v (2), so (q) is self-attention,
+ * (q, kv) is cross-attention as in Flax. Keras order (query, value[, key])
+ * is what na_gqa_new expects: the key defaults to the value.
+ *
+ * Ownership: constructors take ownership of the sublayers they are given
+ * (on failure too); na_layer_free frees the whole tree.
+ */
+#ifndef NAMEDARR_ATTENTION_H
+#define NAMEDARR_ATTENTION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "namedarr/array.h"
+#include "namedarr/layer.h"
+#include "namedarr/masks.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+extern const na_layer_type na_attention_type;              /* "Attention"           */
+extern const na_layer_type na_kv_cache_attention_type;     /* "KVCachingAttention"  */
+extern const na_layer_type na_select_attention_input_type; /* "SelectAttentionInput" */
+extern const na_layer_type na_attention_logits_type;       /* "AttentionLogits"     */
+extern const na_layer_type na_attention_combine_type;      /* "AttentionCombine"    */
+
+/* ---- the combinator ----------------------------------------------------- */
+
+/* Takes ownership of the five sublayers (freed on failure). */
+na_status na_attention_new(na_layer *input_to_query, na_layer *input_to_key,
+                           na_layer *input_to_value, na_layer *query_key_to_attn,
+                           na_layer *attn_value_to_output, na_layer **out);
+
+/* Keep a reference to the attention weights of the last call (Flax's
+ * sow of 'attention_weights'); read them with na_attention_weights. */
+na_status na_attention_set_keep_weights(na_layer *attention, bool keep);
+/* The weights kept by the last call (borrowed; NULL if none). */
+const na_array *na_attention_weights(const na_layer *attention);
+/* The fused path (on by default): when query_key_to_attn is the standard
+ * Sequential(AttentionLogits, mask layers, Softmax or MaskedSoftmax over
+ * kv_seq), attn_value_to_output starts with AttentionCombine(kv_seq), the
+ * arrays are f32, nobody keeps or returns the weights and no capture is
+ * running, the call computes the weighted values with a tiled online
+ * softmax (no {seq, kv_seq} buffer, fully masked tiles skipped) and then
+ * runs the rest of attn_value_to_output. Same results and same tree; turn
+ * it off to force the general path. A single query row (a decode step)
+ * always takes the general path, where it runs as matrix-vector products. */
+na_status na_attention_set_fused(na_layer *attention, bool allowed);
+/* Return (y, a) instead of y (Keras's return_attention_scores). */
+na_status na_attention_set_return_weights(na_layer *attention, bool on);
+
+/* ---- standard sublayers ------------------------------------------------- */
+
+/* SelectAttentionInput: item min(item, count - 1) of a tuple input (a
+ * plain array is every item), and, if `rename_from` is an axis of it and
+ * `rename_to` is not, rename it (the key/value paths turn seq into kv_seq).
+ * rename_from/rename_to NULL: no rename. */
+na_status na_select_attention_input_new(int item, const char *rename_from,
+                                        const char *rename_to, na_layer **out);
+
+/* AttentionLogits: (q, k) -> sum over `axis` of q * k, times `scale`
+ * (scale 0: size(axis)**-0.5). axis NULL: "projection".
+ *   (q {batch, seq, heads, projection}, k {batch, kv_seq, heads, projection})
+ *     -> {batch, heads, seq, kv_seq} */
+na_status na_attention_logits_new(const char *axis, double scale, na_layer **out);
+
+/* AttentionCombine: (a, v) -> sum over `axis` of a * v. axis NULL: "kv_seq".
+ *   (a {batch, heads, seq, kv_seq}, v {batch, kv_seq, heads, projection})
+ *     -> {batch, heads, seq, projection} */
+na_status na_attention_combine_new(const char *axis, na_layer **out);
+
+/* Zero fields take the defaults. */
+typedef struct na_dot_product_options {
+    double scale;                 /* 0: projection**-0.5                     */
+    const char *mask_tag;         /* explicit mask from the side inputs      */
+    bool mask_optional;           /* a missing mask_tag means no mask        */
+    bool causal;                  /* add ApplyCausalMask                     */
+    int64_t window;               /* sliding window (with causal); 0: none   */
+    const char *query_positions_key; /* for the causal mask (defaults)      */
+    const char *kv_positions_key;
+    na_masked_rows masked_rows;   /* UNIFORM: Softmax; ZERO: MaskedSoftmax   */
+    double masked_out_value;      /* 0: NA_MASKED_OUT_DEFAULT                */
+    double dropout_rate;          /* > 0: Dropout on the weights             */
+    const char *const *dropout_shared; /* axes sharing one dropout mask       */
+    uint64_t seed;                /* dropout seed                            */
+} na_dot_product_options;
+
+/* The standard query_key_to_attn: Sequential(AttentionLogits(projection),
+ * [ApplyAttentionMask], [ApplyCausalMask], Softmax or MaskedSoftmax over
+ * kv_seq, [Dropout]). opt NULL: all defaults (no mask). */
+na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **out);
+
+/* ---- builders ------------------------------------------------------------ */
+
+/* Flax-style multi-head attention. Zero fields take the defaults. */
+typedef struct na_mha_options {
+    int num_heads;                /* required, > 0                           */
+    int64_t in_features;          /* required: size of the feature axis      */
+    int64_t qkv_features;         /* 0: in_features; divisible by num_heads  */
+    int64_t out_features;         /* 0: in_features                          */
+    int num_kv_heads;             /* 0: num_heads (MHA, axis `heads`); else  */
+                                  /* GQA axes kv_heads/query_heads; divides  */
+                                  /* num_heads                               */
+    int64_t in_kv_features;       /* 0: in_features (cross-attention inputs) */
+    bool use_bias;                /* Affine instead of Linear                */
+    bool normalize_qk;            /* LayerNorm over projection on q and k    */
+    double dropout_rate;          /* on the attention weights                */
+    bool broadcast_dropout;       /* one dropout mask shared across heads    */
+    bool capture_weights;         /* keep the last weights (see above)       */
+    bool causal;                  /* position-based causal mask              */
+    const char *mask_tag;         /* optional explicit mask; default          */
+                                  /* NA_ATTN_MASK_KEY ("" for none)          */
+    double scale;                 /* 0: projection**-0.5                     */
+    na_masked_rows masked_rows;   /* default UNIFORM (Flax)                  */
+    const char *name;             /* parameter label prefix; "attention"     */
+    const char *features_axis;    /* default "embedding"                     */
+    uint64_t seed;                /* weights and dropout                     */
+} na_mha_options;
+
+na_status na_mha_new(const na_mha_options *opt, na_layer **out);
+
+/* Keras-style grouped-query attention. Input: the query array alone (self-
+ * attention) or a tuple (query, value[, key]) — the key defaults to the
+ * value. Zero fields take the defaults. */
+typedef struct na_gqa_options {
+    int64_t head_dim;             /* required                                */
+    int num_query_heads;          /* required                                */
+    int num_key_value_heads;      /* required; divides num_query_heads       */
+    int64_t query_features;       /* required: the query's feature size      */
+    int64_t value_features;       /* 0: query_features                       */
+    int64_t key_features;         /* 0: value_features                       */
+    int64_t output_features;      /* 0: query_features                       */
+    bool use_bias;
+    double dropout;               /* on the attention weights                */
+    bool use_causal_mask;
+    int64_t sliding_window;       /* with use_causal_mask; 0: none           */
+    bool return_attention_scores; /* output (y, weights)                     */
+    const char *mask_tag;         /* optional explicit mask; default          */
+                                  /* NA_ATTN_MASK_KEY ("" for none)          */
+    bool uniform_masked_rows;     /* fully masked rows: zero weights (Keras) */
+                                  /* unless set (uniform, as in Flax)        */
+    const char *name;             /* default "attention"                     */
+    const char *features_axis;    /* default "embedding"                     */
+    uint64_t seed;
+} na_gqa_options;
+
+na_status na_gqa_new(const na_gqa_options *opt, na_layer **out);
+
+/* ---- KV caching ------------------------------------------------------------ */
+
+/* Zero fields take the defaults. */
+typedef struct na_kv_cache_options {
+    int64_t capacity;             /* required: cache length along kv_seq     */
+    const char *end_index_key;    /* side input: i32 0-d, where the new keys */
+                                  /* go; default "cache_end_index"           */
+    const char *query_positions_key; /* default NA_QUERY_POSITIONS_KEY       */
+    const char *kv_positions_key;    /* default NA_KV_POSITIONS_KEY          */
+    const char *label;            /* state label prefix; default "attention" */
+} na_kv_cache_options;
+
+/* KVCachingAttention: the five sublayers plus state (labels
+ * "<label>.cache_keys", ".cache_values", ".cache_positions"), allocated on
+ * the first call with the keys' and values' named shape and kv_seq of size
+ * `capacity`, and never reallocated. A call with n new tokens:
+ *   1. q, k, v from the three input sublayers (k, v {.., kv_seq:n, ..});
+ *   2. end = side[end_index_key]; end + n > capacity is an error;
+ *   3. k, v and the token positions (side[query_positions_key], default
+ *      end + arange(n)) are written into the cache at [end, end + n);
+ *   4. attention runs over cache[0 : end + n], with the cache's positions
+ *      in side[kv_positions_key]: the causal mask in query_key_to_attn
+ *      masks empty slots, padding and the future.
+ * query_key_to_attn must contain an ApplyCausalMask (see below). */
+na_status na_kv_cache_attention_new(na_layer *input_to_query, na_layer *input_to_key,
+                                    na_layer *input_to_value,
+                                    na_layer *query_key_to_attn,
+                                    na_layer *attn_value_to_output,
+                                    const na_kv_cache_options *opt, na_layer **out);
+
+/* The caching form of an Attention (taken over: its sublayers move, it is
+ * freed, on failure too). If query_key_to_attn has no ApplyCausalMask,
+ * one is inserted before its softmax (it must then be a Sequential with a
+ * Softmax or MaskedSoftmax child). */
+na_status na_kv_cache_from_attention(na_layer *attention, const na_kv_cache_options *opt,
+                                     na_layer **out);
+
+/* Convert every Attention in the tree at *root (the root included) into
+ * its caching form; labels are "<path>.cache_keys" etc. (opt->label is
+ * used for an Attention at the root). Returns how many in *converted. */
+na_status na_attention_to_kv_cache(na_layer **root, const na_kv_cache_options *opt,
+                                   int *converted);
+
+/* Forget the cached tokens (positions back to -1). */
+na_status na_kv_cache_reset(na_layer *layer);
+int64_t na_kv_cache_capacity(const na_layer *layer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

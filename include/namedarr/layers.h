@@ -1,0 +1,214 @@
+/* namedarr/layers.h — the standard layers, after Penzai: linear maps,
+ * normalisation, activations, dropout, embeddings and rotary positions.
+ *
+ * Every layer follows the protocol of namedarr/layer.h: call it with
+ * na_layer_call, free it with na_layer_free. Constructors return a status
+ * and hand the new layer to `*result`. Layers with weights take a `name`:
+ * their parameters are labelled "<name>.weights", "<name>.bias",
+ * "<name>.scale", "<name>.embeddings"; and a `seed`: each parameter is
+ * drawn from na_init_seed_for(seed, label), so one seed may serve a whole
+ * model. Parameters are f32.
+ *
+ *   // x: {batch, seq, embedding:64} -> {batch, seq, heads:4, projection:16}
+ *   na_layer *q = NULL;
+ *   na_linear_new("attn/query", NA_DIMS({"embedding", 64}),
+ *                 NA_DIMS({"heads", 4}, {"projection", 16}), 0, NULL,
+ *                 NULL, 42, &q);                 // NULL init: xavier uniform
+ *   na_array *y = NULL;
+ *   na_layer_call_array(q, x, NULL, &y);
+ *
+ * Axis lists are NULL-terminated name lists (NA_NAMES("a", "b")) or dim
+ * lists given as a count and an array (NA_DIMS({"a", 2}, {"b", 3}); an
+ * empty list is 0, NULL). Names and strings are copied.
+ *
+ * Errors at call time name the layer type, the axes and the input's named
+ * shape ("Linear: input f32[batch:1, baz:7] lacks input axis 'foo'
+ * (weights 'up.weights' f32[foo:3, bar:5, baz:7])"). Inputs must have
+ * named axes only unless a layer says otherwise.
+ */
+#ifndef NAMEDARR_LAYERS_H
+#define NAMEDARR_LAYERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "namedarr/array.h"
+#include "namedarr/init.h"
+#include "namedarr/layer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The layer types, for na_layer_is and selection by type. */
+extern const na_layer_type na_linear_type;            /* "Linear"            */
+extern const na_layer_type na_add_bias_type;          /* "AddBias"           */
+extern const na_layer_type na_affine_type;            /* "Affine"            */
+extern const na_layer_type na_named_einsum_type;      /* "NamedEinsum"       */
+extern const na_layer_type na_rename_axes_type;       /* "RenameAxes"        */
+extern const na_layer_type na_constant_rescale_type;  /* "ConstantRescale"   */
+extern const na_layer_type na_standardize_type;       /* "Standardize"       */
+extern const na_layer_type na_layer_norm_type;        /* "LayerNorm"         */
+extern const na_layer_type na_rms_standardize_type;   /* "RMSStandardize"    */
+extern const na_layer_type na_rms_layer_norm_type;    /* "RMSLayerNorm"      */
+extern const na_layer_type na_softmax_layer_type;     /* "Softmax"           */
+extern const na_layer_type na_elementwise_type;       /* "Elementwise"       */
+extern const na_layer_type na_tanh_soft_cap_type;     /* "TanhSoftCap"       */
+extern const na_layer_type na_cast_to_dtype_type;     /* "CastToDType"       */
+extern const na_layer_type na_dropout_type;           /* "Dropout"           */
+extern const na_layer_type na_embedding_lookup_type;  /* "EmbeddingLookup"   */
+extern const na_layer_type na_embedding_decode_type;  /* "EmbeddingDecode"   */
+extern const na_layer_type na_apply_rope_type;        /* "ApplyRoPE"         */
+extern const na_layer_type na_apply_rope_subset_type; /* "ApplyRoPEToSubset" */
+
+/* ---- linear maps (linear.c) ------------------------------------------- */
+
+/* Linear: contract the input's `in` axes with a weight
+ * {in..., out..., parallel...} (label "<name>.weights"; NULL init: xavier
+ * uniform over in/out fans). Parallel axes present in the input are
+ * vectorised over (one operator per slice); parallel axes absent from the
+ * input appear in the output (Penzai's parallel_broadcast_axes).
+ *
+ *   x: {batch, in...[, parallel...]} -> {batch, out..., parallel...}
+ *
+ * An output name that is also an input name works "in place", as Penzai's
+ * LinearInPlace: the weight holds it as "<name>_out" and the result is
+ * renamed back, so in {foo:3} -> out {foo:5} maps foo:3 to foo:5. */
+na_status na_linear_new(const char *name, int n_in, const na_dim *in, int n_out,
+                        const na_dim *out, int n_parallel, const na_dim *parallel,
+                        const na_init *init, uint64_t seed, na_layer **result);
+/* A Linear over an existing weight (retained): `in_names` are contracted,
+ * `out_names` are new in the output, every other weight axis is parallel.
+ * The two lists must be disjoint and name axes of the weight. */
+na_status na_linear_from_param(na_param *weights, const char *const *in_names,
+                               const char *const *out_names, na_layer **result);
+/* The weight parameter (borrowed), or NULL if `layer` is not a Linear. */
+na_param *na_linear_weights(const na_layer *layer);
+
+/* AddBias: y = x + bias, bias {biased...} (label "<name>.bias"; NULL
+ * init: zeros). The input must have every biased axis. */
+na_status na_add_bias_new(const char *name, int n, const na_dim *biased,
+                          const na_init *init, uint64_t seed, na_layer **result);
+
+/* Affine: Linear then AddBias over the output and parallel axes; children
+ * "linear" and "bias", labels "<name>.weights" and "<name>.bias". */
+na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
+                        const na_dim *out, int n_parallel, const na_dim *parallel,
+                        const na_init *init, uint64_t seed, na_layer **result);
+
+/* NamedEinsum: na_einsum(spec) over the input tuple (or the one array when
+ * the spec has one input), e.g.
+ *   "foo:i bar:i baz:j, foo:j qux:k -> x:i y:k z:j"
+ * The number of inputs in the spec is checked against the input. */
+na_status na_named_einsum_new(const char *spec, na_layer **result);
+
+/* RenameAxes: old[i] -> new_names[i] (simultaneous; lists of equal length). */
+na_status na_rename_axes_new(const char *const *old, const char *const *new_names,
+                             na_layer **result);
+
+/* ConstantRescale: y = x * by. */
+na_status na_constant_rescale_new(double by, na_layer **result);
+
+/* ---- normalisation (norm.c) ------------------------------------------- */
+
+#define NA_NORM_DEFAULT_EPS 1e-6
+
+/* Standardize: (x - mean) / sqrt(var + eps) over the named axes (jointly).
+ * RMSStandardize: x / sqrt(mean(x^2) + eps). The shape stays. */
+na_status na_standardize_new(const char *const *across, na_layer **result);
+na_status na_rms_standardize_new(const char *const *across, na_layer **result);
+
+/* LayerNorm: Standardize over `across`, times a learned scale
+ * {across...} ("<name>.scale", ones), plus a learned bias ("<name>.bias",
+ * zeros) when use_bias. RMSLayerNorm: RMSStandardize times a scale. */
+na_status na_layer_norm_new(const char *name, int n, const na_dim *across,
+                            bool use_bias, na_layer **result);
+na_status na_rms_layer_norm_new(const char *name, int n, const na_dim *across,
+                                na_layer **result);
+
+/* eps of any of the four (default NA_NORM_DEFAULT_EPS); eps >= 0. */
+na_status na_norm_set_eps(na_layer *layer, double eps);
+double na_norm_eps(const na_layer *layer); /* NaN if not a norm layer */
+
+/* ---- activations and friends (activation.c) ---------------------------- */
+
+/* Softmax over the named axes (jointly). */
+na_status na_softmax_layer_new(const char *const *across, na_layer **result);
+/* Elementwise: y = op(x) for a na_unary_op (NA_RELU, NA_GELU (exact, erf),
+ * NA_GELU_TANH, NA_SILU, NA_SIGMOID, NA_TANH, ...). Positional axes are
+ * allowed. */
+na_status na_elementwise_new(na_unary_op op, na_layer **result);
+/* The printable name of a unary op ("gelu_tanh"). */
+const char *na_unary_op_name(na_unary_op op);
+/* TanhSoftCap: y = cap * tanh(x / cap), cap > 0. */
+na_status na_tanh_soft_cap_new(double cap, na_layer **result);
+/* CastToDType: y = x converted to `dtype`. */
+na_status na_cast_to_dtype_new(na_dtype dtype, na_layer **result);
+
+/* ---- dropout (dropout.c) ----------------------------------------------- */
+
+/* Dropout: zero each element with probability `rate` and scale the kept
+ * ones by 1 / (1 - rate); rate in [0, 1). The mask is shared (broadcast)
+ * along the axes in `shared` (NULL: none), e.g. NA_NAMES("seq") drops
+ * whole feature channels for every position. Masks come from the
+ * counter-based generator: the k-th call (k = 0, 1, ...) of a layer uses
+ * stream na_init_seed_for(seed, "dropout/<k>"), so a run is reproducible.
+ * A disabled layer, or rate 0, is the identity (no call counted). */
+na_status na_dropout_new(double rate, const char *const *shared, uint64_t seed,
+                         na_layer **result);
+na_status na_dropout_set_enabled(na_layer *layer, bool enabled);
+/* Restart the stream: the next call is call 0 of `seed`. */
+na_status na_dropout_reset(na_layer *layer, uint64_t seed);
+
+/* ---- embeddings (embedding.c) ------------------------------------------ */
+
+/* The embedding table: a parameter {vocab_axis:vocab_size, embedding...}
+ * labelled "<name>.embeddings" (NULL init: normal with variance
+ * 1 / prod(embedding sizes), the vocabulary counted as a parallel axis).
+ * The caller owns the returned reference: hand it to lookup and decode
+ * layers (which retain it) and release yours. */
+na_status na_embedding_table_new(const char *name, const char *vocab_axis,
+                                 int64_t vocab_size, int n, const na_dim *embedding,
+                                 const na_init *init, uint64_t seed,
+                                 na_param **result);
+
+/* EmbeddingLookup: ids (i32, named axes) -> table rows.
+ *   ids: {batch, seq} -> {embedding..., batch, seq}
+ * Ids outside [0, vocab_size) are an error. */
+na_status na_embedding_lookup_new(na_param *table, const char *vocab_axis,
+                                  na_layer **result);
+/* EmbeddingDecode: contract the embedding axes with the table, giving
+ * logits over the vocabulary (tied embeddings):
+ *   x: {batch, seq, embedding...} -> {batch, seq, vocab_axis} */
+na_status na_embedding_decode_new(na_param *table, const char *vocab_axis,
+                                  na_layer **result);
+
+/* ---- rotary position embedding (rope.c) -------------------------------- */
+
+/* Zero fields take the defaults. */
+typedef struct na_rope_options {
+    const char *positions_key;  /* side input with the positions;
+                                   default "token_positions"                 */
+    double max_wavelength;      /* default 10000                             */
+    double scale_factor;        /* positions are divided by it; default 1    */
+} na_rope_options;
+
+/* ApplyRoPE, half-split ("rotate half") form as in Llama and Gemma: with
+ * D = size of `axis`, x1 = x[axis, :D/2], x2 = x[axis, D/2:],
+ * theta_i = (pos / scale_factor) / max_wavelength^(2i/D), i < D/2:
+ *   y[:D/2] = x1 cos(theta) - x2 sin(theta)
+ *   y[D/2:] = x2 cos(theta) + x1 sin(theta)
+ * Positions (i32 or f32, named axes, a subset of the input's other axes,
+ * e.g. {batch, seq}) come from the side input. D must be even. */
+na_status na_apply_rope_new(const char *axis, const na_rope_options *opt,
+                            na_layer **result);
+/* The subset variant (GPT-NeoX's rotary_pct): rotate only the first
+ * `rope_size` features of `axis` (even, 0 < rope_size <= D; D above is
+ * rope_size) and pass the rest through. */
+na_status na_apply_rope_subset_new(const char *axis, int64_t rope_size,
+                                   const na_rope_options *opt, na_layer **result);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,136 @@
+/* namedarr/masks.h — attention masks: layers that read them from side
+ * inputs, position-based causal masks, and Flax-style helpers.
+ *
+ * A mask is a bool named array, true where a query may attend to a key. It
+ * lines up with the logits {batch, heads, seq, kv_seq} by name, so a
+ * padding mask {batch, kv_seq} or a causal mask {seq, kv_seq} broadcasts.
+ *
+ *   na_array *pad = NULL, *causal = NULL, *mask = NULL;
+ *   na_make_attention_mask(valid_q, valid_k, na_pairwise_and, NULL, &pad);
+ *   na_make_causal_mask(tokens, "seq", &causal);     // {seq, kv_seq}, i >= j
+ *   na_combine_masks(2, (const na_array *[]){pad, causal}, &mask);
+ *   na_side_set_array(side, "attn_mask", mask);      // read by the layer:
+ *   na_apply_attention_mask_new("attn_mask", NA_MASKED_OUT_DEFAULT, &layer);
+ *
+ * Fully masked rows. A mask layer writes `masked_out_value` (default
+ * -2.3819763e38, large but finite) into masked logits. A row whose keys
+ * are all masked then gets *uniform* weights from a plain softmax, as in
+ * Penzai, Flax and JAX (NA_MASKED_ROWS_UNIFORM, the default). Keras and
+ * PyTorch give such rows *zero* weights: use a MaskedSoftmax with
+ * NA_MASKED_ROWS_ZERO, which zeroes every row whose logits all lie at or
+ * below masked_out_value / 2 (i.e. rows where every key was masked by any
+ * mask layer before it).
+ *
+ * Positions. ApplyCausalMask computes its mask from token positions found
+ * in the side inputs: keep (q, k) where
+ *
+ *   q_pos >= kv_pos  and  kv_pos >= 0  [and  q_pos - kv_pos < window]
+ *
+ * A negative position marks padding (never attended to). Positions are i32
+ * (or float) arrays {seq} or {batch, seq} (keys: {kv_seq} / {batch,
+ * kv_seq}). Without positions, queries and keys count 0, 1, 2, ... (the
+ * top-left aligned causal mask); without key positions but with as many
+ * keys as queries, the keys take the query positions. The KV cache sets
+ * both, so decoding lines up.
+ */
+#ifndef NAMEDARR_MASKS_H
+#define NAMEDARR_MASKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "namedarr/array.h"
+#include "namedarr/layer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The default masked-out logit (finite: fully masked rows stay defined). */
+#define NA_MASKED_OUT_DEFAULT (-2.3819763e38)
+
+/* Default side-input keys. */
+#define NA_ATTN_MASK_KEY "attn_mask"
+#define NA_QUERY_POSITIONS_KEY "token_positions"
+#define NA_KV_POSITIONS_KEY "kv_positions"
+
+typedef enum na_masked_rows {
+    NA_MASKED_ROWS_UNIFORM = 0, /* every key masked -> uniform weights      */
+    NA_MASKED_ROWS_ZERO         /* every key masked -> zero weights (Keras) */
+} na_masked_rows;
+
+extern const na_layer_type na_apply_attention_mask_type; /* "ApplyAttentionMask" */
+extern const na_layer_type na_apply_causal_mask_type;    /* "ApplyCausalMask"    */
+extern const na_layer_type na_masked_softmax_type;       /* "MaskedSoftmax"      */
+
+/* ---- mask layers (logits in, logits out) ------------------------------- */
+
+/* ApplyAttentionMask: reads the bool array under `mask_tag` from the side
+ * inputs; logits where it is false become `masked_out_value`.
+ *   logits: {batch, heads, seq, kv_seq}, mask: any subset of those names
+ * Errors: the tag is missing (unless made optional), the mask is not bool,
+ * it has positional axes, or an axis the logits lack or of another size. */
+na_status na_apply_attention_mask_new(const char *mask_tag, double masked_out_value,
+                                      na_layer **out);
+/* An optional mask: a missing tag means "no mask" instead of an error
+ * (builders use this, as Flax's mask=None). */
+na_status na_apply_attention_mask_set_optional(na_layer *layer, bool optional);
+
+/* Zero fields take the defaults. */
+typedef struct na_causal_mask_options {
+    const char *query_positions_key; /* default NA_QUERY_POSITIONS_KEY        */
+    const char *kv_positions_key;    /* default NA_KV_POSITIONS_KEY           */
+    int64_t window;                  /* > 0: sliding window; 0: none          */
+    double masked_out_value;         /* 0: NA_MASKED_OUT_DEFAULT              */
+    const char *query_axis;          /* default "seq"                         */
+    const char *kv_axis;             /* default "kv_seq"                      */
+} na_causal_mask_options;
+
+/* ApplyCausalMask: the position-based causal (sliding-window) mask above.
+ *   logits: {..., seq, kv_seq}; positions from the side inputs. */
+na_status na_apply_causal_mask_new(const na_causal_mask_options *opt,
+                                   na_layer **out);
+
+/* MaskedSoftmax: softmax over `axis` with an explicit fully-masked-row
+ * policy (see above). masked_out_value 0 means NA_MASKED_OUT_DEFAULT. */
+na_status na_masked_softmax_new(const char *axis, na_masked_rows rows,
+                                double masked_out_value, na_layer **out);
+
+/* ---- computing masks --------------------------------------------------- */
+
+/* The position rule as a function: q_pos {.., seq}, kv_pos {.., kv_seq}
+ * (i32 or float, named axes) -> bool {.., seq, kv_seq}. window 0: none. */
+na_status na_causal_positions_mask(const na_array *q_pos, const na_array *kv_pos,
+                                   int64_t window, na_array **out);
+
+/* A pairwise function for na_make_attention_mask: q and k carry different
+ * axis names, so broadcasting by name makes the (query, key) grid. The
+ * result must be a bool array (or numeric: nonzero counts as true). */
+typedef na_status (*na_pairwise_fn)(const na_array *q, const na_array *k,
+                                    void *ctx, na_array **out);
+/* Flax's default (jnp.multiply on 0/1 masks): both nonzero. */
+na_status na_pairwise_and(const na_array *q, const na_array *k, void *ctx,
+                          na_array **out);
+/* q >= k (Flax's causal form with jnp.greater_equal). */
+na_status na_pairwise_ge(const na_array *q, const na_array *k, void *ctx,
+                         na_array **out);
+
+/* make_attention_mask after Flax: q_in {batch, seq}, k_in {batch, kv_seq}
+ * (a `seq` axis on k_in is renamed to `kv_seq` first) ->
+ * bool {batch, seq, kv_seq} = fn(q_in, k_in). `fn` NULL: na_pairwise_and. */
+na_status na_make_attention_mask(const na_array *q_in, const na_array *k_in,
+                                 na_pairwise_fn fn, void *ctx, na_array **out);
+
+/* make_causal_mask after Flax (top-left aligned): for x's axis `axis`
+ * (NULL: "seq") of size n, bool {seq:n, kv_seq:n} with mask[i, j] = i >= j.
+ * x's other axes are not repeated (the mask broadcasts by name). */
+na_status na_make_causal_mask(const na_array *x, const char *axis, na_array **out);
+
+/* combine_masks after Flax: the logical and of the non-NULL masks (bool;
+ * they broadcast by name). None given (all NULL) -> *out = NULL, NA_OK. */
+na_status na_combine_masks(int n, const na_array *const *masks, na_array **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

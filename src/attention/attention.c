@@ -1,0 +1,359 @@
+/* The Attention combinator (five sublayers, DESIGN §5) and
+ * SelectAttentionInput, which picks the query / key / value input. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention_internal.h"
+
+const char *const na__attn_child_names[NA__ATTN_N] = {
+    "input_to_query", "input_to_key", "input_to_value", "query_key_to_attn",
+    "attn_value_to_output"};
+
+/* Attention and KVCachingAttention both start with this prefix. */
+typedef struct attn_prefix {
+    na_layer base;
+    na__attn_core core;
+} attn_prefix;
+
+na__attn_core *na__attn_core_of(const na_layer *layer)
+{
+    if (!layer || (layer->type != &na_attention_type &&
+                   layer->type != &na_kv_cache_attention_type))
+        return NULL;
+    return &((attn_prefix *)layer)->core;
+}
+
+const na_array *na__attn_array(const na_value *v, const char *who, const char *what)
+{
+    if (v && v->kind == NA_VALUE_ARRAY && v->array)
+        return v->array;
+    char buf[256] = "NULL";
+    if (v)
+        na_value_shape_str(v, buf, sizeof buf);
+    na__fail(NA_ERR_ARGUMENT, "%s: %s must be an array, got %s", who, what, buf);
+    return NULL;
+}
+
+/* ---- the shared core ----------------------------------------------------- */
+
+static na_status call_child(na__attn_core *c, int i, const char *who,
+                            const na_value *in, const na_side *side, na_value **out)
+{
+    na_status st = na_layer_call(c->sub[i], in, side, out);
+    if (st != NA_OK)
+        na__fail_append(" (in %s.%s)", who, na__attn_child_names[i]);
+    return st;
+}
+
+na_status na__attn_project(na__attn_core *c, const na_value *in, const na_side *side,
+                           na_value **q, na_value **k, na_value **v)
+{
+    na_value *qq = NULL, *kk = NULL, *vv = NULL;
+    na_status st = call_child(c, NA__ATTN_Q, "Attention", in, side, &qq);
+    if (st == NA_OK)
+        st = call_child(c, NA__ATTN_K, "Attention", in, side, &kk);
+    if (st == NA_OK)
+        st = call_child(c, NA__ATTN_V, "Attention", in, side, &vv);
+    if (st != NA_OK) {
+        na_value_free(qq);
+        na_value_free(kk);
+        na_value_free(vv);
+        return st;
+    }
+    *q = qq;
+    *k = kk;
+    *v = vv;
+    return NA_OK;
+}
+
+/* A new tuple (a, b) of clones (both borrowed). */
+static na_value *pair_of(const na_value *a, const na_value *b)
+{
+    na_value *items[2] = {na_value_clone(a), na_value_clone(b)};
+    if (!items[0] || !items[1]) {
+        na_value_free(items[0]);
+        na_value_free(items[1]);
+        return NULL;
+    }
+    return na_value_tuple(2, items);
+}
+
+static void keep_weights(na__attn_core *c, const na_value *a)
+{
+    na_array_free(c->weights);
+    c->weights = NULL;
+    if (a && a->kind == NA_VALUE_ARRAY)
+        na_array_ref(a->array, &c->weights);
+}
+
+/* The output: y, or (y, a) when the weights are returned (both owned). */
+static na_status finish_output(na__attn_core *c, na_value *y, na_value *a,
+                               na_value **out)
+{
+    if (!c->return_weights) {
+        na_value_free(a);
+        *out = y;
+        return NA_OK;
+    }
+    *out = na_value_tuple(2, (na_value *[]){y, a});
+    return *out ? NA_OK : na_last_status();
+}
+
+na_status na__attn_finish(na__attn_core *c, const char *who, const na_value *q,
+                          const na_value *k, const na_value *v, const na_side *side,
+                          na_value **out)
+{
+    bool fused = false;
+    na_status fst = na__attn_fused(c, q, k, v, side, out, &fused);
+    if (fused)
+        return fst;
+    na_value *qk = pair_of(q, k), *a = NULL, *av = NULL, *y = NULL;
+    if (!qk)
+        return na_last_status();
+    na_status st = call_child(c, NA__ATTN_QK, who, qk, side, &a);
+    na_value_free(qk);
+    if (st != NA_OK)
+        return st;
+    if (c->keep_weights)
+        keep_weights(c, a);
+    av = pair_of(a, v);
+    st = av ? call_child(c, NA__ATTN_AV, who, av, side, &y) : na_last_status();
+    na_value_free(av);
+    if (st != NA_OK) {
+        na_value_free(a);
+        return st;
+    }
+    return finish_output(c, y, a, out);
+}
+
+void na__attn_core_clear(na__attn_core *c)
+{
+    na_array_free(c->weights);
+    c->weights = NULL;
+}
+
+void na__attn_core_describe(const na__attn_core *c, na_fields *f)
+{
+    if (c->keep_weights)
+        na_fields_bool(f, "keep_weights", true);
+    if (c->return_weights)
+        na_fields_bool(f, "return_weights", true);
+    if (c->no_fuse)
+        na_fields_bool(f, "fused", false);
+}
+
+/* ---- Attention ------------------------------------------------------------- */
+
+typedef struct attention_layer {
+    na_layer base;
+    na__attn_core core;
+} attention_layer;
+
+/* x -> q, k, v -> a -> y (see attention.h). */
+static na_status attention_call(na_layer *self, const na_value *in,
+                                const na_side *side, na_value **out)
+{
+    na__attn_core *c = na__attn_core_of(self);
+    na_value *q = NULL, *k = NULL, *v = NULL;
+    na_status st = na__attn_project(c, in, side, &q, &k, &v);
+    if (st != NA_OK)
+        return st;
+    st = na__attn_finish(c, "Attention", q, k, v, side, out);
+    na_value_free(q);
+    na_value_free(k);
+    na_value_free(v);
+    return st;
+}
+
+static int attention_child_count(const na_layer *self)
+{
+    NA__UNUSED(self);
+    return NA__ATTN_N;
+}
+
+static na_layer **attention_child_slot(na_layer *self, int i)
+{
+    return &na__attn_core_of(self)->sub[i];
+}
+
+static const char *attention_child_name(const na_layer *self, int i)
+{
+    NA__UNUSED(self);
+    return na__attn_child_names[i];
+}
+
+static void attention_describe(const na_layer *self, na_fields *f)
+{
+    na__attn_core_describe(na__attn_core_of(self), f);
+}
+
+static void attention_destroy(na_layer *self)
+{
+    na__attn_core_clear(na__attn_core_of(self));
+    free(self);
+}
+
+const na_layer_type na_attention_type = {
+    .name = "Attention",
+    .call = attention_call,
+    .child_count = attention_child_count,
+    .child_slot = attention_child_slot,
+    .child_name = attention_child_name,
+    .describe = attention_describe,
+    .destroy = attention_destroy,
+};
+
+static void free_layers(na_layer *const *l, int n)
+{
+    for (int i = 0; i < n; i++)
+        na_layer_free(l[i]);
+}
+
+na_status na_attention_new(na_layer *input_to_query, na_layer *input_to_key,
+                           na_layer *input_to_value, na_layer *query_key_to_attn,
+                           na_layer *attn_value_to_output, na_layer **out)
+{
+    na_layer *sub[NA__ATTN_N] = {input_to_query, input_to_key, input_to_value,
+                                 query_key_to_attn, attn_value_to_output};
+    const char *who = "na_attention_new";
+    for (int i = 0; i < NA__ATTN_N; i++) {
+        if (!sub[i] || !out) {
+            free_layers(sub, NA__ATTN_N);
+            return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who,
+                            out ? na__attn_child_names[i] : "out");
+        }
+    }
+    attention_layer *l = calloc(1, sizeof *l);
+    if (!l) {
+        free_layers(sub, NA__ATTN_N);
+        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", who);
+    }
+    l->base.type = &na_attention_type;
+    memcpy(l->core.sub, sub, sizeof sub);
+    *out = &l->base;
+    return NA_OK;
+}
+
+static na__attn_core *require_core(const na_layer *layer, const char *who)
+{
+    na__attn_core *c = na__attn_core_of(layer);
+    if (!c)
+        na__fail(NA_ERR_ARGUMENT, "%s: layer is a %s, not an Attention", who,
+                 layer ? na_layer_type_name(layer) : "NULL");
+    return c;
+}
+
+na_status na_attention_set_keep_weights(na_layer *attention, bool keep)
+{
+    na__attn_core *c = require_core(attention, "na_attention_set_keep_weights");
+    if (!c)
+        return na_last_status();
+    c->keep_weights = keep;
+    if (!keep)
+        na__attn_core_clear(c);
+    return NA_OK;
+}
+
+const na_array *na_attention_weights(const na_layer *attention)
+{
+    na__attn_core *c = na__attn_core_of(attention);
+    return c ? c->weights : NULL;
+}
+
+na_status na_attention_set_fused(na_layer *attention, bool allowed)
+{
+    na__attn_core *c = require_core(attention, "na_attention_set_fused");
+    if (!c)
+        return na_last_status();
+    c->no_fuse = !allowed;
+    return NA_OK;
+}
+
+na_status na_attention_set_return_weights(na_layer *attention, bool on)
+{
+    na__attn_core *c = require_core(attention, "na_attention_set_return_weights");
+    if (!c)
+        return na_last_status();
+    c->return_weights = on;
+    return NA_OK;
+}
+
+/* ---- SelectAttentionInput --------------------------------------------------- */
+
+typedef struct select_input_layer {
+    na_layer base;
+    int item;
+    const char *from, *to;   /* interned, or NULL                          */
+} select_input_layer;
+
+/* in: array or tuple -> item min(item, count - 1), seq renamed to kv_seq. */
+static na_status select_input_call(na_layer *self, const na_value *in,
+                                   const na_side *side, na_value **out)
+{
+    NA__UNUSED(side);
+    const select_input_layer *l = (const select_input_layer *)self;
+    const na_value *v = in;
+    if (in && in->kind == NA_VALUE_TUPLE) {
+        if (in->count == 0)
+            return na__fail(NA_ERR_ARGUMENT, "SelectAttentionInput: empty tuple input");
+        v = in->items[l->item < in->count ? l->item : in->count - 1];
+    }
+    const na_array *x = na__attn_array(v, "SelectAttentionInput", "the selected input");
+    if (!x)
+        return na_last_status();
+    na_array *y = NULL;
+    na_status st;
+    if (l->from && na_axis_index(x, l->from) >= 0 && na_axis_index(x, l->to) < 0)
+        st = na_rename(x, (const char *const[]){l->from, NULL},
+                       (const char *const[]){l->to, NULL}, &y);
+    else
+        st = na_array_ref(x, &y);
+    if (st != NA_OK)
+        return st;
+    *out = na_value_from_array(y);
+    return *out ? NA_OK : na_last_status();
+}
+
+static void select_input_describe(const na_layer *self, na_fields *f)
+{
+    const select_input_layer *l = (const select_input_layer *)self;
+    na_fields_int(f, "item", l->item);
+    if (l->from) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s->%s", l->from, l->to);
+        na_fields_str(f, "rename", buf);
+    }
+}
+
+static void select_input_destroy(na_layer *self) { free(self); }
+
+const na_layer_type na_select_attention_input_type = {
+    .name = "SelectAttentionInput",
+    .call = select_input_call,
+    .describe = select_input_describe,
+    .destroy = select_input_destroy,
+};
+
+na_status na_select_attention_input_new(int item, const char *rename_from,
+                                        const char *rename_to, na_layer **out)
+{
+    const char *who = "na_select_attention_input_new";
+    if (!out || item < 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s", who,
+                        out ? "item must be >= 0" : "out is NULL");
+    if (!rename_from != !rename_to)
+        return na__fail(NA_ERR_ARGUMENT, "%s: give both rename names or neither", who);
+    const char *from = rename_from ? na_intern(rename_from) : NULL;
+    const char *to = rename_to ? na_intern(rename_to) : NULL;
+    if (rename_from && (!from || !to))
+        return na_last_status();
+    select_input_layer *l = calloc(1, sizeof *l);
+    if (!l)
+        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", who);
+    l->base.type = &na_select_attention_input_type;
+    l->item = item;
+    l->from = from;
+    l->to = to;
+    *out = &l->base;
+    return NA_OK;
+}

@@ -1,0 +1,273 @@
+/* Builders: Flax-style multi-head attention and Keras-style grouped-query
+ * attention, each an ordinary Attention tree made of standard layers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention_internal.h"
+
+/* What both builders decide before building. */
+typedef struct plan {
+    const char *who;
+    const char *name;              /* label prefix                        */
+    const char *features;          /* the feature axis name               */
+    int64_t in_q, in_k, in_v, out; /* feature sizes                      */
+    int64_t head_dim;
+    int nq, nkv;                   /* query heads, key/value heads        */
+    bool grouped;                  /* kv_heads/query_heads vs heads       */
+    int key_item, value_item;      /* tuple items of the key/value inputs */
+    bool use_bias;
+    bool normalize_qk;             /* LayerNorm over projection on q, k   */
+    na_init init;
+    uint64_t seed;
+    na_dot_product_options qk;
+    const char *shared[3];         /* dropout axes shared (NULL-ended)    */
+} plan;
+
+/* Head dims of the queries (q = true) or keys/values, with projection. */
+static int head_dims(const plan *p, bool q, na_dim *dims)
+{
+    int n = 0;
+    if (!p->grouped) {
+        dims[n++] = (na_dim){"heads", p->nq};
+    } else {
+        dims[n++] = (na_dim){"kv_heads", p->nkv};
+        if (q)
+            dims[n++] = (na_dim){"query_heads", p->nq / p->nkv};
+    }
+    dims[n++] = (na_dim){"projection", p->head_dim};
+    return n;
+}
+
+/* Linear or Affine "<name>/<part>": in -> out. */
+static na_status projection(const plan *p, const char *part, int n_in,
+                            const na_dim *in, int n_out, const na_dim *out,
+                            na_layer **l)
+{
+    char label[256];
+    snprintf(label, sizeof label, "%s/%s", p->name, part);
+    if (p->use_bias)
+        return na_affine_new(label, n_in, in, n_out, out, 0, NULL, &p->init, p->seed, l);
+    return na_linear_new(label, n_in, in, n_out, out, 0, NULL, &p->init, p->seed, l);
+}
+
+static void free_list(na_layer **l, int n)
+{
+    for (int i = 0; i < n; i++)
+        na_layer_free(l[i]);
+}
+
+/* Sequential(SelectAttentionInput(item), projection, [LayerNorm]) for
+ * part 0 (query), 1 (key) or 2 (value). */
+static na_status input_path(const plan *p, int part, int64_t features, bool norm,
+                            na_layer **out)
+{
+    int item = part == 0 ? 0 : part == 1 ? p->key_item : p->value_item;
+    static const char *const parts[] = {"query", "key", "value"};
+    na_layer *list[3] = {0};
+    int n = 0;
+    na_dim in = {p->features, features}, heads[3];
+    int nh = head_dims(p, part == 0, heads);
+    bool kv = part > 0;
+    na_status st = na_select_attention_input_new(item, kv ? "seq" : NULL,
+                                                 kv ? "kv_seq" : NULL, &list[0]);
+    if (st == NA_OK && ++n)
+        st = projection(p, parts[part], 1, &in, nh, heads, &list[1]);
+    if (st == NA_OK && ++n && norm) {
+        char label[256];
+        snprintf(label, sizeof label, "%s/%s_norm", p->name, parts[part]);
+        st = na_layer_norm_new(label, NA_DIMS({"projection", p->head_dim}), false,
+                               &list[2]);
+        if (st == NA_OK)
+            n++;
+    }
+    if (st != NA_OK) {
+        free_list(list, n);
+        return st;
+    }
+    return na_sequential_new(n, list, out);
+}
+
+/* Sequential(AttentionCombine(kv_seq), projection back to features). */
+static na_status output_path(const plan *p, na_layer **out)
+{
+    na_layer *list[2] = {0};
+    na_dim heads[3], feat = {p->features, p->out};
+    int nh = head_dims(p, true, heads);
+    na_status st = na_attention_combine_new("kv_seq", &list[0]);
+    if (st != NA_OK)
+        return st;
+    st = projection(p, "output", nh, heads, 1, &feat, &list[1]);
+    if (st != NA_OK) {
+        na_layer_free(list[0]);
+        return st;
+    }
+    return na_sequential_new(2, list, out);
+}
+
+static na_status build(const plan *p, na_layer **out)
+{
+    na_layer *sub[NA__ATTN_N] = {0};
+    na_status st = NA_OK;
+    for (int i = 0; i < 3 && st == NA_OK; i++)
+        st = input_path(p, i, i == 0 ? p->in_q : i == 1 ? p->in_k : p->in_v,
+                        i < 2 && p->normalize_qk, &sub[i]);
+    if (st == NA_OK)
+        st = na_dot_product_attn_new(&p->qk, &sub[NA__ATTN_QK]);
+    if (st == NA_OK)
+        st = output_path(p, &sub[NA__ATTN_AV]);
+    if (st != NA_OK) {
+        free_list(sub, NA__ATTN_N);
+        return st;
+    }
+    return na_attention_new(sub[0], sub[1], sub[2], sub[3], sub[4], out);
+}
+
+static const char *mask_tag_or_default(const char *tag)
+{
+    return tag ? tag : NA_ATTN_MASK_KEY; /* "" means none */
+}
+
+static na_status check_heads(const char *who, const char *q_name, int nq,
+                             const char *kv_name, int nkv)
+{
+    if (nq <= 0 || nkv <= 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s %d and %s %d must be > 0", who,
+                        q_name, nq, kv_name, nkv);
+    if (nq % nkv != 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s %d must divide %s %d (query head h "
+                        "uses key/value head h / (%s / %s))", who, kv_name, nkv,
+                        q_name, nq, q_name, kv_name);
+    return NA_OK;
+}
+
+/* ---- Flax-style MHA ------------------------------------------------------- */
+
+static na_status mha_plan(const na_mha_options *o, plan *p)
+{
+    const char *who = "na_mha_new";
+    p->who = who;
+    int nkv = o->num_kv_heads ? o->num_kv_heads : o->num_heads;
+    na_status st = check_heads(who, "num_heads", o->num_heads, "num_kv_heads", nkv);
+    if (st != NA_OK)
+        return st;
+    int64_t qkv = o->qkv_features ? o->qkv_features : o->in_features;
+    if (o->in_features <= 0 || qkv <= 0 || o->out_features < 0 || o->in_kv_features < 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: in_features %lld and qkv_features %lld "
+                        "must be > 0", who, (long long)o->in_features, (long long)qkv);
+    if (qkv % o->num_heads != 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: qkv_features %lld must be divisible by "
+                        "num_heads %d", who, (long long)qkv, o->num_heads);
+    if (o->dropout_rate < 0 || o->dropout_rate >= 1)
+        return na__fail(NA_ERR_ARGUMENT, "%s: dropout_rate %g not in [0, 1)", who,
+                        o->dropout_rate);
+    p->name = o->name && *o->name ? o->name : "attention";
+    p->features = o->features_axis && *o->features_axis ? o->features_axis : "embedding";
+    p->in_q = o->in_features;
+    p->in_k = p->in_v = o->in_kv_features ? o->in_kv_features : o->in_features;
+    p->out = o->out_features ? o->out_features : o->in_features;
+    p->head_dim = qkv / o->num_heads;
+    p->nq = o->num_heads;
+    p->nkv = nkv;
+    p->grouped = nkv != o->num_heads;
+    p->key_item = 1; /* Flax: (inputs_q, inputs_k, inputs_v) */
+    p->value_item = 2;
+    p->use_bias = o->use_bias;
+    p->init = na_init_lecun_normal(); /* Flax's default kernel init */
+    p->seed = o->seed;
+    p->normalize_qk = o->normalize_qk;
+    return NA_OK;
+}
+
+static void mha_qk(const na_mha_options *o, plan *p)
+{
+    if (o->broadcast_dropout) {
+        p->shared[0] = p->grouped ? "kv_heads" : "heads";
+        p->shared[1] = p->grouped ? "query_heads" : NULL;
+    }
+    p->qk = (na_dot_product_options){
+        .scale = o->scale,
+        .mask_tag = mask_tag_or_default(o->mask_tag),
+        .mask_optional = true,
+        .causal = o->causal,
+        .masked_rows = o->masked_rows,
+        .dropout_rate = o->dropout_rate,
+        .dropout_shared = p->shared,
+        .seed = o->seed,
+    };
+}
+
+na_status na_mha_new(const na_mha_options *opt, na_layer **out)
+{
+    if (!opt || !out)
+        return na__fail(NA_ERR_ARGUMENT, "na_mha_new: NULL argument");
+    plan p = {0};
+    na_status st = mha_plan(opt, &p);
+    if (st != NA_OK)
+        return st;
+    mha_qk(opt, &p);
+    st = build(&p, out);
+    if (st == NA_OK && opt->capture_weights)
+        st = na_attention_set_keep_weights(*out, true);
+    return st;
+}
+
+/* ---- Keras-style GQA --------------------------------------------------------- */
+
+static na_status gqa_plan(const na_gqa_options *o, plan *p)
+{
+    const char *who = "na_gqa_new";
+    p->who = who;
+    na_status st = check_heads(who, "num_query_heads", o->num_query_heads,
+                               "num_key_value_heads", o->num_key_value_heads);
+    if (st != NA_OK)
+        return st;
+    if (o->head_dim <= 0 || o->query_features <= 0 || o->value_features < 0 ||
+        o->key_features < 0 || o->output_features < 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: head_dim %lld and query_features %lld "
+                        "must be > 0", who, (long long)o->head_dim,
+                        (long long)o->query_features);
+    if (o->dropout < 0 || o->dropout >= 1 || o->sliding_window < 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: dropout %g not in [0, 1) or "
+                        "sliding_window %lld < 0", who, o->dropout,
+                        (long long)o->sliding_window);
+    p->name = o->name && *o->name ? o->name : "attention";
+    p->features = o->features_axis && *o->features_axis ? o->features_axis : "embedding";
+    p->in_q = o->query_features;
+    p->in_v = o->value_features ? o->value_features : o->query_features;
+    p->in_k = o->key_features ? o->key_features : p->in_v;
+    p->out = o->output_features ? o->output_features : o->query_features;
+    p->head_dim = o->head_dim;
+    p->nq = o->num_query_heads;
+    p->nkv = o->num_key_value_heads;
+    p->grouped = true;
+    p->key_item = 2; /* Keras: (query, value, key), key defaults to value */
+    p->value_item = 1;
+    p->use_bias = o->use_bias;
+    p->init = na_init_xavier_uniform(); /* Keras's glorot_uniform */
+    p->seed = o->seed;
+    p->qk = (na_dot_product_options){
+        .mask_tag = mask_tag_or_default(o->mask_tag),
+        .mask_optional = true,
+        .causal = o->use_causal_mask,
+        .window = o->sliding_window,
+        .masked_rows = o->uniform_masked_rows ? NA_MASKED_ROWS_UNIFORM
+                                              : NA_MASKED_ROWS_ZERO,
+        .dropout_rate = o->dropout,
+        .seed = o->seed,
+    };
+    return NA_OK;
+}
+
+na_status na_gqa_new(const na_gqa_options *opt, na_layer **out)
+{
+    if (!opt || !out)
+        return na__fail(NA_ERR_ARGUMENT, "na_gqa_new: NULL argument");
+    plan p = {0};
+    na_status st = gqa_plan(opt, &p);
+    if (st == NA_OK)
+        st = build(&p, out);
+    if (st == NA_OK && opt->return_attention_scores)
+        st = na_attention_set_return_weights(*out, true);
+    return st;
+}

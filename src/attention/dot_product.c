@@ -1,0 +1,242 @@
+/* The standard dot-product sublayers: AttentionLogits, AttentionCombine,
+ * and the query_key_to_attn Sequential built from options. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attention_internal.h"
+
+typedef struct contract_layer {
+    na_layer base;
+    const char *axis;   /* interned: the contracted axis                  */
+    double scale;       /* AttentionLogits: 0 = size(axis)**-0.5          */
+} contract_layer;
+
+/* The two arrays of a pair input. */
+static na_status pair_arrays(const na_value *in, const char *who, const char *first,
+                             const char *second, const na_array **a,
+                             const na_array **b)
+{
+    if (!in || in->kind != NA_VALUE_TUPLE || in->count != 2) {
+        char buf[256] = "NULL";
+        if (in)
+            na_value_shape_str(in, buf, sizeof buf);
+        return na__fail(NA_ERR_ARGUMENT, "%s: input must be a pair (%s, %s), got %s",
+                        who, first, second, buf);
+    }
+    *a = na__attn_array(in->items[0], who, first);
+    *b = *a ? na__attn_array(in->items[1], who, second) : NULL;
+    return *b ? NA_OK : na_last_status();
+}
+
+/* Both must carry `axis` with the same size. */
+static na_status require_axis(const char *who, const char *axis, const char *an,
+                              const na_array *a, const char *bn, const na_array *b)
+{
+    int64_t sa = na_axis_size(a, axis), sb = na_axis_size(b, axis);
+    if (sa < 0 || sb < 0 || sa != sb)
+        return na__fail(sa < 0 || sb < 0 ? NA_ERR_AXIS : NA_ERR_SHAPE,
+                        "%s: %s %s and %s %s must share axis '%s'", who, an,
+                        na__shape(a), bn, na__shape(b), axis);
+    return NA_OK;
+}
+
+/* (q {batch, seq, heads, projection}, k {batch, kv_seq, heads, projection})
+ *   -> logits {batch, heads, seq, kv_seq} */
+static na_status logits_call(na_layer *self, const na_value *in, const na_side *side,
+                             na_value **out)
+{
+    NA__UNUSED(side);
+    const contract_layer *l = (const contract_layer *)self;
+    const char *who = "AttentionLogits";
+    const na_array *q = NULL, *k = NULL;
+    na_status st = pair_arrays(in, who, "queries", "keys", &q, &k);
+    if (st == NA_OK)
+        st = require_axis(who, l->axis, "queries", q, "keys", k);
+    if (st != NA_OK)
+        return st;
+    double scale = l->scale != 0 ? l->scale
+                                 : 1.0 / sqrt((double)na_axis_size(q, l->axis));
+    na_array *dot = NULL, *y = NULL;
+    st = na_contract(q, k, (const char *const[]){l->axis, NULL}, &dot);
+    if (st != NA_OK) {
+        na__fail_append(" (%s: queries %s, keys %s)", who, na__shape(q), na__shape(k));
+        return st;
+    }
+    st = na_binary_scalar(NA_MUL, dot, scale, &y);
+    na_array_free(dot);
+    if (st != NA_OK)
+        return st;
+    *out = na_value_from_array(y);
+    return *out ? NA_OK : na_last_status();
+}
+
+/* (a {batch, heads, seq, kv_seq}, v {batch, kv_seq, heads, projection})
+ *   -> {batch, heads, seq, projection} */
+static na_status combine_call(na_layer *self, const na_value *in, const na_side *side,
+                              na_value **out)
+{
+    NA__UNUSED(side);
+    const contract_layer *l = (const contract_layer *)self;
+    const char *who = "AttentionCombine";
+    const na_array *a = NULL, *v = NULL;
+    na_status st = pair_arrays(in, who, "weights", "values", &a, &v);
+    if (st == NA_OK)
+        st = require_axis(who, l->axis, "weights", a, "values", v);
+    if (st != NA_OK)
+        return st;
+    na_array *y = NULL;
+    st = na_contract(a, v, (const char *const[]){l->axis, NULL}, &y);
+    if (st != NA_OK) {
+        na__fail_append(" (%s: weights %s, values %s)", who, na__shape(a),
+                        na__shape(v));
+        return st;
+    }
+    *out = na_value_from_array(y);
+    return *out ? NA_OK : na_last_status();
+}
+
+static void logits_describe(const na_layer *self, na_fields *f)
+{
+    const contract_layer *l = (const contract_layer *)self;
+    na_fields_names(f, "contract", (const char *const[]){l->axis, NULL});
+    if (l->scale != 0)
+        na_fields_float(f, "scale", l->scale);
+    else
+        na_fields_str(f, "scale", "auto");
+}
+
+static void combine_describe(const na_layer *self, na_fields *f)
+{
+    const contract_layer *l = (const contract_layer *)self;
+    na_fields_names(f, "contract", (const char *const[]){l->axis, NULL});
+}
+
+static void contract_destroy(na_layer *self) { free(self); }
+
+const na_layer_type na_attention_logits_type = {
+    .name = "AttentionLogits",
+    .call = logits_call,
+    .describe = logits_describe,
+    .destroy = contract_destroy,
+};
+
+const na_layer_type na_attention_combine_type = {
+    .name = "AttentionCombine",
+    .call = combine_call,
+    .describe = combine_describe,
+    .destroy = contract_destroy,
+};
+
+bool na__attn_logits_info(const na_layer *l, const char **axis, double *scale)
+{
+    if (!l || l->type != &na_attention_logits_type)
+        return false;
+    *axis = ((const contract_layer *)l)->axis;
+    *scale = ((const contract_layer *)l)->scale;
+    return true;
+}
+
+bool na__attn_combine_info(const na_layer *l, const char **axis)
+{
+    if (!l || l->type != &na_attention_combine_type)
+        return false;
+    *axis = ((const contract_layer *)l)->axis;
+    return true;
+}
+
+static na_status contract_new(const na_layer_type *type, const char *axis,
+                              const char *dflt, double scale, na_layer **out)
+{
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", type->name);
+    const char *a = na_intern(axis && *axis ? axis : dflt);
+    if (!a)
+        return na_last_status();
+    if (!(scale >= 0) || isinf(scale))
+        return na__fail(NA_ERR_ARGUMENT, "%s: scale %g must be finite and >= 0 "
+                        "(0: automatic)", type->name, scale);
+    contract_layer *l = calloc(1, sizeof *l);
+    if (!l)
+        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", type->name);
+    l->base.type = type;
+    l->axis = a;
+    l->scale = scale;
+    *out = &l->base;
+    return NA_OK;
+}
+
+na_status na_attention_logits_new(const char *axis, double scale, na_layer **out)
+{
+    return contract_new(&na_attention_logits_type, axis, "projection", scale, out);
+}
+
+na_status na_attention_combine_new(const char *axis, na_layer **out)
+{
+    return contract_new(&na_attention_combine_type, axis, "kv_seq", 0, out);
+}
+
+/* ---- the standard query_key_to_attn --------------------------------------- */
+
+/* After a constructor wrote list[*n] with status st: count it if it worked. */
+static na_status push(int *n, na_status st)
+{
+    if (st == NA_OK)
+        (*n)++;
+    return st;
+}
+
+static na_status mask_layers(const na_dot_product_options *o, na_layer **list, int *n)
+{
+    na_status st = NA_OK;
+    double value = o->masked_out_value != 0 ? o->masked_out_value
+                                            : NA_MASKED_OUT_DEFAULT;
+    if (o->mask_tag && *o->mask_tag) {
+        st = push(n, na_apply_attention_mask_new(o->mask_tag, value, &list[*n]));
+        if (st == NA_OK)
+            st = na_apply_attention_mask_set_optional(list[*n - 1], o->mask_optional);
+    }
+    if (st == NA_OK && (o->causal || o->window > 0)) {
+        na_causal_mask_options co = {.query_positions_key = o->query_positions_key,
+                                     .kv_positions_key = o->kv_positions_key,
+                                     .window = o->window,
+                                     .masked_out_value = value};
+        st = push(n, na_apply_causal_mask_new(&co, &list[*n]));
+    }
+    return st;
+}
+
+static na_status softmax_and_dropout(const na_dot_product_options *o, na_layer **list,
+                                     int *n)
+{
+    na_status st;
+    if (o->masked_rows == NA_MASKED_ROWS_UNIFORM)
+        st = push(n, na_softmax_layer_new(NA_NAMES("kv_seq"), &list[*n]));
+    else
+        st = push(n, na_masked_softmax_new("kv_seq", o->masked_rows,
+                                           o->masked_out_value, &list[*n]));
+    if (st == NA_OK && o->dropout_rate > 0)
+        st = push(n, na_dropout_new(o->dropout_rate, o->dropout_shared, o->seed,
+                                    &list[*n]));
+    return st;
+}
+
+na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **out)
+{
+    na_dot_product_options o = opt ? *opt : (na_dot_product_options){0};
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "na_dot_product_attn_new: out is NULL");
+    na_layer *list[6] = {0};
+    int n = 0;
+    na_status st = push(&n, na_attention_logits_new("projection", o.scale, &list[0]));
+    if (st == NA_OK)
+        st = mask_layers(&o, list, &n);
+    if (st == NA_OK)
+        st = softmax_and_dropout(&o, list, &n);
+    if (st != NA_OK) {
+        for (int i = 0; i < n; i++)
+            na_layer_free(list[i]);
+        return st;
+    }
+    return na_sequential_new(n, list, out);
+}

@@ -1,0 +1,199 @@
+/* Embeddings: one table parameter shared by EmbeddingLookup and
+ * EmbeddingDecode (tied embeddings). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/std_internal.h"
+
+na_status na_embedding_table_new(const char *name, const char *vocab_axis,
+                                 int64_t vocab_size, int n, const na_dim *embedding,
+                                 const na_init *init, uint64_t seed,
+                                 na_param **result)
+{
+    const char *who = "na_embedding_table_new";
+    if (!result || !vocab_axis || !vocab_axis[0])
+        return na__fail(NA_ERR_ARGUMENT, "%s: vocab_axis and result are required", who);
+    *result = NULL;
+    if (vocab_size <= 0 || n <= 0 || !embedding || n >= NA_MAX_DIMS)
+        return na__fail(NA_ERR_ARGUMENT, "%s: need a positive vocabulary size (got "
+                        "%lld) and 1..%d embedding axes (got %d)", who,
+                        (long long)vocab_size, NA_MAX_DIMS - 1, n);
+    char *label = na__std_label(name, "embeddings", who);
+    if (!label)
+        return na_last_status();
+    na_init def = na_init_variance_scaling(1.0, NA_FAN_OUT, NA_DIST_NORMAL);
+    na_dim vocab = {vocab_axis, vocab_size};
+    na_array *raw = NULL, *ordered = NULL, *table = NULL;
+    na_status st = na_init_array(init ? init : &def, na_init_seed_for(seed, label),
+                                 NA_F32, 0, NULL, n, embedding, 1, &vocab, &raw);
+    /* rows contiguous: {vocab, embedding...} */
+    const char *order[NA_MAX_DIMS + 1] = {vocab_axis};
+    for (int i = 0; i < n; i++)
+        order[i + 1] = embedding[i].name;
+    if (st == NA_OK)
+        st = na_order_as(raw, order, &ordered);
+    if (st == NA_OK)
+        st = na_copy(ordered, &table);
+    na_array_free(raw);
+    na_array_free(ordered);
+    if (st == NA_OK && !(*result = na_param_new(label, NA_PARAM, table)))
+        st = na_last_status();
+    free(label);
+    return st;
+}
+
+typedef struct embed_layer {
+    na_layer base;
+    na_param *table;      /* {vocab, embedding...}                         */
+    const char *vocab;    /* interned                                      */
+    const char **emb;     /* the table's other axes                        */
+} embed_layer;
+
+static embed_layer *as_embed(const na_layer *l)
+{
+    return (embed_layer *)l;
+}
+
+/* No axis of x may be the vocabulary axis or (when `emb_too`) an
+ * embedding axis. */
+static na_status check_no_clash(const embed_layer *l, const na_array *x, bool emb_too,
+                                const char *who)
+{
+    for (int d = 0; d < x->ndim; d++) {
+        const char *a = x->name[d];
+        if (a && (a == l->vocab || (emb_too && na__std_names_has(l->emb, a))))
+            return na__fail(NA_ERR_AXIS, "%s: input %s already has axis '%s' of the "
+                            "table '%s' %s", who, na__shape(x), a, l->table->label,
+                            na__shape(l->table->value));
+    }
+    return NA_OK;
+}
+
+/* ids: {batch, seq} (i32) -> {embedding..., batch, seq} */
+static na_status lookup_call(na_layer *self, const na_value *in, const na_side *side,
+                             na_value **out)
+{
+    (void)side;
+    embed_layer *l = as_embed(self);
+    const char *who = "EmbeddingLookup";
+    const na_array *ids = NULL;
+    na_status st = na__std_input(in, who, true, &ids);
+    if (st == NA_OK && ids->dtype != NA_I32)
+        st = na__fail(NA_ERR_DTYPE, "%s: ids %s must be i32", who, na__shape(ids));
+    if (st == NA_OK)
+        st = check_no_clash(l, ids, true, who);
+    na_array *y = NULL;
+    if (st == NA_OK)
+        st = na_index_by(l->table->value, 1,
+                         (na_index[]){NA_GATHER(l->vocab, ids)}, &y);
+    return st == NA_OK ? na__std_output(y, out) : st;
+}
+
+/* x: {batch, seq, embedding...} -> {batch, seq, vocab} */
+static na_status decode_call(na_layer *self, const na_value *in, const na_side *side,
+                             na_value **out)
+{
+    (void)side;
+    embed_layer *l = as_embed(self);
+    const char *who = "EmbeddingDecode";
+    const na_value *v = in;
+    const na_array *x = NULL;
+    na_status st = na__std_input(v, who, true, &x);
+    if (st == NA_OK)
+        st = check_no_clash(l, x, false, who);
+    if (st == NA_OK)
+        st = na__std_require_axes(x, l->emb, who, "embedding axis");
+    for (int i = 0; st == NA_OK && l->emb[i]; i++)
+        st = na__std_require_size(x, l->emb[i], na_axis_size(l->table->value, l->emb[i]),
+                                  who);
+    na_array *y = NULL;
+    if (st == NA_OK)
+        st = na_contract(x, l->table->value, l->emb, &y);
+    return st == NA_OK ? na__std_output(y, out) : st;
+}
+
+static int embed_param_count(const na_layer *self) { (void)self; return 1; }
+
+static na_param *embed_param_at(na_layer *self, int i)
+{
+    (void)i;
+    return as_embed(self)->table;
+}
+
+static void embed_describe(const na_layer *self, na_fields *f)
+{
+    const embed_layer *l = as_embed(self);
+    na_fields_str(f, "vocab_axis", l->vocab);
+    na_fields_names(f, "embedding", l->emb);
+}
+
+static void embed_destroy(na_layer *self)
+{
+    free(as_embed(self)->emb);
+    free(self);
+}
+
+const na_layer_type na_embedding_lookup_type = {
+    .name = "EmbeddingLookup",
+    .call = lookup_call,
+    .param_count = embed_param_count,
+    .param_at = embed_param_at,
+    .describe = embed_describe,
+    .destroy = embed_destroy,
+};
+
+const na_layer_type na_embedding_decode_type = {
+    .name = "EmbeddingDecode",
+    .call = decode_call,
+    .param_count = embed_param_count,
+    .param_at = embed_param_at,
+    .describe = embed_describe,
+    .destroy = embed_destroy,
+};
+
+static na_status embed_new(const na_layer_type *type, const char *who,
+                           na_param *table, const char *vocab_axis, na_layer **result)
+{
+    if (!result || !table || !table->value || !vocab_axis)
+        return na__fail(NA_ERR_ARGUMENT, "%s: table, vocab_axis and result are "
+                        "required", who);
+    *result = NULL;
+    const na_array *t = table->value;
+    if (na_axis_index(t, vocab_axis) < 0 || na_positional_count(t) > 0 || t->ndim < 2)
+        return na__fail(NA_ERR_AXIS, "%s: table '%s' %s needs the vocabulary axis '%s' "
+                        "and at least one more named axis (and no positional axes)",
+                        who, table->label, na__shape(t), vocab_axis);
+    const char *names[NA_MAX_DIMS + 1] = {0};
+    int n = 0;
+    for (int d = 0; d < t->ndim; d++)
+        if (strcmp(t->name[d], vocab_axis) != 0)
+            names[n++] = t->name[d];
+    embed_layer *l = calloc(1, sizeof *l);
+    const char **emb = l ? na__std_names_dup(names, who) : NULL;
+    if (!emb) {
+        na_status st = l ? na_last_status() : na__std_oom(who);
+        free(l);
+        return st;
+    }
+    l->base.type = type;
+    l->table = na_param_retain(table);
+    l->vocab = na_intern(vocab_axis);
+    l->emb = emb;
+    *result = &l->base;
+    return NA_OK;
+}
+
+na_status na_embedding_lookup_new(na_param *table, const char *vocab_axis,
+                                  na_layer **result)
+{
+    return embed_new(&na_embedding_lookup_type, "na_embedding_lookup_new", table,
+                     vocab_axis, result);
+}
+
+na_status na_embedding_decode_new(na_param *table, const char *vocab_axis,
+                                  na_layer **result)
+{
+    return embed_new(&na_embedding_decode_type, "na_embedding_decode_new", table,
+                     vocab_axis, result);
+}

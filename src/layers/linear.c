@@ -1,0 +1,442 @@
+/* Linear maps by name: Linear, AddBias, Affine. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/std_internal.h"
+
+/* ---- Linear ------------------------------------------------------------ */
+
+typedef struct linear_layer {
+    na_layer base;
+    na_param *weights;        /* {in..., weight_out..., parallel...}          */
+    const char **in;          /* contracted with the input                    */
+    const char **out;         /* output names as the caller sees them         */
+    const char **weight_out;  /* the same axes as named in the weight         */
+    const char **parallel;    /* every other weight axis                      */
+    bool renamed;             /* some weight_out[i] != out[i] (in place)      */
+} linear_layer;
+
+static linear_layer *as_linear(const na_layer *l)
+{
+    return l && l->type == &na_linear_type ? (linear_layer *)l : NULL;
+}
+
+/* Every input axis present with the weight's size; no output axis already
+ * in the input; parallel axes that are present have the weight's size. */
+static na_status linear_check(const linear_layer *l, const na_array *x)
+{
+    const na_array *w = l->weights->value;
+    for (int i = 0; l->in[i]; i++) {
+        if (na_axis_index(x, l->in[i]) < 0)
+            return na__fail(NA_ERR_AXIS, "Linear: input %s lacks input axis '%s' "
+                            "(weights '%s' %s)", na__shape(x), l->in[i],
+                            l->weights->label, na__shape(w));
+        na_status st = na__std_require_size(x, l->in[i], na_axis_size(w, l->in[i]),
+                                            "Linear");
+        if (st != NA_OK)
+            return st;
+    }
+    for (int i = 0; l->weight_out[i]; i++) {
+        const char *o = l->weight_out[i];
+        if (na_axis_index(x, o) >= 0 && !na__std_names_has(l->in, o))
+            return na__fail(NA_ERR_AXIS, "Linear: input %s already has output axis "
+                            "'%s' (weights '%s' %s)", na__shape(x), o,
+                            l->weights->label, na__shape(w));
+    }
+    for (int i = 0; l->parallel[i]; i++) {
+        if (na_axis_index(x, l->parallel[i]) < 0)
+            continue; /* broadcast: appears in the output */
+        na_status st = na__std_require_size(x, l->parallel[i],
+                                            na_axis_size(w, l->parallel[i]), "Linear");
+        if (st != NA_OK)
+            return st;
+    }
+    return NA_OK;
+}
+
+/* x: {batch, in...[, parallel...]} -> {batch, out..., parallel...} */
+static na_status linear_call(na_layer *self, const na_value *in, const na_side *side,
+                             na_value **out)
+{
+    (void)side;
+    linear_layer *l = as_linear(self);
+    const na_array *x = NULL;
+    na_status st = na__std_input(in, "Linear", true, &x);
+    if (st == NA_OK)
+        st = linear_check(l, x);
+    if (st != NA_OK)
+        return st;
+    na_array *y = NULL;
+    st = l->in[0] ? na_contract(x, l->weights->value, l->in, &y)
+                  : na_mul(x, l->weights->value, &y);
+    if (st == NA_OK && l->renamed) {
+        na_array *r = NULL;
+        st = na_rename(y, l->weight_out, l->out, &r);
+        na_array_free(y);
+        y = r;
+    }
+    return st == NA_OK ? na__std_output(y, out) : st;
+}
+
+static int linear_param_count(const na_layer *self) { (void)self; return 1; }
+
+static na_param *linear_param_at(na_layer *self, int i)
+{
+    (void)i;
+    return as_linear(self)->weights;
+}
+
+static void linear_describe(const na_layer *self, na_fields *f)
+{
+    const linear_layer *l = as_linear(self);
+    na_fields_names(f, "in", l->in);
+    na_fields_names(f, "out", l->out);
+    if (l->parallel[0])
+        na_fields_names(f, "parallel", l->parallel);
+}
+
+static void linear_destroy(na_layer *self)
+{
+    linear_layer *l = as_linear(self);
+    free(l->in);
+    free(l->out);
+    free(l->weight_out);
+    free(l->parallel);
+    free(l);
+}
+
+const na_layer_type na_linear_type = {
+    .name = "Linear",
+    .call = linear_call,
+    .param_count = linear_param_count,
+    .param_at = linear_param_at,
+    .describe = linear_describe,
+    .destroy = linear_destroy,
+};
+
+/* The weight axes that are neither in `in` nor in `wout`. */
+static const char **other_axes(const na_array *w, const char *const *in,
+                               const char *const *wout, const char *who)
+{
+    const char *names[NA_MAX_DIMS + 1] = {0};
+    int n = 0;
+    for (int d = 0; d < w->ndim; d++)
+        if (w->name[d] && !na__std_names_has(in, w->name[d]) &&
+            !na__std_names_has(wout, w->name[d]))
+            names[n++] = w->name[d];
+    return na__std_names_dup(names, who);
+}
+
+/* Build the layer; takes ownership of the lists and of one weight ref. */
+static na_status linear_make(na_param *weights, const char **in, const char **out,
+                             const char **wout, const char *who, na_layer **result)
+{
+    linear_layer *l = calloc(1, sizeof *l);
+    const char **par = other_axes(weights->value, in, wout, who);
+    if (!l || !par) {
+        na_status st = par ? na__std_oom(who) : na_last_status();
+        free(l);
+        free(par);
+        free(in);
+        free(out);
+        free(wout);
+        na_param_release(weights);
+        return st;
+    }
+    l->base.type = &na_linear_type;
+    l->weights = weights;
+    l->in = in;
+    l->out = out;
+    l->weight_out = wout;
+    l->parallel = par;
+    for (int i = 0; out[i]; i++)
+        l->renamed |= out[i] != wout[i];
+    *result = &l->base;
+    return NA_OK;
+}
+
+static na_status check_weight_axes(const na_param *w, const char *const *names,
+                                   const char *who)
+{
+    for (int i = 0; names[i]; i++)
+        if (na_axis_index(w->value, names[i]) < 0)
+            return na__fail(NA_ERR_AXIS, "%s: weights '%s' %s have no axis '%s'", who,
+                            w->label, na__shape(w->value), names[i]);
+    return NA_OK;
+}
+
+na_status na_linear_from_param(na_param *weights, const char *const *in_names,
+                               const char *const *out_names, na_layer **result)
+{
+    const char *who = "na_linear_from_param";
+    if (!result || !weights || !weights->value)
+        return na__fail(NA_ERR_ARGUMENT, "%s: weights and result are required", who);
+    *result = NULL;
+    const char **in = na__std_names_dup(in_names, who);
+    const char **out = in ? na__std_names_dup(out_names, who) : NULL;
+    const char **wout = out ? na__std_names_dup(out_names, who) : NULL;
+    na_status st = wout ? NA_OK : na_last_status();
+    if (st == NA_OK)
+        st = check_weight_axes(weights, in, who);
+    if (st == NA_OK)
+        st = check_weight_axes(weights, out, who);
+    for (int i = 0; st == NA_OK && out[i]; i++)
+        if (na__std_names_has(in, out[i]))
+            st = na__fail(NA_ERR_AXIS, "%s: axis '%s' is both an input and an "
+                          "output axis", who, out[i]);
+    if (st != NA_OK) {
+        free(in);
+        free(out);
+        free(wout);
+        return st;
+    }
+    return linear_make(na_param_retain(weights), in, out, wout, who, result);
+}
+
+na_param *na_linear_weights(const na_layer *layer)
+{
+    linear_layer *l = as_linear(layer);
+    return l ? l->weights : NULL;
+}
+
+/* The weight's output dims: an output name that is also an input name is
+ * primed ("<name>_out"), as Penzai's LinearInPlace does. */
+static na_status primed_out_dims(int n_in, const na_dim *in, int n_out,
+                                 const na_dim *out, na_dim *dims, char (*buf)[128],
+                                 const char *who)
+{
+    for (int i = 0; i < n_out; i++) {
+        dims[i] = out[i];
+        bool clash = false;
+        for (int j = 0; j < n_in && out[i].name; j++)
+            clash |= in[j].name && strcmp(in[j].name, out[i].name) == 0;
+        if (!clash)
+            continue;
+        int len = snprintf(buf[i], sizeof buf[i], "%s_out", out[i].name);
+        if (len < 0 || (size_t)len >= sizeof buf[i])
+            return na__fail(NA_ERR_AXIS, "%s: axis name '%s' is too long", who,
+                            out[i].name);
+        for (int j = 0; j < n_in; j++)
+            if (in[j].name && strcmp(in[j].name, buf[i]) == 0)
+                return na__fail(NA_ERR_AXIS, "%s: output axis '%s' overlaps an input "
+                                "axis and its primed name '%s' is an input axis too",
+                                who, out[i].name, buf[i]);
+        dims[i].name = buf[i];
+    }
+    return NA_OK;
+}
+
+na_status na_linear_new(const char *name, int n_in, const na_dim *in, int n_out,
+                        const na_dim *out, int n_parallel, const na_dim *parallel,
+                        const na_init *init, uint64_t seed, na_layer **result)
+{
+    const char *who = "na_linear_new";
+    if (!result)
+        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
+    *result = NULL;
+    if (n_out < 0 || n_out > NA_MAX_DIMS || (n_out > 0 && !out) || n_in < 0 ||
+        (n_in > 0 && !in))
+        return na__fail(NA_ERR_ARGUMENT, "%s: bad input/output dim lists (counts "
+                        "%d, %d)", who, n_in, n_out);
+    na_dim wout_dims[NA_MAX_DIMS];
+    char primed[NA_MAX_DIMS][128];
+    na_status st = primed_out_dims(n_in, in, n_out, out, wout_dims, primed, who);
+    if (st != NA_OK)
+        return st;
+    const char **in_names = na__std_dim_names(n_in, in, who);
+    const char **out_names = in_names ? na__std_dim_names(n_out, out, who) : NULL;
+    const char **wout = out_names ? na__std_dim_names(n_out, wout_dims, who) : NULL;
+    char *label = wout ? na__std_label(name, "weights", who) : NULL;
+    na_param *w = NULL;
+    st = label ? na_init_param(label, init, seed, NA_F32, n_in, in, n_out, wout_dims,
+                               n_parallel, parallel, &w)
+               : na_last_status();
+    free(label);
+    if (st != NA_OK) {
+        free(in_names);
+        free(out_names);
+        free(wout);
+        return st;
+    }
+    return linear_make(w, in_names, out_names, wout, who, result);
+}
+
+/* ---- AddBias ------------------------------------------------------------ */
+
+typedef struct bias_layer {
+    na_layer base;
+    na_param *bias;
+} bias_layer;
+
+static na_status bias_check(const bias_layer *l, const na_array *x)
+{
+    const na_array *b = l->bias->value;
+    for (int d = 0; d < b->ndim; d++) {
+        if (b->name[d] && na_axis_index(x, b->name[d]) < 0)
+            return na__fail(NA_ERR_AXIS, "AddBias: input %s lacks biased axis '%s' "
+                            "(bias '%s' %s)", na__shape(x), b->name[d],
+                            l->bias->label, na__shape(b));
+        if (b->name[d] && na_axis_size(x, b->name[d]) != b->shape[d])
+            return na__fail(NA_ERR_SHAPE, "AddBias: input %s has %s:%lld but bias "
+                            "'%s' is %s", na__shape(x), b->name[d],
+                            (long long)na_axis_size(x, b->name[d]), l->bias->label,
+                            na__shape(b));
+    }
+    return NA_OK;
+}
+
+/* x: {..., biased...} -> same named shape */
+static na_status bias_call(na_layer *self, const na_value *in, const na_side *side,
+                           na_value **out)
+{
+    (void)side;
+    bias_layer *l = (bias_layer *)self;
+    const na_array *x = NULL;
+    na_status st = na__std_input(in, "AddBias", false, &x);
+    if (st == NA_OK)
+        st = bias_check(l, x);
+    na_array *y = NULL;
+    if (st == NA_OK)
+        st = na_add(x, l->bias->value, &y);
+    return st == NA_OK ? na__std_output(y, out) : st;
+}
+
+static int bias_param_count(const na_layer *self) { (void)self; return 1; }
+
+static na_param *bias_param_at(na_layer *self, int i)
+{
+    (void)i;
+    return ((bias_layer *)self)->bias;
+}
+
+static void bias_describe(const na_layer *self, na_fields *f)
+{
+    const na_array *b = ((const bias_layer *)self)->bias->value;
+    const char *names[NA_MAX_DIMS + 1] = {0};
+    for (int d = 0, n = 0; d < b->ndim; d++)
+        if (b->name[d])
+            names[n++] = b->name[d];
+    na_fields_names(f, "biased", names);
+}
+
+static void bias_destroy(na_layer *self) { free(self); }
+
+const na_layer_type na_add_bias_type = {
+    .name = "AddBias",
+    .call = bias_call,
+    .param_count = bias_param_count,
+    .param_at = bias_param_at,
+    .describe = bias_describe,
+    .destroy = bias_destroy,
+};
+
+na_status na_add_bias_new(const char *name, int n, const na_dim *biased,
+                          const na_init *init, uint64_t seed, na_layer **result)
+{
+    const char *who = "na_add_bias_new";
+    if (!result)
+        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
+    *result = NULL;
+    na_init zeros = na_init_zeros();
+    char *label = na__std_label(name, "bias", who);
+    if (!label)
+        return na_last_status();
+    na_param *b = NULL;
+    na_status st = na_init_param(label, init ? init : &zeros, seed, NA_F32, 0, NULL,
+                                 n, biased, 0, NULL, &b);
+    free(label);
+    if (st != NA_OK)
+        return st;
+    bias_layer *l = calloc(1, sizeof *l);
+    if (!l) {
+        na_param_release(b);
+        return na__std_oom(who);
+    }
+    l->base.type = &na_add_bias_type;
+    l->bias = b;
+    *result = &l->base;
+    return NA_OK;
+}
+
+/* ---- Affine: Linear then AddBias ---------------------------------------- */
+
+typedef struct affine_layer {
+    na_layer base;
+    na_layer *children[2]; /* linear, bias */
+} affine_layer;
+
+static const char *const affine_child_names[2] = {"linear", "bias"};
+
+static na_status affine_call(na_layer *self, const na_value *in, const na_side *side,
+                             na_value **out)
+{
+    affine_layer *l = (affine_layer *)self;
+    na_value *h = NULL;
+    na_status st = na_layer_call(l->children[0], in, side, &h);
+    if (st != NA_OK)
+        return st;
+    st = na_layer_call(l->children[1], h, side, out);
+    na_value_free(h);
+    return st;
+}
+
+static int affine_child_count(const na_layer *self) { (void)self; return 2; }
+
+static na_layer **affine_child_slot(na_layer *self, int i)
+{
+    return &((affine_layer *)self)->children[i];
+}
+
+static const char *affine_child_name(const na_layer *self, int i)
+{
+    (void)self;
+    return affine_child_names[i];
+}
+
+static void affine_destroy(na_layer *self) { free(self); }
+
+const na_layer_type na_affine_type = {
+    .name = "Affine",
+    .call = affine_call,
+    .child_count = affine_child_count,
+    .child_slot = affine_child_slot,
+    .child_name = affine_child_name,
+    .destroy = affine_destroy,
+};
+
+na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
+                        const na_dim *out, int n_parallel, const na_dim *parallel,
+                        const na_init *init, uint64_t seed, na_layer **result)
+{
+    const char *who = "na_affine_new";
+    if (!result)
+        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
+    *result = NULL;
+    if (n_out < 0 || n_parallel < 0 || n_out + n_parallel > NA_MAX_DIMS ||
+        (n_out > 0 && !out) || (n_parallel > 0 && !parallel))
+        return na__fail(NA_ERR_ARGUMENT, "%s: bad output/parallel dim counts %d, %d",
+                        who, n_out, n_parallel);
+    na_dim bias_dims[NA_MAX_DIMS];
+    for (int i = 0; i < n_out; i++)
+        bias_dims[i] = out[i];
+    for (int i = 0; i < n_parallel; i++)
+        bias_dims[n_out + i] = parallel[i];
+    na_layer *lin = NULL, *bias = NULL;
+    na_status st = na_linear_new(name, n_in, in, n_out, out, n_parallel, parallel,
+                                 init, seed, &lin);
+    if (st == NA_OK)
+        st = na_add_bias_new(name, n_out + n_parallel, bias_dims, NULL, seed, &bias);
+    affine_layer *l = st == NA_OK ? calloc(1, sizeof *l) : NULL;
+    if (!l) {
+        st = st == NA_OK ? na__std_oom(who) : st;
+        na_layer_free(lin);
+        na_layer_free(bias);
+        return st;
+    }
+    l->base.type = &na_affine_type;
+    l->children[0] = lin;
+    l->children[1] = bias;
+    *result = &l->base;
+    return NA_OK;
+}

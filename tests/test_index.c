@@ -1,0 +1,645 @@
+/* Indexing by name: na_index_by (views and gathers), na_at_set, na_at_add. */
+#include "support.h"
+
+/* x = arange(30) reshaped (2, 3, 5), tagged foo, bar, baz. */
+static na_array *penzai_x(void)
+{
+    na_array *a = NULL, *b = NULL, *x = NULL;
+    NA_OK_OR_FAIL(na_arange(NULL, 30, NA_F32, &a));
+    NA_OK_OR_FAIL(na_reshape(a, 3, (int64_t[]){2, 3, 5}, &b));
+    NA_OK_OR_FAIL(na_tag(b, NA_NAMES("foo", "bar", "baz"), &x));
+    na_array_free(a);
+    na_array_free(b);
+    return x;
+}
+
+static void expect_shape(const na_array *x, const char *want)
+{
+    char buf[256];
+    na_shape_str(x, buf, sizeof buf);
+    cr_assert_str_eq(buf, want);
+}
+
+static na_array *ids_of(int ndim, const na_dim *dims, const int32_t *v)
+{
+    na_array *ids = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_I32, ndim, dims, v, &ids));
+    return ids;
+}
+
+/* Write one element (dim-order coordinates) of an array we own. */
+static void put(na_array *x, const int64_t *idx, double v)
+{
+    int64_t off = 0;
+    for (int d = 0; d < x->ndim; d++)
+        off += idx[d] * x->stride[d];
+    switch (x->dtype) {
+    case NA_F32: ((float *)na_data(x))[off] = (float)v; break;
+    case NA_F64: ((double *)na_data(x))[off] = v; break;
+    case NA_I32: ((int32_t *)na_data(x))[off] = (int32_t)v; break;
+    case NA_BOOL: ((bool *)na_data(x))[off] = v != 0; break;
+    }
+}
+
+/* ---- published Penzai cases --------------------------------------------- */
+
+Test(index, penzai_untag_then_positional_index)
+{
+    na_array *x = penzai_x(), *u = NULL, *y = NULL;
+    NA_OK_OR_FAIL(na_untag(x, NA_NAMES("baz", "bar"), &u));
+    na_index idx[] = {NA_POS_AT(0, 2), NA_POS_REVERSED(1)};
+    NA_OK_OR_FAIL(na_index_by(u, 2, idx, &y));
+    expect_shape(y, "f32[foo:2 | 3]");
+    cr_assert_eq(y->storage, x->storage, "indexing without gathers is a view");
+    const double want[3][2] = {{12, 27}, {7, 22}, {2, 17}};
+    for (int64_t r = 0; r < 3; r++)
+        for (int64_t f = 0; f < 2; f++)
+            cr_assert_eq(ts_at(y, 2, NA_NAMES("#0", "foo"), (int64_t[]){r, f}),
+                         want[r][f], "[%lld][%lld]", (long long)r, (long long)f);
+    na_array_free(x);
+    na_array_free(u);
+    na_array_free(y);
+}
+
+Test(index, penzai_index_by_name)
+{
+    na_array *x = penzai_x(), *y = NULL;
+    na_index idx[] = {NA_AT("baz", 2), NA_REVERSED("bar")};
+    NA_OK_OR_FAIL(na_index_by(x, 2, idx, &y));
+    expect_shape(y, "f32[foo:2, bar:3]");
+    cr_assert_eq(y->storage, x->storage);
+    const double want[2][3] = {{12, 7, 2}, {27, 22, 17}};
+    for (int64_t f = 0; f < 2; f++)
+        for (int64_t b = 0; b < 3; b++)
+            cr_assert_eq(ts_at(y, 2, NA_NAMES("foo", "bar"), (int64_t[]){f, b}),
+                         want[f][b]);
+    na_array_free(x);
+    na_array_free(y);
+}
+
+/* table {vocab:100, features:3} = arange(300); ids {batch:5}. */
+static na_array *penzai_table(void)
+{
+    na_array *a = NULL, *b = NULL, *t = NULL;
+    NA_OK_OR_FAIL(na_arange(NULL, 300, NA_F32, &a));
+    NA_OK_OR_FAIL(na_reshape(a, 2, (int64_t[]){100, 3}, &b));
+    NA_OK_OR_FAIL(na_tag(b, NA_NAMES("vocab", "features"), &t));
+    na_array_free(a);
+    na_array_free(b);
+    return t;
+}
+
+Test(index, penzai_gather_embedding_lookup)
+{
+    na_array *table = penzai_table(), *y = NULL;
+    na_array *ids = ids_of(NA_DIMS({"batch", 5}), (int32_t[]){2, 61, 3, 10, 40});
+    NA_OK_OR_FAIL(na_index_by(table, 1, &NA_GATHER("vocab", ids), &y));
+    expect_shape(y, "f32[features:3, batch:5]");
+    cr_assert_neq(y->storage, table->storage);
+    const double want[5] = {6, 183, 9, 30, 120};
+    for (int64_t b = 0; b < 5; b++) {
+        cr_assert_eq(ts_at(y, 2, NA_NAMES("features", "batch"), (int64_t[]){0, b}),
+                     want[b]);
+        cr_assert_eq(ts_at(y, 2, NA_NAMES("features", "batch"), (int64_t[]){2, b}),
+                     want[b] + 2);
+    }
+    na_array_free(table);
+    na_array_free(ids);
+    na_array_free(y);
+}
+
+/* ---- ranges: python slice semantics --------------------------------------- */
+
+typedef struct slice_case {
+    int64_t len, start, stop, step, count;
+    int64_t idx[8];
+} slice_case;
+
+/* Expected indices from python: list(range(len))[start:stop:step] (NA_END
+ * standing for None as a stop or as a start with step < 0). */
+static const slice_case k_slices[] = {
+    {0, 0, NA_END, 1, 0, {0}},
+    {0, NA_END, NA_END, -1, 0, {0}},
+    {0, 1, 6, 2, 0, {0}},
+    {0, 5, 0, -2, 0, {0}},
+    {0, -2, NA_END, -3, 0, {0}},
+    {0, 10, -10, 1, 0, {0}},
+    {0, -10, 10, 1, 0, {0}},
+    {0, 0, -1, 1, 0, {0}},
+    {0, 2, 2, 1, 0, {0}},
+    {0, -1, NA_END, -1, 0, {0}},
+    {0, NA_END, 3, -1, 0, {0}},
+    {0, 3, NA_END, 2, 0, {0}},
+    {0, 6, NA_END, -4, 0, {0}},
+    {0, -100, NA_END, -1, 0, {0}},
+    {0, NA_END, -100, -1, 0, {0}},
+    {0, 1, NA_END, 100, 0, {0}},
+    {0, NA_END, NA_END, -100, 0, {0}},
+    {0, NA_END, NA_END, 1, 0, {0}},
+    {1, 0, NA_END, 1, 1, {0}},
+    {1, NA_END, NA_END, -1, 1, {0}},
+    {1, 1, 6, 2, 0, {0}},
+    {1, 5, 0, -2, 0, {0}},
+    {1, -2, NA_END, -3, 0, {0}},
+    {1, 10, -10, 1, 0, {0}},
+    {1, -10, 10, 1, 1, {0}},
+    {1, 0, -1, 1, 0, {0}},
+    {1, 2, 2, 1, 0, {0}},
+    {1, -1, NA_END, -1, 1, {0}},
+    {1, NA_END, 3, -1, 0, {0}},
+    {1, 3, NA_END, 2, 0, {0}},
+    {1, 6, NA_END, -4, 1, {0}},
+    {1, -100, NA_END, -1, 0, {0}},
+    {1, NA_END, -100, -1, 1, {0}},
+    {1, 1, NA_END, 100, 0, {0}},
+    {1, NA_END, NA_END, -100, 1, {0}},
+    {1, NA_END, NA_END, 1, 0, {0}},
+    {5, 0, NA_END, 1, 5, {0, 1, 2, 3, 4}},
+    {5, NA_END, NA_END, -1, 5, {4, 3, 2, 1, 0}},
+    {5, 1, 6, 2, 2, {1, 3}},
+    {5, 5, 0, -2, 2, {4, 2}},
+    {5, -2, NA_END, -3, 2, {3, 0}},
+    {5, 10, -10, 1, 0, {0}},
+    {5, -10, 10, 1, 5, {0, 1, 2, 3, 4}},
+    {5, 0, -1, 1, 4, {0, 1, 2, 3}},
+    {5, 2, 2, 1, 0, {0}},
+    {5, -1, NA_END, -1, 5, {4, 3, 2, 1, 0}},
+    {5, NA_END, 3, -1, 1, {4}},
+    {5, 3, NA_END, 2, 1, {3}},
+    {5, 6, NA_END, -4, 2, {4, 0}},
+    {5, -100, NA_END, -1, 0, {0}},
+    {5, NA_END, -100, -1, 5, {4, 3, 2, 1, 0}},
+    {5, 1, NA_END, 100, 1, {1}},
+    {5, NA_END, NA_END, -100, 1, {4}},
+    {5, NA_END, NA_END, 1, 0, {0}},
+    {7, 0, NA_END, 1, 7, {0, 1, 2, 3, 4, 5, 6}},
+    {7, NA_END, NA_END, -1, 7, {6, 5, 4, 3, 2, 1, 0}},
+    {7, 1, 6, 2, 3, {1, 3, 5}},
+    {7, 5, 0, -2, 3, {5, 3, 1}},
+    {7, -2, NA_END, -3, 2, {5, 2}},
+    {7, 10, -10, 1, 0, {0}},
+    {7, -10, 10, 1, 7, {0, 1, 2, 3, 4, 5, 6}},
+    {7, 0, -1, 1, 6, {0, 1, 2, 3, 4, 5}},
+    {7, 2, 2, 1, 0, {0}},
+    {7, -1, NA_END, -1, 7, {6, 5, 4, 3, 2, 1, 0}},
+    {7, NA_END, 3, -1, 3, {6, 5, 4}},
+    {7, 3, NA_END, 2, 2, {3, 5}},
+    {7, 6, NA_END, -4, 2, {6, 2}},
+    {7, -100, NA_END, -1, 0, {0}},
+    {7, NA_END, -100, -1, 7, {6, 5, 4, 3, 2, 1, 0}},
+    {7, 1, NA_END, 100, 1, {1}},
+    {7, NA_END, NA_END, -100, 1, {6}},
+    {7, NA_END, NA_END, 1, 0, {0}},
+};
+
+static void check_slice(const na_array *x, const na_array *y, const slice_case *c)
+{
+    cr_assert_eq(y->shape[0], c->count, "len %lld [%lld:%lld:%lld] gives %lld",
+                 (long long)c->len, (long long)c->start, (long long)c->stop,
+                 (long long)c->step, (long long)y->shape[0]);
+    for (int64_t k = 0; k < c->count; k++)
+        for (int64_t j = 0; j < 3; j++)
+            cr_assert_eq(na_get(y, (int64_t[]){k, j}),
+                         na_get(x, (int64_t[]){c->idx[k], j}));
+}
+
+Test(index, ranges_follow_python_slices)
+{
+    int n = (int)(sizeof k_slices / sizeof k_slices[0]);
+    for (int i = 0; i < n; i++) {
+        const slice_case *c = &k_slices[i];
+        na_array *x = ts_random(NA_F64, NA_DIMS({"a", c->len}, {"b", 3}), (uint64_t)i);
+        na_array *xs = ts_strided_copy(x), *u = NULL, *y = NULL, *z = NULL, *w = NULL;
+        NA_OK_OR_FAIL(na_index_by(x, 1, &NA_RANGE("a", c->start, c->stop, c->step), &y));
+        NA_OK_OR_FAIL(na_index_by(xs, 1, &NA_RANGE("a", c->start, c->stop, c->step), &z));
+        NA_OK_OR_FAIL(na_untag(xs, NA_NAMES("a", "b"), &u));
+        NA_OK_OR_FAIL(na_index_by(u, 1, &NA_POS_RANGE(0, c->start, c->stop, c->step), &w));
+        check_slice(x, y, c);
+        check_slice(x, z, c);
+        check_slice(x, w, c);
+        cr_assert_eq(y->name[0], na_intern("a"));
+        na_array_free(x);
+        na_array_free(xs);
+        na_array_free(u);
+        na_array_free(y);
+        na_array_free(z);
+        na_array_free(w);
+    }
+}
+
+Test(index, mixed_view_index_against_loops)
+{
+    na_array *x0 = ts_random(NA_F32, NA_DIMS({"a", 7}, {"b", 1}, {"c", 5}, {NULL, 3}), 21);
+    na_array *x = ts_strided_copy(x0), *y = NULL;
+    na_index idx[] = {NA_RANGE("a", 5, 0, -2), NA_AT("c", -2),
+                      NA_POS_RANGE(0, 0, NA_END, 2), NA_NEWAXIS("z")};
+    NA_OK_OR_FAIL(na_index_by(x, 4, idx, &y));
+    expect_shape(y, "f32[a:3, b:1, z:1 | 2]");
+    cr_assert_eq(y->storage, x->storage);
+    const int64_t as[] = {5, 3, 1};
+    for (int64_t i = 0; i < 3; i++)
+        for (int64_t p = 0; p < 2; p++)
+            cr_assert_eq(ts_at(y, 4, NA_NAMES("a", "b", "z", "#0"),
+                               (int64_t[]){i, 0, 0, p}),
+                         ts_at(x0, 4, NA_NAMES("a", "b", "c", "#0"),
+                               (int64_t[]){as[i], 0, 3, 2 * p}));
+    na_array_free(x0);
+    na_array_free(x);
+    na_array_free(y);
+}
+
+Test(index, zero_size_axes_and_empty_index)
+{
+    na_array *x = ts_random(NA_F32, NA_DIMS({"a", 0}, {"b", 3}), 1);
+    na_array *y = NULL, *z = NULL, *w = NULL, *out = NULL;
+    NA_OK_OR_FAIL(na_index_by(x, 1, &NA_AT("b", 1), &y));
+    expect_shape(y, "f32[a:0]");
+    NA_OK_OR_FAIL(na_index_by(x, 0, NULL, &z));
+    cr_assert_eq(z->storage, x->storage);
+    na_array *none = ids_of(1, (na_dim[]){{"k", 0}}, (int32_t[]){0});
+    na_array *two = ids_of(NA_DIMS({"k", 2}), (int32_t[]){0, 0});
+    NA_OK_OR_FAIL(na_index_by(x, 1, &NA_GATHER("a", none), &w));
+    expect_shape(w, "f32[b:3, k:0]");
+    NA_EXPECT_FAIL(na_index_by(x, 1, &NA_GATHER("a", two), &out), NA_ERR_INDEX,
+                   "na_index_by", "'a'", "size 0");
+    cr_assert_null(out);
+    na_array_free(x);
+    na_array_free(y);
+    na_array_free(z);
+    na_array_free(w);
+    na_array_free(none);
+    na_array_free(two);
+}
+
+/* ---- gathers ------------------------------------------------------------- */
+
+Test(index, gather_with_two_id_axes_negative_ids_strided)
+{
+    na_array *x0 = ts_random(NA_F32, NA_DIMS({"v", 7}, {"f", 3}, {"g", 2}), 5);
+    na_array *x = ts_strided_copy(x0), *y = NULL;
+    const int32_t raw[8] = {0, 6, -1, 3, 2, 2, 5, -7};
+    na_array *ids0 = ids_of(NA_DIMS({"batch", 4}, {"seq", 2}), raw);
+    na_array *ids = ts_strided_copy(ids0);
+    NA_OK_OR_FAIL(na_index_by(x, 1, &NA_GATHER("v", ids), &y));
+    expect_shape(y, "f32[f:3, g:2, batch:4, seq:2]");
+    for (int64_t b = 0; b < 4; b++)
+        for (int64_t s = 0; s < 2; s++) {
+            int64_t v = raw[b * 2 + s] < 0 ? raw[b * 2 + s] + 7 : raw[b * 2 + s];
+            for (int64_t f = 0; f < 3; f++)
+                for (int64_t g = 0; g < 2; g++)
+                    cr_assert_eq(ts_at(y, 4, NA_NAMES("f", "g", "batch", "seq"),
+                                       (int64_t[]){f, g, b, s}),
+                                 ts_at(x0, 3, NA_NAMES("v", "f", "g"),
+                                       (int64_t[]){v, f, g}));
+        }
+    na_array_free(x0);
+    na_array_free(x);
+    na_array_free(ids0);
+    na_array_free(ids);
+    na_array_free(y);
+}
+
+Test(index, gather_mixed_with_at_and_reversed_range)
+{
+    na_array *x = ts_random(NA_F64, NA_DIMS({"v", 7}, {"f", 3}, {"g", 2}), 6);
+    na_array *ids = ids_of(NA_DIMS({"k", 3}), (int32_t[]){4, 4, 1}), *y = NULL;
+    na_index idx[] = {NA_GATHER("v", ids), NA_AT("g", 1), NA_REVERSED("f")};
+    NA_OK_OR_FAIL(na_index_by(x, 3, idx, &y));
+    expect_shape(y, "f64[f:3, k:3]");
+    const int64_t vs[] = {4, 4, 1};
+    for (int64_t f = 0; f < 3; f++)
+        for (int64_t k = 0; k < 3; k++)
+            cr_assert_eq(ts_at(y, 2, NA_NAMES("f", "k"), (int64_t[]){f, k}),
+                         ts_at(x, 3, NA_NAMES("v", "f", "g"),
+                               (int64_t[]){vs[k], 2 - f, 1}));
+    na_array_free(x);
+    na_array_free(ids);
+    na_array_free(y);
+}
+
+Test(index, two_gathers_broadcast_ids_by_name)
+{
+    na_array *x = ts_random(NA_F32, NA_DIMS({"r", 5}, {"c", 6}), 8), *y = NULL, *z = NULL;
+    na_array *i1 = ids_of(NA_DIMS({"k", 4}), (int32_t[]){0, 4, 2, 1});
+    na_array *i2 = ids_of(NA_DIMS({"k", 4}), (int32_t[]){5, 0, 3, 3});
+    na_array *i3 = ids_of(NA_DIMS({"m", 2}), (int32_t[]){1, 2});
+    na_index same[] = {NA_GATHER("r", i1), NA_GATHER("c", i2)};
+    NA_OK_OR_FAIL(na_index_by(x, 2, same, &y));
+    expect_shape(y, "f32[k:4]");
+    const int64_t r1[] = {0, 4, 2, 1}, c1[] = {5, 0, 3, 3};
+    for (int64_t k = 0; k < 4; k++)
+        cr_assert_eq(na_get(y, &k), na_get(x, (int64_t[]){r1[k], c1[k]}));
+    na_index outer[] = {NA_GATHER("c", i3), NA_GATHER("r", i1)};
+    NA_OK_OR_FAIL(na_index_by(x, 2, outer, &z));
+    for (int64_t k = 0; k < 4; k++)
+        for (int64_t m = 0; m < 2; m++)
+            cr_assert_eq(ts_at(z, 2, NA_NAMES("k", "m"), (int64_t[]){k, m}),
+                         na_get(x, (int64_t[]){r1[k], m + 1}));
+    na_array_free(x);
+    na_array_free(i1);
+    na_array_free(i2);
+    na_array_free(i3);
+    na_array_free(y);
+    na_array_free(z);
+}
+
+Test(index, gather_on_positional_axis)
+{
+    na_array *table = penzai_table(), *u = NULL, *y = NULL;
+    na_array *ids = ids_of(NA_DIMS({"batch", 2}), (int32_t[]){99, 1});
+    NA_OK_OR_FAIL(na_untag(table, NA_NAMES("vocab"), &u));
+    na_index g = {.axis = NULL, .pos = 0, .kind = NA_INDEX_GATHER, .ids = ids};
+    NA_OK_OR_FAIL(na_index_by(u, 1, &g, &y));
+    expect_shape(y, "f32[features:3, batch:2]");
+    cr_assert_eq(ts_at(y, 2, NA_NAMES("features", "batch"), (int64_t[]){1, 0}), 298.0);
+    cr_assert_eq(ts_at(y, 2, NA_NAMES("features", "batch"), (int64_t[]){2, 1}), 5.0);
+    na_array_free(table);
+    na_array_free(u);
+    na_array_free(ids);
+    na_array_free(y);
+}
+
+/* ---- index errors -------------------------------------------------------- */
+
+Test(index, index_errors_name_op_axes_and_shapes)
+{
+    na_array *x = penzai_x(), *out = NULL;
+    const char *sx = "f32[foo:2, bar:3, baz:5]";
+    NA_EXPECT_FAIL(na_index_by(x, 1, &NA_AT("bar", 3), &out), NA_ERR_INDEX,
+                   "na_index_by", "index 3", "'bar'", "size 3", sx);
+    NA_EXPECT_FAIL(na_index_by(x, 1, &NA_AT("bar", -4), &out), NA_ERR_INDEX,
+                   "na_index_by", "index -4", "'bar'", sx);
+    NA_EXPECT_FAIL(na_index_by(x, 1, &NA_AT("qux", 0), &out), NA_ERR_AXIS,
+                   "na_index_by", "'qux'", sx);
+    na_index twice[] = {NA_AT("bar", 0), NA_RANGE("bar", 0, 2, 1)};
+    NA_EXPECT_FAIL(na_index_by(x, 2, twice, &out), NA_ERR_AXIS, "na_index_by",
+                   "'bar'", "twice", sx);
+    NA_EXPECT_FAIL(na_index_by(x, 1, &NA_RANGE("baz", 0, 5, 0), &out),
+                   NA_ERR_INDEX, "na_index_by", "step 0", "'baz'", sx);
+    NA_EXPECT_FAIL(na_index_by(x, 1, &NA_POS_AT(0, 0), &out), NA_ERR_AXIS,
+                   "na_index_by", "positional 0", sx);
+    NA_EXPECT_FAIL(na_index_by(x, 1, &NA_NEWAXIS("foo"), &out), NA_ERR_AXIS,
+                   "na_index_by", "'foo'", sx);
+    NA_EXPECT_FAIL(na_index_by(x, 1, &(na_index){.kind = NA_INDEX_NEW}, &out),
+                   NA_ERR_ARGUMENT, "na_index_by", "name", sx);
+    NA_EXPECT_FAIL(na_index_by(x, -1, NULL, &out), NA_ERR_ARGUMENT, "na_index_by");
+    cr_assert_null(out);
+    na_array_free(x);
+}
+
+Test(index, gather_errors_name_op_axes_and_shapes)
+{
+    na_array *table = penzai_table(), *out = NULL, *fids = NULL, *pids = NULL;
+    const char *st = "f32[vocab:100, features:3]";
+    na_array *bad = ids_of(NA_DIMS({"batch", 5}), (int32_t[]){2, 100, 3, 10, 40});
+    na_array *clash = ids_of(NA_DIMS({"features", 2}), (int32_t[]){1, 2});
+    na_array *k3 = ids_of(NA_DIMS({"k", 3}), (int32_t[]){1, 2, 0});
+    na_array *k2 = ids_of(NA_DIMS({"k", 2}), (int32_t[]){1, 2});
+    NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"batch", 2}), &fids));
+    NA_OK_OR_FAIL(na_zeros(NA_I32, NA_DIMS({NULL, 2}), &pids));
+    NA_EXPECT_FAIL(na_index_by(table, 1, &NA_GATHER("vocab", bad), &out),
+                   NA_ERR_INDEX, "na_index_by", "id 100", "batch=1", "'vocab'",
+                   "size 100", st, "i32[batch:5]");
+    NA_EXPECT_FAIL(na_index_by(table, 1, &NA_GATHER("vocab", fids), &out),
+                   NA_ERR_DTYPE, "na_index_by", "'vocab'", "f32[batch:2]", st);
+    NA_EXPECT_FAIL(na_index_by(table, 1, &NA_GATHER("vocab", pids), &out),
+                   NA_ERR_AXIS, "na_index_by", "'vocab'", "i32[| 2]", st);
+    NA_EXPECT_FAIL(na_index_by(table, 1, &NA_GATHER("vocab", clash), &out),
+                   NA_ERR_AXIS, "na_index_by", "'features'", st);
+    NA_EXPECT_FAIL(na_index_by(table, 1, &NA_GATHER("vocab", NULL), &out),
+                   NA_ERR_ARGUMENT, "na_index_by", "'vocab'");
+    na_index two[] = {NA_GATHER("vocab", k3), NA_GATHER("features", k2)};
+    NA_EXPECT_FAIL(na_index_by(table, 2, two, &out), NA_ERR_SHAPE,
+                   "na_index_by", "'k'", "i32[k:3]", "i32[k:2]");
+    cr_assert_null(out);
+    na_array_free(table);
+    na_array_free(bad);
+    na_array_free(clash);
+    na_array_free(k3);
+    na_array_free(k2);
+    na_array_free(fids);
+    na_array_free(pids);
+}
+
+/* ---- at_set / at_add on views --------------------------------------------- */
+
+/* x {a:5, b:4 | 3}; the region a=1:5:2, b=-1 is {a:2 | 3}. */
+static void check_region_update(bool add, const na_array *value, bool value_has_a)
+{
+    na_array *x0 = ts_random(NA_F32, NA_DIMS({"a", 5}, {"b", 4}, {NULL, 3}), 31);
+    na_array *x = ts_strided_copy(x0), *ref = NULL, *y = NULL;
+    NA_OK_OR_FAIL(na_copy(x0, &ref));
+    for (int64_t i = 0; i < 2; i++)
+        for (int64_t p = 0; p < 3; p++) {
+            int64_t at[3] = {1 + 2 * i, 3, p};
+            double v = value_has_a
+                           ? ts_at(value, 2, NA_NAMES("a", "#0"), (int64_t[]){i, p})
+                           : na_get(value, (int64_t[]){p});
+            put(ref, at, add ? na_get(x0, at) + v : v);
+        }
+    na_index idx[] = {NA_RANGE("a", 1, 5, 2), NA_AT("b", -1)};
+    if (add)
+        NA_OK_OR_FAIL(na_at_add(x, 2, idx, value, &y));
+    else
+        NA_OK_OR_FAIL(na_at_set(x, 2, idx, value, &y));
+    cr_assert(na_same_shape(y, x0));
+    cr_assert_eq(ts_max_abs_diff(y, ref), 0.0);
+    cr_assert_eq(ts_max_abs_diff(x, x0), 0.0, "the input must not change");
+    cr_assert_neq(y->storage, x->storage);
+    na_array_free(x0);
+    na_array_free(x);
+    na_array_free(ref);
+    na_array_free(y);
+}
+
+Test(index, at_set_and_add_on_a_strided_region)
+{
+    na_array *v = ts_random(NA_F32, NA_DIMS({NULL, 3}, {"a", 2}), 77);
+    na_array *vs = ts_strided_copy(v);
+    na_array *row = ts_random(NA_F32, NA_DIMS({NULL, 3}), 78);
+    check_region_update(false, v, true);
+    check_region_update(true, v, true);
+    check_region_update(false, vs, true);
+    check_region_update(true, vs, true);
+    check_region_update(false, row, false); /* broadcasts over a */
+    check_region_update(true, row, false);
+    na_array_free(v);
+    na_array_free(vs);
+    na_array_free(row);
+}
+
+Test(index, at_set_scalar_dtype_conversion_and_empty_region)
+{
+    na_array *x = NULL, *s = NULL, *y = NULL, *z = NULL;
+    NA_OK_OR_FAIL(na_zeros(NA_I32, NA_DIMS({"a", 4}, {"b", 3}), &x));
+    NA_OK_OR_FAIL(na_scalar(NA_F64, 7.0, &s));
+    NA_OK_OR_FAIL(na_at_set(x, 1, &NA_AT("a", -1), s, &y));
+    cr_assert_eq(y->dtype, NA_I32);
+    for (int64_t a = 0; a < 4; a++)
+        for (int64_t b = 0; b < 3; b++)
+            cr_assert_eq(na_get(y, (int64_t[]){a, b}), a == 3 ? 7.0 : 0.0);
+    NA_OK_OR_FAIL(na_at_add(x, 1, &NA_RANGE("a", 2, 2, 1), s, &z));
+    cr_assert_eq(ts_max_abs_diff(z, x), 0.0);
+    na_array_free(x);
+    na_array_free(s);
+    na_array_free(y);
+    na_array_free(z);
+}
+
+Test(index, at_update_errors_leave_output_alone)
+{
+    na_array *x = penzai_x(), *out = NULL, *v3 = NULL, *vq = NULL, *v1 = NULL;
+    na_array *sc = NULL;
+    na_array *ids = ids_of(NA_DIMS({"k", 2}), (int32_t[]){0, 5});
+    NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"bar", 2}), &v3));
+    NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"q", 2}), &vq));
+    NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"foo", 1}), &v1));
+    NA_OK_OR_FAIL(na_scalar(NA_F32, 1.0, &sc));
+    NA_EXPECT_FAIL(na_at_set(x, 1, &NA_AT("baz", 0), v3, &out), NA_ERR_SHAPE,
+                   "na_at_set", "'bar'", "f32[bar:2]");
+    NA_EXPECT_FAIL(na_at_add(x, 1, &NA_AT("baz", 0), vq, &out), NA_ERR_AXIS,
+                   "na_at_add", "'q'", "f32[q:2]");
+    NA_EXPECT_FAIL(na_at_set(x, 1, &NA_AT("baz", 0), v1, &out), NA_ERR_SHAPE,
+                   "na_at_set", "'foo'", "f32[foo:1]");
+    NA_EXPECT_FAIL(na_at_set(x, 1, &NA_AT("baz", 9), v1, &out), NA_ERR_INDEX,
+                   "na_at_set", "index 9", "'baz'", "f32[foo:2, bar:3, baz:5]");
+    NA_EXPECT_FAIL(na_at_add(x, 1, &NA_GATHER("baz", ids), sc, &out), NA_ERR_INDEX,
+                   "na_at_add", "id 5", "k=1", "'baz'", "size 5");
+    NA_EXPECT_FAIL(na_at_add(x, 1, &NA_GATHER("baz", ids), vq, &out), NA_ERR_AXIS,
+                   "na_at_add", "'q'");
+    NA_EXPECT_FAIL(na_at_set(x, 0, NULL, NULL, &out), NA_ERR_ARGUMENT, "na_at_set");
+    cr_assert_null(out);
+    na_array_free(x);
+    na_array_free(ids);
+    na_array_free(v3);
+    na_array_free(vq);
+    na_array_free(v1);
+    na_array_free(sc);
+}
+
+/* ---- scatter ------------------------------------------------------------- */
+
+Test(index, at_add_gather_accumulates_repeated_ids)
+{
+    na_array *x = NULL, *ones = NULL, *fv = NULL, *y = NULL, *z = NULL;
+    na_array *ids = ids_of(NA_DIMS({"n", 4}), (int32_t[]){1, 3, 1, -1});
+    NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"v", 5}, {"f", 2}), &x));
+    NA_OK_OR_FAIL(na_ones(NA_F32, NA_DIMS({"n", 4}, {"f", 2}), &ones));
+    NA_OK_OR_FAIL(na_from_data(NA_F32, NA_DIMS({"f", 2}), (float[]){10, 20}, &fv));
+    NA_OK_OR_FAIL(na_at_add(x, 1, &NA_GATHER("v", ids), ones, &y));
+    NA_OK_OR_FAIL(na_at_add(x, 1, &NA_GATHER("v", ids), fv, &z));
+    const double count[5] = {0, 2, 0, 1, 1};
+    for (int64_t v = 0; v < 5; v++)
+        for (int64_t f = 0; f < 2; f++) {
+            cr_assert_eq(na_get(y, (int64_t[]){v, f}), count[v]);
+            cr_assert_eq(na_get(z, (int64_t[]){v, f}), count[v] * (f ? 20 : 10));
+        }
+    na_array_free(x);
+    na_array_free(ones);
+    na_array_free(fv);
+    na_array_free(ids);
+    na_array_free(y);
+    na_array_free(z);
+}
+
+Test(index, at_set_gather_last_write_wins)
+{
+    na_array *x = NULL, *val = NULL, *y = NULL;
+    na_array *ids = ids_of(NA_DIMS({"n", 4}), (int32_t[]){1, 3, 1, -1});
+    NA_OK_OR_FAIL(na_full(NA_F64, NA_DIMS({"v", 5}), -1.0, &x));
+    NA_OK_OR_FAIL(na_from_data(NA_F64, NA_DIMS({"n", 4}), (double[]){10, 20, 30, 40}, &val));
+    NA_OK_OR_FAIL(na_at_set(x, 1, &NA_GATHER("v", ids), val, &y));
+    const double want[5] = {-1, 30, -1, 20, 40};
+    for (int64_t v = 0; v < 5; v++)
+        cr_assert_eq(na_get(y, &v), want[v]);
+    na_array_free(x);
+    na_array_free(val);
+    na_array_free(ids);
+    na_array_free(y);
+}
+
+/* Region {f:3 (reversed), k:4} of x {v:7, f:3, g:2} at g=0, v=ids[k]. */
+static void check_scatter(bool add)
+{
+    na_array *x0 = ts_random(NA_F32, NA_DIMS({"v", 7}, {"f", 3}, {"g", 2}), 41);
+    na_array *x = ts_strided_copy(x0), *ref = NULL, *y = NULL;
+    na_array *val = ts_random(NA_F32, NA_DIMS({"k", 4}, {"f", 3}), 42);
+    na_array *vals = ts_strided_copy(val);
+    const int32_t raw[4] = {6, 0, -3, 2};
+    na_array *ids = ids_of(NA_DIMS({"k", 4}), raw);
+    NA_OK_OR_FAIL(na_copy(x0, &ref));
+    for (int64_t k = 0; k < 4; k++)
+        for (int64_t f = 0; f < 3; f++) {
+            int64_t at[3] = {raw[k] < 0 ? raw[k] + 7 : raw[k], 2 - f, 0};
+            double v = ts_at(val, 2, NA_NAMES("k", "f"), (int64_t[]){k, f});
+            put(ref, at, add ? na_get(x0, at) + v : v);
+        }
+    na_index idx[] = {NA_AT("g", 0), NA_GATHER("v", ids), NA_REVERSED("f")};
+    if (add)
+        NA_OK_OR_FAIL(na_at_add(x, 3, idx, vals, &y));
+    else
+        NA_OK_OR_FAIL(na_at_set(x, 3, idx, vals, &y));
+    cr_assert_eq(ts_max_abs_diff(y, ref), 0.0);
+    cr_assert_eq(ts_max_abs_diff(x, x0), 0.0);
+    na_array_free(x0);
+    na_array_free(x);
+    na_array_free(ref);
+    na_array_free(y);
+    na_array_free(val);
+    na_array_free(vals);
+    na_array_free(ids);
+}
+
+Test(index, scatter_against_loops)
+{
+    check_scatter(false);
+    check_scatter(true);
+}
+
+/* ---- a big gather (parallel path) ---------------------------------------- */
+
+Test(index, big_gather_matches_loops_across_thread_counts)
+{
+    na_array *x = ts_random(NA_F32, NA_DIMS({"v", 50}, {"f", 300}), 3);
+    int32_t raw[400];
+    for (int i = 0; i < 400; i++)
+        raw[i] = (int32_t)((i * 37) % 50);
+    na_array *ids = ids_of(NA_DIMS({"k", 400}), raw), *y1 = NULL, *y2 = NULL;
+    na_set_num_threads(1);
+    NA_OK_OR_FAIL(na_index_by(x, 1, &NA_GATHER("v", ids), &y1));
+    na_set_num_threads(4);
+    NA_OK_OR_FAIL(na_index_by(x, 1, &NA_GATHER("v", ids), &y2));
+    na_set_num_threads(0);
+    cr_assert_eq(ts_max_abs_diff(y1, y2), 0.0);
+    for (int64_t k = 0; k < 400; k += 7)
+        for (int64_t f = 0; f < 300; f += 13)
+            cr_assert_eq(ts_at(y2, 2, NA_NAMES("f", "k"), (int64_t[]){f, k}),
+                         na_get(x, (int64_t[]){raw[k], f}));
+    na_array_free(x);
+    na_array_free(ids);
+    na_array_free(y1);
+    na_array_free(y2);
+}
+
+Test(index, at_set_with_new_axis_and_zero_size_x)
+{
+    na_array *x = ts_random(NA_F32, NA_DIMS({"a", 3}, {"b", 2}), 50);
+    na_array *v = NULL, *y = NULL, *e = NULL, *s = NULL, *w = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_F32, NA_DIMS({"z", 1}, {"b", 2}), (float[]){4, 5}, &v));
+    na_index idx[] = {NA_AT("a", 1), NA_NEWAXIS("z")};
+    NA_OK_OR_FAIL(na_at_set(x, 2, idx, v, &y));
+    for (int64_t a = 0; a < 3; a++)
+        for (int64_t b = 0; b < 2; b++)
+            cr_assert_eq(na_get(y, (int64_t[]){a, b}),
+                         a == 1 ? 4.0 + (double)b : na_get(x, (int64_t[]){a, b}));
+    NA_OK_OR_FAIL(na_zeros(NA_F64, NA_DIMS({"a", 0}, {"b", 2}), &e));
+    NA_OK_OR_FAIL(na_scalar(NA_F64, 1.0, &s));
+    NA_OK_OR_FAIL(na_at_add(e, 1, &NA_AT("b", 1), s, &w));
+    cr_assert_eq(na_size(w), 0);
+    na_array_free(x);
+    na_array_free(v);
+    na_array_free(y);
+    na_array_free(e);
+    na_array_free(s);
+    na_array_free(w);
+}
