@@ -78,7 +78,7 @@ Test(checkpoint, llama_grouped_query_layout)
     NA_OK_OR_FAIL(na_safetensors_write(g_path, 4, labels, arrays));
     na_safetensors *st = NULL;
     NA_OK_OR_FAIL(na_safetensors_open(g_path, &st));
-    na_attention_weights w;
+    na_attention_params w;
     NA_OK_OR_FAIL(na_load_llama_attention(st, "l0.attn", 4, 2, &w));
     char buf[160];
     na_shape_str(w.query, buf, sizeof buf);
@@ -93,7 +93,7 @@ Test(checkpoint, llama_grouped_query_layout)
     cr_assert_eq(at4(w.output, "embedding", 2, "kv_heads", 1, "query_heads", 1,
                      "projection", 0), 2009.0);
     cr_assert_null(w.query_bias);
-    na_attention_weights_free(&w);
+    na_attention_params_free(&w);
 
     /* The same file read as plain multi-head attention fails: k_proj has
      * 6 rows, not 4 heads of 3. */
@@ -121,7 +121,7 @@ Test(checkpoint, gpt2_packed_qkv_layout)
     NA_OK_OR_FAIL(na_safetensors_write(g_path, 4, labels, arrays));
     na_safetensors *st = NULL;
     NA_OK_OR_FAIL(na_safetensors_open(g_path, &st));
-    na_attention_weights aw;
+    na_attention_params aw;
     NA_OK_OR_FAIL(na_load_gpt2_attention(st, "h.0.attn", 2, &aw));
     char buf[128];
     na_shape_str(aw.value, buf, sizeof buf);
@@ -134,7 +134,7 @@ Test(checkpoint, gpt2_packed_qkv_layout)
     /* c_proj rows are (head, projection) inputs. */
     cr_assert_eq(at3(aw.output, "heads", 1, "projection", 0, "embedding", 3), 23.0);
     cr_assert_eq(ts_at(aw.output_bias, 1, (const char *[]){"embedding"}, (int64_t[]){2}), 2.0);
-    na_attention_weights_free(&aw);
+    na_attention_params_free(&aw);
     NA_EXPECT_FAIL(na_load_gpt2_attention(st, "h.0.attn", 5, &aw), NA_ERR_SHAPE,
                    "c_attn.weight");
     na_safetensors_close(st);

@@ -37,24 +37,24 @@ extern "C" {
 
 na_status na_unflatten(const na_array *x, const char *spec, na_array **out);
 
-typedef struct na_attention_weights {
+typedef struct na_attention_params {
     na_array *query, *key, *value, *output;          /* weights            */
     na_array *query_bias, *key_bias, *value_bias;    /* NULL when absent   */
     na_array *output_bias;
-} na_attention_weights;
+} na_attention_params;
 
-void na_attention_weights_free(na_attention_weights *w);
+void na_attention_params_free(na_attention_params *w);
 
 /* Llama / Mistral / Qwen style: "<prefix>.q_proj.weight" [Hq*Dh, E],
  * k_proj / v_proj [Hkv*Dh, E], o_proj [E, Hq*Dh], optional ".bias". */
 na_status na_load_llama_attention(const na_safetensors *st, const char *prefix,
                                   int num_heads, int num_kv_heads,
-                                  na_attention_weights *out);
+                                  na_attention_params *out);
 
 /* GPT-2 style: "<prefix>.c_attn.weight" [E, 3E], "<prefix>.c_attn.bias" [3E],
  * "<prefix>.c_proj.weight" [E, E], "<prefix>.c_proj.bias" [E]. */
 na_status na_load_gpt2_attention(const na_safetensors *st, const char *prefix,
-                                 int num_heads, na_attention_weights *out);
+                                 int num_heads, na_attention_params *out);
 
 #ifdef __cplusplus
 }

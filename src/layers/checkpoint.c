@@ -189,7 +189,7 @@ na_status na_unflatten(const na_array *x, const char *spec, na_array **out)
 
 /* ---- loaders --------------------------------------------------------- */
 
-void na_attention_weights_free(na_attention_weights *w)
+void na_attention_params_free(na_attention_params *w)
 {
     if (!w)
         return;
@@ -236,7 +236,7 @@ static void heads_group(char *buf, size_t cap, int heads, int kv_heads, bool kv)
 
 na_status na_load_llama_attention(const na_safetensors *st, const char *prefix,
                                   int num_heads, int num_kv_heads,
-                                  na_attention_weights *out)
+                                  na_attention_params *out)
 {
     if (!st || !prefix || !out)
         return na__fail(NA_ERR_ARGUMENT, "na_load_llama_attention: NULL argument");
@@ -248,7 +248,7 @@ na_status na_load_llama_attention(const na_safetensors *st, const char *prefix,
     char q[96], kv[96], spec[256];
     heads_group(q, sizeof q, num_heads, num_kv_heads, false);
     heads_group(kv, sizeof kv, num_heads, num_kv_heads, true);
-    na_attention_weights w = {0};
+    na_attention_params w = {0};
     na_status s;
     snprintf(spec, sizeof spec, "(%s projection), embedding", q);
     s = load(st, prefix, "q_proj.weight", spec, false, &w.query);
@@ -277,7 +277,7 @@ na_status na_load_llama_attention(const na_safetensors *st, const char *prefix,
                                    "disagree on projection or embedding",
                      prefix, na__shape(w.query), na__shape(w.key));
     if (s != NA_OK) {
-        na_attention_weights_free(&w);
+        na_attention_params_free(&w);
         return s;
     }
     *out = w;
@@ -313,7 +313,7 @@ static na_status split_qkv(na_array *packed, na_array **q, na_array **k, na_arra
 }
 
 na_status na_load_gpt2_attention(const na_safetensors *st, const char *prefix,
-                                 int num_heads, na_attention_weights *out)
+                                 int num_heads, na_attention_params *out)
 {
     if (!st || !prefix || !out)
         return na__fail(NA_ERR_ARGUMENT, "na_load_gpt2_attention: NULL argument");
@@ -324,7 +324,7 @@ na_status na_load_gpt2_attention(const na_safetensors *st, const char *prefix,
     snprintf(spec, sizeof spec, "embedding, (qkv:3 heads:%d projection)", num_heads);
     snprintf(bspec, sizeof bspec, "(qkv:3 heads:%d projection)", num_heads);
     snprintf(ospec, sizeof ospec, "(heads:%d projection), embedding", num_heads);
-    na_attention_weights w = {0};
+    na_attention_params w = {0};
     na_array *packed = NULL, *packed_bias = NULL;
     na_status s = load(st, prefix, "c_attn.weight", spec, false, &packed);
     if (s == NA_OK)
@@ -338,7 +338,7 @@ na_status na_load_gpt2_attention(const na_safetensors *st, const char *prefix,
     if (s == NA_OK)
         s = load(st, prefix, "c_proj.bias", "embedding", true, &w.output_bias);
     if (s != NA_OK) {
-        na_attention_weights_free(&w);
+        na_attention_params_free(&w);
         return s;
     }
     *out = w;
