@@ -4,12 +4,13 @@
 #   bash scripts/test.sh --sanitize  AddressSanitizer + UBSan, in build-san/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --browser
 dir=build
-flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAMEDARR_BROWSER_TESTS=ON)
 if [ "${1:-}" = "--sanitize" ]; then
     dir=build-san
-    flags=(-DCMAKE_BUILD_TYPE=Debug -DNAMEDARR_SANITIZE=ON -DNAMEDARR_BUILD_BENCH=OFF)
+    flags=(-DCMAKE_BUILD_TYPE=Debug -DNAMEDARR_SANITIZE=ON -DNAMEDARR_BUILD_BENCH=OFF
+           -DNAMEDARR_BROWSER_TESTS=OFF)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi

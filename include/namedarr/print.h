@@ -1,4 +1,5 @@
-/* namedarr/print.h — the text pretty-printer for layer trees (DESIGN §6).
+/* namedarr/print.h — the text pretty-printer and the HTML view of layer
+ * trees (DESIGN §6).
  *
  * One layer per line, nested like constructor calls: the type, the fields
  * from its describe(), then its parameters and children, with parameter
@@ -16,8 +17,13 @@
  *   # total: 4 layers, 2,080 params
  *
  * A child is prefixed by its name ("delta=Linear(...)") unless the name is
- * just its index or its NamedGroup name. Colour (ANSI) is used on a
- * terminal unless NO_COLOR is set; options can force it either way.
+ * just its index or its NamedGroup name. Shapes print as
+ * `f32[seq:8, heads:4 | 16]` (named axes, then positional sizes).
+ *
+ * Colour (ANSI) with NA_COLOR_AUTO: never when NO_COLOR is set (non-empty);
+ * otherwise always when FORCE_COLOR or CLICOLOR_FORCE is set (non-empty and
+ * not "0"), e.g. `FORCE_COLOR=1 ./model_demo | less -R`; otherwise only on
+ * a terminal. NA_COLOR_ALWAYS / NA_COLOR_NEVER override all of that.
  *
  *   na_print_tree(model, stdout, NULL);                       // defaults
  *   na_print_options o = {.color = NA_COLOR_NEVER, .max_depth = 2};
@@ -30,13 +36,14 @@
 #include <stdio.h>
 
 #include "namedarr/layer.h"
+#include "namedarr/tree.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef enum na_color_mode {
-    NA_COLOR_AUTO = 0,  /* colour iff the stream is a tty and NO_COLOR unset */
+    NA_COLOR_AUTO = 0,  /* NO_COLOR, FORCE_COLOR, else iff a terminal        */
     NA_COLOR_NEVER,
     NA_COLOR_ALWAYS
 } na_color_mode;
@@ -54,12 +61,82 @@ typedef struct na_print_options {
 
 /* Print the tree at `root` to `f` (`opt` NULL: defaults). */
 na_status na_print_tree(const na_layer *root, FILE *f, const na_print_options *opt);
-/* The same text as a malloc'ed string (*out; free() it). NA_COLOR_AUTO
- * means no colour here. */
+/* The same text as a malloc'ed string (*out; free() it). A string is not
+ * a terminal: NA_COLOR_AUTO colours it only when FORCE_COLOR says so. */
 na_status na_print_tree_str(const na_layer *root, const na_print_options *opt,
                             char **out);
 /* "2,048" or, with `short_form`, "2.0K" / "3.4M" / "1.2B". Returns buf. */
 const char *na_format_count(int64_t n, bool short_form, char *buf, size_t cap);
+
+/* ---- the HTML view ------------------------------------------------------
+ *
+ * One self-contained HTML file (inline CSS and SVG; no script, font or
+ * network access) with the same tree as the text printer. Every layer with
+ * a body is a <details> element, so the tree folds and unfolds in any
+ * browser, scripts off included. Each parameter shows its dtype, named
+ * shape, size, statistics (mean, std, min, max over all its elements) and
+ * a heatmap: 1-D arrays as one strip, 2-D arrays directly, higher ranks as
+ * a grid of 2-D slices over two chosen axes (rows, cols), one slice per
+ * index of the other axes ("heads=2"), all slices of one array on one
+ * colour scale with a legend (diverging around 0 when the values have both
+ * signs, else sequential). Hovering a cell shows its indices and value.
+ * Slices larger than max_side cells a side are shrunk to block means, and
+ * the page says so; a cell costs about 100 bytes, so the page has a budget
+ * of cells (max_page_cells) after which arrays get statistics only. Extra arrays (captured attention weights, say) are
+ * drawn above the tree. All text from layers and users is escaped.
+ *
+ * Pictures are inline SVG, one <rect> per cell, rather than a <canvas>: a
+ * canvas paints only from a script, while SVG shows with scripts off, in
+ * file previews and in print, keeps a per-cell tooltip (<title>) without
+ * code, and stays sharp when zoomed. The cost, about 100 bytes a cell, is
+ * why slices are shrunk and the page has a cell budget.
+ *
+ *   na_capture *cap = NULL;                  // see namedarr/tree.h
+ *   na_capture_new(&cap);
+ *   na_capture_add(cap, na_tree_get(model, "query_key_to_attn"), "attention weights");
+ *   na_call_capturing(model, x, side, cap, &y);
+ *   na_html_options o = {.title = "my model", .capture = cap};
+ *   na_layer_save_html(model, &o, "model.html");
+ */
+
+/* An extra array for the page. `rows` / `cols` name the axes drawn down and
+ * across (both NULL: the two largest dimensions, ties going to the later
+ * ones, in dim order; a 1-D array is one row; one NULL: the last other
+ * dimension). Every other axis gets one slice per index. Parameters always
+ * use the default. */
+typedef struct na_html_array {
+    const char *label;       /* heading (NULL: "array <i>")                 */
+    const na_array *value;   /* borrowed                                     */
+    const char *rows, *cols;
+} na_html_array;
+
+typedef struct na_html_options {
+    const char *title;       /* page title (NULL: the root's type)           */
+    int max_depth;           /* levels shown, as na_print_options (0: all)   */
+    int open_depth;          /* layers above this depth start unfolded
+                                (0: all of them)                             */
+    bool open_params;        /* parameters start unfolded too                */
+    bool hide_heatmaps;      /* statistics only                              */
+    int max_side;            /* cells per heatmap side before block means
+                                (0: 48; else 2..1024)                        */
+    int max_slices;          /* heatmaps per array at most (0: 16; <= 4096)  */
+    int64_t max_page_cells;  /* heatmap cells in the whole page (0: 250,000,
+                                about 25 MB); arrays past it get statistics
+                                only, with a note                            */
+    int n_arrays;            /* extra arrays, drawn before the tree          */
+    const na_html_array *arrays;
+    const na_capture *capture; /* also every array it recorded (NULL: none);
+                                  tuple values are shown item by item        */
+} na_html_options;
+
+/* Write the page for the tree at `root` to `f` (`opt` NULL: defaults).
+ * `root` may be NULL when the options bring arrays: a page of arrays. Bad
+ * options fail before anything is written. */
+na_status na_layer_write_html(const na_layer *root, const na_html_options *opt,
+                              FILE *f);
+/* The same into the file at `path` (created or truncated). */
+na_status na_layer_save_html(const na_layer *root, const na_html_options *opt,
+                             const char *path);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,7 @@
 /* The array header: storage, construction, inspection, copies. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -433,16 +435,25 @@ bool na_same_shape(const na_array *a, const na_array *b)
     return pa == pb;
 }
 
+/* Append to buf (capacity cap, may be NULL) at *used, counting what would
+ * have been written, like snprintf. */
+__attribute__((format(printf, 4, 5)))
+static void shape_put(char *buf, size_t cap, size_t *used, const char *fmt, ...)
+{
+    char *dst = buf && *used < cap ? buf + *used : NULL;
+    size_t room = dst ? cap - *used : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(dst, room, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *used += (size_t)w;
+}
+
 size_t na_shape_str(const na_array *x, char *buf, size_t cap)
 {
     size_t used = 0;
-#define PUT(...)                                                              \
-    do {                                                                     \
-        int w_ = snprintf(buf ? buf + (used < cap ? used : cap) : NULL,       \
-                          used < cap ? cap - used : 0, __VA_ARGS__);          \
-        if (w_ > 0)                                                          \
-            used += (size_t)w_;                                              \
-    } while (0)
+#define PUT(...) shape_put(buf, cap, &used, __VA_ARGS__)
     PUT("%s[", na_dtype_name(x->dtype));
     bool first = true;
     for (int d = 0; d < x->ndim; d++) {

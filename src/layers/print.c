@@ -8,6 +8,7 @@
 #include "namedarr/combinators.h"
 #include "namedarr/print.h"
 #include "namedarr/tree.h"
+#include "layers/print_internal.h"
 
 #define C_TYPE "\x1b[1;34m"
 #define C_STR "\x1b[32m"
@@ -74,11 +75,9 @@ static void collect(const na_layer *l, bool self, pset *s, int64_t *layers)
     }
 }
 
-typedef struct counts {
-    int64_t layers, params, state;
-} counts;
+typedef na__tree_counts counts;
 
-static counts count_subtree(const na_layer *l, bool self)
+na__tree_counts na__count_subtree(const na_layer *l, bool self)
 {
     pset s = {0};
     counts c = {0};
@@ -228,8 +227,7 @@ static bool numeric(const char *s)
     return true;
 }
 
-/* The "name=" prefix for child i of `parent`, or NULL. */
-static const char *child_prefix(const na_layer *parent, int i, const na_layer *child)
+const char *na__child_prefix(const na_layer *parent, int i, const na_layer *child)
 {
     const char *name = na_layer_child_name(parent, i);
     if (!name || numeric(name))
@@ -240,7 +238,7 @@ static const char *child_prefix(const na_layer *parent, int i, const na_layer *c
 
 static void put_fold(printer *p, const na_layer *l, int depth)
 {
-    counts c = count_subtree(l, false);
+    counts c = na__count_subtree(l, false);
     char a[32];
     indent(p, depth);
     if (c.params)
@@ -269,7 +267,7 @@ static void print_body(printer *p, const na_layer *l, int depth)
     for (int i = 0; i < nc; i++) {
         const na_layer *c = na_layer_child(l, i);
         if (c)
-            print_node(p, c, child_prefix(l, i, c), depth + 1, true);
+            print_node(p, c, na__child_prefix(l, i, c), depth + 1, true);
     }
 }
 
@@ -286,11 +284,11 @@ static void print_node(printer *p, const na_layer *l, const char *prefix, int de
     put_fields(p, l, body);
     if (!body) {
         fprintf(p->f, ")%s", comma ? "," : "");
-        put_counts(p, count_subtree(l, true));
+        put_counts(p, na__count_subtree(l, true));
         fputc('\n', p->f);
         return;
     }
-    put_counts(p, count_subtree(l, true));
+    put_counts(p, na__count_subtree(l, true));
     fputc('\n', p->f);
     print_body(p, l, depth);
     indent(p, depth);
@@ -299,7 +297,7 @@ static void print_node(printer *p, const na_layer *l, const char *prefix, int de
 
 static void put_total(printer *p, const na_layer *root)
 {
-    counts c = count_subtree(root, true);
+    counts c = na__count_subtree(root, true);
     na_param_stats st;
     if (na_tree_param_stats(root, &st) != NA_OK)
         memset(&st, 0, sizeof st);
@@ -314,16 +312,30 @@ static void put_total(printer *p, const na_layer *root)
     fputc('\n', p->f);
 }
 
-static bool no_color_env(void)
+static bool env_set(const char *name)
 {
-    const char *v = getenv("NO_COLOR");
-    return v && *v;
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+bool na__auto_color(bool tty)
+{
+    const char *no = getenv("NO_COLOR");
+    if (no && *no)
+        return false;
+    return env_set("FORCE_COLOR") || env_set("CLICOLOR_FORCE") || tty;
 }
 
 static na_status print_to(const na_layer *root, FILE *f, const na_print_options *opt,
                           bool auto_color)
 {
     na_print_options o = opt ? *opt : (na_print_options){0};
+    if (o.max_depth < 0)
+        return na__fail(NA_ERR_ARGUMENT, "na_print_tree: max_depth %d is negative "
+                        "(0 shows every level)", o.max_depth);
+    if (o.color != NA_COLOR_AUTO && o.color != NA_COLOR_NEVER && o.color != NA_COLOR_ALWAYS)
+        return na__fail(NA_ERR_ARGUMENT, "na_print_tree: unknown colour mode %d",
+                        (int)o.color);
     printer p = {.f = f, .max_depth = o.max_depth, .hide_params = o.hide_params};
     p.color = o.color == NA_COLOR_ALWAYS || (o.color == NA_COLOR_AUTO && auto_color);
     na_status st = na_tree_params(root, &p.all);
@@ -342,8 +354,7 @@ na_status na_print_tree(const na_layer *root, FILE *f, const na_print_options *o
 {
     if (!root || !f)
         return na__fail(NA_ERR_ARGUMENT, "na_print_tree: root and stream are required");
-    bool tty = !no_color_env() && isatty(fileno(f));
-    return print_to(root, f, opt, tty);
+    return print_to(root, f, opt, na__auto_color(isatty(fileno(f))));
 }
 
 na_status na_print_tree_str(const na_layer *root, const na_print_options *opt,
@@ -359,7 +370,7 @@ na_status na_print_tree_str(const na_layer *root, const na_print_options *opt,
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return na__fail(NA_ERR_NO_MEMORY, "na_print_tree_str: out of memory");
-    na_status st = print_to(root, f, opt, false);
+    na_status st = print_to(root, f, opt, na__auto_color(false));
     if (fclose(f) != 0 && st == NA_OK)
         st = na__fail(NA_ERR_NO_MEMORY, "na_print_tree_str: out of memory");
     if (st != NA_OK) {
