@@ -594,7 +594,9 @@ Test(attention, captured_weights)
     na_layer_free(m);
 }
 
-Test(attention, broadcast_dropout_shares_mask_across_heads)
+/* Flax's broadcast_dropout: one mask over (seq, kv_seq), the same for every
+ * batch index and every head. */
+Test(attention, broadcast_dropout_shares_mask_across_batch_and_heads)
 {
     na_mha_options o = {.num_heads = 4, .in_features = 8, .dropout_rate = 0.5,
                         .broadcast_dropout = true, .capture_weights = true, .seed = 1};
@@ -605,16 +607,42 @@ Test(attention, broadcast_dropout_shares_mask_across_heads)
     NA_OK_OR_FAIL(na_layer_call_array(m, x, NULL, &y));
     const na_array *w = na_attention_weights(m);
     int zeros = 0;
-    for (int b = 0; b < 2; b++)
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++) {
-                const char *const n[] = {"batch", "heads", "seq", "kv_seq", NULL};
-                bool z0 = ts_at(w, 4, n, (int64_t[]){b, 0, i, j}) == 0;
-                zeros += z0;
-                for (int h = 1; h < 4; h++)
-                    cr_assert_eq(z0, ts_at(w, 4, n, (int64_t[]){b, h, i, j}) == 0);
-            }
-    cr_assert(zeros > 10 && zeros < 62, "%d zeros of 72", zeros);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) {
+            const char *const n[] = {"batch", "heads", "seq", "kv_seq", NULL};
+            bool z0 = ts_at(w, 4, n, (int64_t[]){0, 0, i, j}) == 0;
+            zeros += z0;
+            for (int b = 0; b < 2; b++)
+                for (int h = 0; h < 4; h++)
+                    cr_assert_eq(z0, ts_at(w, 4, n, (int64_t[]){b, h, i, j}) == 0,
+                                 "batch %d head %d (%d, %d)", b, h, i, j);
+        }
+    cr_assert(zeros > 5 && zeros < 31, "%d zeros of 36", zeros);
+    na_array_free(x), na_array_free(y);
+    na_layer_free(m);
+}
+
+/* Without broadcast_dropout every batch index and head draws its own mask. */
+Test(attention, dropout_without_broadcast_varies_by_batch_and_head)
+{
+    na_mha_options o = {.num_heads = 4, .in_features = 8, .dropout_rate = 0.5,
+                        .capture_weights = true, .seed = 1};
+    na_layer *m = NULL;
+    NA_OK_OR_FAIL(na_mha_new(&o, &m));
+    na_array *x = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 6}, {"embedding", 8}), 2);
+    na_array *y = NULL;
+    NA_OK_OR_FAIL(na_layer_call_array(m, x, NULL, &y));
+    const na_array *w = na_attention_weights(m);
+    const char *const n[] = {"batch", "heads", "seq", "kv_seq", NULL};
+    int differ_batch = 0, differ_head = 0;
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) {
+            bool z = ts_at(w, 4, n, (int64_t[]){0, 0, i, j}) == 0;
+            differ_batch += z != (ts_at(w, 4, n, (int64_t[]){1, 0, i, j}) == 0);
+            differ_head += z != (ts_at(w, 4, n, (int64_t[]){0, 1, i, j}) == 0);
+        }
+    cr_assert(differ_batch > 0 && differ_head > 0, "batch %d head %d", differ_batch,
+              differ_head);
     na_array_free(x), na_array_free(y);
     na_layer_free(m);
 }

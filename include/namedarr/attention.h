@@ -136,7 +136,8 @@ typedef struct na_mha_options {
     bool use_bias;                /* Affine instead of Linear                */
     bool normalize_qk;            /* LayerNorm over projection on q and k    */
     double dropout_rate;          /* on the attention weights                */
-    bool broadcast_dropout;       /* one dropout mask shared across heads    */
+    bool broadcast_dropout;       /* Flax: one mask over (seq, kv_seq) shared */
+                                  /* by every batch index and head           */
     bool capture_weights;         /* keep the last weights (see above)       */
     bool causal;                  /* position-based causal mask              */
     const char *mask_tag;         /* optional explicit mask; default          */

@@ -21,7 +21,7 @@ typedef struct plan {
     na_init init;
     uint64_t seed;
     na_dot_product_options qk;
-    const char *shared[3];         /* dropout axes shared (NULL-ended)    */
+    const char *shared[4];         /* dropout axes shared (NULL-ended)    */
 } plan;
 
 /* Head dims of the queries (q = true) or keys/values, with projection. */
@@ -181,9 +181,11 @@ static na_status mha_plan(const na_mha_options *o, plan *p)
 
 static void mha_qk(const na_mha_options *o, plan *p)
 {
-    if (o->broadcast_dropout) {
-        p->shared[0] = p->grouped ? "kv_heads" : "heads";
-        p->shared[1] = p->grouped ? "query_heads" : NULL;
+    if (o->broadcast_dropout) { /* Flax: one mask for every batch index and
+                                 * head, varying over (seq, kv_seq) only */
+        p->shared[0] = "batch";
+        p->shared[1] = p->grouped ? "kv_heads" : "heads";
+        p->shared[2] = p->grouped ? "query_heads" : NULL;
     }
     p->qk = (na_dot_product_options){
         .scale = o->scale,

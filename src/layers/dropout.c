@@ -60,10 +60,10 @@ static na_status dropout_call(na_layer *self, const na_value *in, const na_side 
         *out = na_value_ref_array(x);
         return *out ? NA_OK : na_last_status();
     }
-    st = na__std_require_axes(x, l->shared, "Dropout", "shared axis");
+    /* As in Penzai, a shared axis the input lacks is simply not there to
+     * share: the mask varies along every other axis of the input. */
     na_array *keep = NULL, *kept = NULL, *y = NULL;
-    if (st == NA_OK)
-        st = draw_keep(l, x, &keep);
+    st = draw_keep(l, x, &keep);
     if (st == NA_OK)
         st = na_mul(x, keep, &kept);
     if (st == NA_OK)
