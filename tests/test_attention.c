@@ -647,6 +647,40 @@ Test(attention, dropout_without_broadcast_varies_by_batch_and_head)
     na_layer_free(m);
 }
 
+/* Keras: call(query, value) uses the value as the key; passing the key
+ * explicitly changes the result. */
+Test(attention, keras_key_defaults_to_value)
+{
+    na_gqa_options o = {.head_dim = 4, .num_query_heads = 4, .num_key_value_heads = 2,
+                        .query_features = 6, .value_features = 5, .seed = 9};
+    na_layer *m = NULL;
+    NA_OK_OR_FAIL(na_gqa_new(&o, &m));
+    na_array *q = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 3}, {"embedding", 6}), 1);
+    na_array *v = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"kv_seq", 5}, {"embedding", 5}), 2);
+    na_array *k = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"kv_seq", 5}, {"embedding", 5}), 3);
+    na_value *two = na_value_tuple(2, (na_value *[]){na_value_ref_array(q),
+                                                     na_value_ref_array(v)});
+    na_value *three = na_value_tuple(3, (na_value *[]){na_value_ref_array(q),
+                                                       na_value_ref_array(v),
+                                                       na_value_ref_array(v)});
+    na_value *other = na_value_tuple(3, (na_value *[]){na_value_ref_array(q),
+                                                       na_value_ref_array(v),
+                                                       na_value_ref_array(k)});
+    na_value *y2 = NULL, *y3 = NULL, *yk = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, two, NULL, &y2));
+    NA_OK_OR_FAIL(na_layer_call(m, three, NULL, &y3));
+    NA_OK_OR_FAIL(na_layer_call(m, other, NULL, &yk));
+    const na_array *a2 = na_value_array(y2, "test"), *a3 = na_value_array(y3, "test");
+    const na_array *ak = na_value_array(yk, "test");
+    cr_assert(a2 && a3 && ak);
+    cr_assert_eq(ts_max_abs_diff(a2, a3), 0);
+    cr_assert(ts_max_abs_diff(a2, ak) > 1e-4);
+    na_value_free(two), na_value_free(three), na_value_free(other);
+    na_value_free(y2), na_value_free(y3), na_value_free(yk);
+    na_array_free(q), na_array_free(v), na_array_free(k);
+    na_layer_free(m);
+}
+
 /* ---- the fused path against the general one ------------------------------------------ */
 
 /* Same model, fused and general (na_attention_set_fused false). */
