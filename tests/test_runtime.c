@@ -135,6 +135,31 @@ Test(runtime, sgemm_wrapper_matches_reference)
     free(r);
 }
 
+/* On a CPU without AVX-512 namedarr falls back to BLIS's haswell kernels:
+ * check they compute the right thing (this CPU runs both). */
+Test(runtime, fallback_haswell_kernels_match_reference)
+{
+    int64_t m = 67, n = 45, k = 31;
+    float *a = malloc(sizeof(float) * (size_t)(m * k));
+    float *b = malloc(sizeof(float) * (size_t)(k * n));
+    float *c = malloc(sizeof(float) * (size_t)(m * n));
+    float *r = malloc(sizeof(float) * (size_t)(m * n));
+    fill(a, m * k, 4);
+    fill(b, k * n, 5);
+    fill(c, m * n, 6);
+    memcpy(r, c, sizeof(float) * (size_t)(m * n));
+    float alpha = 0.75f, beta = 1.0f;
+    cr_assert(na__sgemm_config("haswell", m, n, k, alpha, a, k, 1, b, n, 1, beta, c, n, 1),
+              "this machine has AVX2+FMA");
+    cr_assert(!na__sgemm_config("no-such-config", m, n, k, alpha, a, k, 1, b, n, 1, beta,
+                                c, n, 1));
+    na__sgemm_ref(m, n, k, alpha, a, k, 1, b, n, 1, beta, r, n, 1);
+    for (int64_t i = 0; i < m * n; i++)
+        cr_assert(fabsf(c[i] - r[i]) <= 1e-5f * (float)(k + 1), "%lld: %g vs %g",
+                  (long long)i, (double)c[i], (double)r[i]);
+    free(a), free(b), free(c), free(r);
+}
+
 Test(runtime, dgemv_split_over_threads_matches_reference)
 {
     int64_t m = 1000, n = 130;

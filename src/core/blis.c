@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* blis.h is not a system header here (found with -I): hush what its inline
  * helpers trip. */
@@ -54,6 +55,29 @@ static cntx_t *native_cntx(arch_t id)
 {
     cntx_t **set = bli_gks_lookup_id(id);
     return set ? set[BLIS_NAT] : NULL;
+}
+
+static cntx_t *config_cntx(const char *config)
+{
+    na__blis(); /* BLIS initialised */
+    if (strcmp(config, "skx") == 0)
+        return cpu_has_avx512() ? native_cntx(BLIS_ARCH_SKX) : NULL;
+    if (strcmp(config, "haswell") == 0)
+        return cpu_has_avx2_fma() ? native_cntx(BLIS_ARCH_HASWELL) : NULL;
+    return NULL;
+}
+
+bool na__sgemm_config(const char *config, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t rsa, int64_t csa, const float *b,
+                      int64_t rsb, int64_t csb, float beta, float *c, int64_t rsc,
+                      int64_t csc)
+{
+    cntx_t *cntx = config_cntx(config);
+    if (!cntx)
+        return false;
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)a, rsa,
+                 csa, (float *)b, rsb, csb, &beta, c, rsc, csc, cntx, NULL);
+    return true;
 }
 
 /* BLIS's name for the sgemm microkernel of `cntx`. */

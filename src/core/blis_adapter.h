@@ -38,6 +38,13 @@ const na__blis_choice *na__blis(void);
 /* The selected BLIS context, as a cntx_t* (for benchmarks and tests that
  * call BLIS's expert API directly with the same kernels). */
 void *na__blis_cntx(void);
+/* One single-threaded sgemm with the kernels of BLIS configuration "skx" or
+ * "haswell"; false if this CPU cannot run them (tests use it to check the
+ * fallback kernels on a machine that has better ones). */
+bool na__sgemm_config(const char *config, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t rsa, int64_t csa, const float *b,
+                      int64_t rsb, int64_t csb, float beta, float *c, int64_t rsc,
+                      int64_t csc);
 
 /* The BLIS thread count a product may use: `requested` clamped to >= 1,
  * and 1 inside an OpenMP parallel region. */
