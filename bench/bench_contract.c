@@ -12,165 +12,18 @@
  *   bench_contract --quick    tiny sizes, for CI
  *   bench_contract --reps N   repetitions per case (default 7; quick 3)
  */
-#include <immintrin.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#include <blis.h>
-#pragma GCC diagnostic pop
+#include "blis_include.h"
 
 #include <namedarr/namedarr.h>
 
 #include "blis_adapter.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static long minor_faults(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_minflt;
-}
-
-/* ---- FMA peak: independent FMA chains, chosen by the CPU at run time ---- */
-
-__attribute__((target("avx512f"))) static float fma_chains_avx512(long iters)
-{
-    __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    /* distinct starting values: identical chains would be merged */
-#define NA_S(i) _mm512_set1_ps(1.0f + 0.01f * (i))
-    __m512 a0 = NA_S(0), a1 = NA_S(1), a2 = NA_S(2), a3 = NA_S(3), a4 = NA_S(4),
-           a5 = NA_S(5), a6 = NA_S(6), a7 = NA_S(7), a8 = NA_S(8), a9 = NA_S(9),
-           a10 = NA_S(10), a11 = NA_S(11), a12 = NA_S(12), a13 = NA_S(13),
-           a14 = NA_S(14), a15 = NA_S(15);
-#undef NA_S
-    for (long i = 0; i < iters; i++) {
-        a0 = _mm512_fmadd_ps(a0, m, c);
-        a1 = _mm512_fmadd_ps(a1, m, c);
-        a2 = _mm512_fmadd_ps(a2, m, c);
-        a3 = _mm512_fmadd_ps(a3, m, c);
-        a4 = _mm512_fmadd_ps(a4, m, c);
-        a5 = _mm512_fmadd_ps(a5, m, c);
-        a6 = _mm512_fmadd_ps(a6, m, c);
-        a7 = _mm512_fmadd_ps(a7, m, c);
-        a8 = _mm512_fmadd_ps(a8, m, c);
-        a9 = _mm512_fmadd_ps(a9, m, c);
-        a10 = _mm512_fmadd_ps(a10, m, c);
-        a11 = _mm512_fmadd_ps(a11, m, c);
-        a12 = _mm512_fmadd_ps(a12, m, c);
-        a13 = _mm512_fmadd_ps(a13, m, c);
-        a14 = _mm512_fmadd_ps(a14, m, c);
-        a15 = _mm512_fmadd_ps(a15, m, c);
-    }
-    __m512 s = _mm512_add_ps(
-        _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                      _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7))),
-        _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)),
-                      _mm512_add_ps(_mm512_add_ps(a12, a13), _mm512_add_ps(a14, a15))));
-    return _mm512_reduce_add_ps(s);
-}
-
-__attribute__((target("avx2,fma"))) static float fma_chains_avx2(long iters)
-{
-    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-#define NA_S(i) _mm256_set1_ps(1.0f + 0.01f * (i))
-    __m256 a0 = NA_S(0), a1 = NA_S(1), a2 = NA_S(2), a3 = NA_S(3), a4 = NA_S(4),
-           a5 = NA_S(5), a6 = NA_S(6), a7 = NA_S(7), a8 = NA_S(8), a9 = NA_S(9),
-           a10 = NA_S(10), a11 = NA_S(11);
-#undef NA_S
-    for (long i = 0; i < iters; i++) {
-        a0 = _mm256_fmadd_ps(a0, m, c);
-        a1 = _mm256_fmadd_ps(a1, m, c);
-        a2 = _mm256_fmadd_ps(a2, m, c);
-        a3 = _mm256_fmadd_ps(a3, m, c);
-        a4 = _mm256_fmadd_ps(a4, m, c);
-        a5 = _mm256_fmadd_ps(a5, m, c);
-        a6 = _mm256_fmadd_ps(a6, m, c);
-        a7 = _mm256_fmadd_ps(a7, m, c);
-        a8 = _mm256_fmadd_ps(a8, m, c);
-        a9 = _mm256_fmadd_ps(a9, m, c);
-        a10 = _mm256_fmadd_ps(a10, m, c);
-        a11 = _mm256_fmadd_ps(a11, m, c);
-    }
-    __m256 s = _mm256_add_ps(
-        _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-        _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)),
-                      _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11))));
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
-}
-
-typedef struct peak_arg {
-    bool avx512;
-    long iters;
-    float sink;
-} peak_arg;
-
-static void *peak_thread(void *p)
-{
-    peak_arg *a = p;
-    a->sink = a->avx512 ? fma_chains_avx512(a->iters) : fma_chains_avx2(a->iters);
-    return NULL;
-}
+#include "bench_util.h"
 
 static const char *g_isa = "none";
-
-/* Best of three: flops per second with `threads` threads running chains. */
-static double measure_peak(int threads, long iters)
-{
-    __builtin_cpu_init();
-    bool avx512 = __builtin_cpu_supports("avx512f");
-    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (!avx512 && !avx2)
-        return 0;
-    g_isa = avx512 ? "avx512" : "avx2";
-    double flops_per_iter = avx512 ? 16 * 16 * 2 : 12 * 8 * 2;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        pthread_t tid[64];
-        peak_arg args[64];
-        double t0 = now();
-        for (int t = 0; t < threads; t++) {
-            args[t] = (peak_arg){.avx512 = avx512, .iters = iters};
-            pthread_create(&tid[t], NULL, peak_thread, &args[t]);
-        }
-        for (int t = 0; t < threads; t++)
-            pthread_join(tid[t], NULL);
-        double dt = now() - t0;
-        double gf = flops_per_iter * (double)iters * threads / dt / 1e9;
-        if (gf > best)
-            best = gf;
-    }
-    return best;
-}
 
 /* ---- cases ----------------------------------------------------------------- */
 
@@ -231,24 +84,25 @@ static int run_case(const bcase *bc, int threads, double peak_per_thread,
     for (int rep = 0; rep < g_reps; rep++) {
         for (int side = 0; side < 2; side++) {
             bool do_named = (side == 0) == (rep % 2 == 0);
-            double t0 = now();
+            double t0 = bu_now();
             if (do_named) {
-                long f0 = minor_faults();
+                long f0 = bu_minor_faults();
                 for (int i = 0; i < calls; i++) {
+                    c = NULL; /* a failure leaves c alone: never free twice */
                     na_contract(bc->a, bc->b, bc->sum, &c);
                     na_array_free(c);
                 }
-                faults += minor_faults() - f0;
+                faults += bu_minor_faults() - f0;
                 named_calls += calls;
-                named[rep] = flops * calls / (now() - t0) / 1e9;
+                named[rep] = flops * calls / (bu_now() - t0) / 1e9;
             } else {
                 for (int i = 0; i < calls; i++)
                     run_raw(&bc->raw, threads);
-                blis[rep] = flops * calls / (now() - t0) / 1e9;
+                blis[rep] = flops * calls / (bu_now() - t0) / 1e9;
             }
         }
     }
-    double ng = median(named, g_reps), bg = median(blis, g_reps);
+    double ng = bu_median(named, g_reps), bg = bu_median(blis, g_reps);
     double peak = peak_per_thread * threads;
     printf("{\"bench\":\"contract\",\"case\":\"%s\",\"threads\":%d,"
            "\"batch\":%lld,\"m\":%lld,\"n\":%lld,\"k\":%lld,"
@@ -299,8 +153,8 @@ int main(int argc, char **argv)
     na_runtime_info info;
     if (na_get_runtime_info(&info) != NA_OK)
         return 1;
-    double peak1 = measure_peak(1, quick ? 2000000 : 100000000);
-    double peak2 = measure_peak(2, quick ? 2000000 : 100000000) / 2;
+    double peak1 = bu_measure_peak(1, quick ? 2000000 : 100000000, &g_isa);
+    double peak2 = bu_measure_peak(2, quick ? 2000000 : 100000000, &g_isa) / 2;
     int status = 0;
 
     /* cubes {m,k} x {k,n} */

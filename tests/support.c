@@ -120,3 +120,49 @@ na_array *ts_strided_copy(const na_array *x)
     }
     return v;
 }
+
+na_array *ts_permuted(const na_array *x, const int *perm)
+{
+    na_array *v = NULL;
+    NA_OK_OR_FAIL(na_array_ref(x, &v));
+    for (int i = 0; i < x->ndim; i++) {
+        v->shape[i] = x->shape[perm[i]];
+        v->stride[i] = x->stride[perm[i]];
+        v->name[i] = x->name[perm[i]];
+    }
+    return v;
+}
+
+na_array *ts_penzai_x(void)
+{
+    na_array *a = NULL, *b = NULL, *x = NULL;
+    NA_OK_OR_FAIL(na_arange(NULL, 30, NA_F32, &a));
+    NA_OK_OR_FAIL(na_reshape(a, 3, (int64_t[]){2, 3, 5}, &b));
+    NA_OK_OR_FAIL(na_tag(b, NA_NAMES("foo", "bar", "baz"), &x));
+    na_array_free(a);
+    na_array_free(b);
+    return x;
+}
+
+void ts_expect_shape(const na_array *x, const char *want)
+{
+    char buf[256];
+    na_shape_str(x, buf, sizeof buf);
+    cr_assert_str_eq(buf, want);
+}
+
+bool ts_next_index(const na_array *x, int64_t *idx)
+{
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        if (++idx[d] < x->shape[d])
+            return true;
+        idx[d] = 0;
+    }
+    return false;
+}
+
+void ts_free_n(int n, na_array *const *xs)
+{
+    for (int i = 0; i < n; i++)
+        na_array_free(xs[i]);
+}

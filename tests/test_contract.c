@@ -114,19 +114,6 @@ static double tol_for(na_dtype dt, int64_t k)
     return (dt == NA_F32 ? 2e-6 : 1e-13) * (double)(k + 4);
 }
 
-/* A view of x with its dims listed in `perm` order (names kept). */
-static na_array *permuted(const na_array *x, const int *perm)
-{
-    na_array *v = NULL;
-    NA_OK_OR_FAIL(na_array_ref(x, &v));
-    for (int i = 0; i < x->ndim; i++) {
-        v->shape[i] = x->shape[perm[i]];
-        v->stride[i] = x->stride[perm[i]];
-        v->name[i] = x->name[perm[i]];
-    }
-    return v;
-}
-
 #define RAND(dt, seed, ...) ts_random((dt), NA_DIMS(__VA_ARGS__), (seed))
 
 /* ---- plain matrices ----------------------------------------------------- */
@@ -142,8 +129,7 @@ Test(contract, matrices_odd_sizes_f32)
                 na_array *a = RAND(NA_F32, seed++, {"i", m}, {"k", k});
                 na_array *b = RAND(NA_F32, seed++, {"k", k}, {"j", n});
                 check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, k));
-                na_array_free(a);
-                na_array_free(b);
+                TS_FREE(a, b);
             }
 }
 
@@ -152,8 +138,7 @@ Test(contract, matrices_f64)
     na_array *a = RAND(NA_F64, 3, {"i", 65}, {"k", 33});
     na_array *b = RAND(NA_F64, 4, {"k", 33}, {"j", 129});
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F64, 33));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, bigger_product_uses_both_threads)
@@ -161,8 +146,7 @@ Test(contract, bigger_product_uses_both_threads)
     na_array *a = RAND(NA_F32, 5, {"i", 200}, {"k", 150});
     na_array *b = RAND(NA_F32, 6, {"k", 150}, {"j", 170});
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 150));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, result_dims_batch_then_free_a_then_free_b)
@@ -176,8 +160,7 @@ Test(contract, result_dims_batch_then_free_a_then_free_b)
     cr_assert_str_eq(buf, "f32[h:2, i:3, p:5, q:6]");
     na_array_free(c);
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 4));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 /* ---- batch axes, several axes per group, permuted orders ------------------ */
@@ -187,8 +170,7 @@ Test(contract, batch_axes)
     na_array *a = RAND(NA_F32, 9, {"h", 3}, {"i", 7}, {"k", 5});
     na_array *b = RAND(NA_F32, 10, {"h", 3}, {"k", 5}, {"j", 9});
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 5));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, many_small_products_run_over_the_batch)
@@ -196,8 +178,7 @@ Test(contract, many_small_products_run_over_the_batch)
     na_array *a = RAND(NA_F32, 11, {"h", 64}, {"i", 8}, {"k", 9});
     na_array *b = RAND(NA_F32, 12, {"h", 64}, {"k", 9}, {"j", 7});
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 9));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, big_products_even_batch)
@@ -205,8 +186,7 @@ Test(contract, big_products_even_batch)
     na_array *a = RAND(NA_F32, 13, {"h", 4}, {"i", 130}, {"k", 70});
     na_array *b = RAND(NA_F32, 14, {"h", 4}, {"j", 120}, {"k", 70});
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 70));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, several_axes_per_group)
@@ -215,8 +195,7 @@ Test(contract, several_axes_per_group)
     na_array *b = RAND(NA_F64, 16, {"k1", 4}, {"k2", 3}, {"b", 2}, {"j1", 6}, {"j2", 7});
     check_contract(a, b, NA_NAMES("k1", "k2"), tol_for(NA_F64, 12));
     check_contract(a, b, NA_NAMES("k2", "k1"), tol_for(NA_F64, 12));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, summed_axes_in_different_memory_orders_pack_one_operand)
@@ -225,8 +204,7 @@ Test(contract, summed_axes_in_different_memory_orders_pack_one_operand)
     na_array *a = RAND(NA_F32, 17, {"i", 9}, {"k1", 5}, {"k2", 6});
     na_array *b = RAND(NA_F32, 18, {"k2", 6}, {"k1", 5}, {"j", 11});
     check_contract(a, b, NA_NAMES("k1", "k2"), tol_for(NA_F32, 30));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, permuted_dim_orders)
@@ -236,26 +214,22 @@ Test(contract, permuted_dim_orders)
     static const int perms[][3] = {{0, 1, 2}, {2, 0, 1}, {1, 2, 0}, {2, 1, 0}};
     for (int p = 0; p < 4; p++)
         for (int q = 0; q < 4; q++) {
-            na_array *a = permuted(a0, perms[p]), *b = permuted(b0, perms[q]);
+            na_array *a = ts_permuted(a0, perms[p]), *b = ts_permuted(b0, perms[q]);
             check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 33));
-            na_array_free(a);
-            na_array_free(b);
+            TS_FREE(a, b);
         }
-    na_array_free(a0);
-    na_array_free(b0);
+    TS_FREE(a0, b0);
 }
 
 Test(contract, free_axes_out_of_memory_order_are_packed)
 {
     na_array *a0 = RAND(NA_F32, 21, {"i1", 4}, {"i2", 6}, {"k", 7});
     int perm[3] = {1, 0, 2}; /* {i2, i1, k}: M does not chain in dim order */
-    na_array *a = permuted(a0, perm);
+    na_array *a = ts_permuted(a0, perm);
     na_array *b = RAND(NA_F32, 22, {"k", 7}, {"j", 5});
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 7));
     check_contract(b, a, NA_NAMES("k"), tol_for(NA_F32, 7));
-    na_array_free(a0);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a0, a, b);
 }
 
 Test(contract, strided_views)
@@ -266,10 +240,7 @@ Test(contract, strided_views)
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 17));
     check_contract(a0, b, NA_NAMES("k"), tol_for(NA_F32, 17));
     check_contract(a, b0, NA_NAMES("k"), tol_for(NA_F32, 17));
-    na_array_free(a0);
-    na_array_free(b0);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a0, b0, a, b);
 }
 
 Test(contract, strided_multi_axis_groups)
@@ -278,10 +249,7 @@ Test(contract, strided_multi_axis_groups)
     na_array *b0 = RAND(NA_F64, 26, {"k1", 5}, {"k2", 2}, {"j", 6});
     na_array *a = ts_strided_copy(a0), *b = ts_strided_copy(b0);
     check_contract(a, b, NA_NAMES("k1", "k2"), tol_for(NA_F64, 10));
-    na_array_free(a0);
-    na_array_free(b0);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a0, b0, a, b);
 }
 
 Test(contract, broadcast_and_reversed_operands)
@@ -299,10 +267,7 @@ Test(contract, broadcast_and_reversed_operands)
     b->stride[0] = -b->stride[0];
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F32, 13));
     check_contract(b, a, NA_NAMES("k"), tol_for(NA_F32, 13));
-    na_array_free(a0);
-    na_array_free(b0);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a0, b0, a, b);
 }
 
 /* ---- GEMV shapes ---------------------------------------------------------- */
@@ -319,11 +284,7 @@ Test(contract, one_row_and_one_column_products)
     na_array *d = NULL;
     NA_OK_OR_FAIL(na_contract(v, v2, NA_NAMES("k"), &d));
     cr_assert_eq(d->ndim, 0);
-    na_array_free(d);
-    na_array_free(v);
-    na_array_free(w);
-    na_array_free(u);
-    na_array_free(v2);
+    TS_FREE(d, v, w, u, v2);
 }
 
 Test(contract, decode_step_gemv_per_head)
@@ -333,9 +294,7 @@ Test(contract, decode_step_gemv_per_head)
     check_contract(q, k, NA_NAMES("projection"), tol_for(NA_F32, 33));
     na_array *ks = ts_strided_copy(k);
     check_contract(q, ks, NA_NAMES("projection"), tol_for(NA_F32, 33));
-    na_array_free(q);
-    na_array_free(k);
-    na_array_free(ks);
+    TS_FREE(q, k, ks);
 }
 
 Test(contract, big_gemv_splits_rows_over_threads)
@@ -344,8 +303,7 @@ Test(contract, big_gemv_splits_rows_over_threads)
     na_array *x = RAND(NA_F64, 36, {"k", 200});
     check_contract(a, x, NA_NAMES("k"), tol_for(NA_F64, 200));
     check_contract(x, a, NA_NAMES("k"), tol_for(NA_F64, 200));
-    na_array_free(a);
-    na_array_free(x);
+    TS_FREE(a, x);
 }
 
 Test(contract, outer_and_elementwise_products)
@@ -355,9 +313,7 @@ Test(contract, outer_and_elementwise_products)
     na_array *c = RAND(NA_F32, 39, {"i", 5});
     check_contract(a, b, NULL, tol_for(NA_F32, 1));   /* outer        */
     check_contract(a, c, NULL, tol_for(NA_F32, 1));   /* elementwise  */
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(c);
+    TS_FREE(a, b, c);
 }
 
 /* ---- zero-size axes -------------------------------------------------------- */
@@ -371,9 +327,7 @@ Test(contract, zero_size_summed_axis_gives_zeros)
     cr_assert_eq(na_size(c), 12);
     for (int64_t i = 0; i < 12; i++)
         cr_assert_eq(((float *)na_data(c))[i], 0.0f);
-    na_array_free(c);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(c, a, b);
 }
 
 Test(contract, zero_size_free_or_batch_axis_gives_empty)
@@ -390,11 +344,7 @@ Test(contract, zero_size_free_or_batch_axis_gives_empty)
     na_array *b2 = RAND(NA_F32, 45, {"h", 0}, {"k", 3}, {"j", 4});
     NA_OK_OR_FAIL(na_contract(a2, b2, NA_NAMES("k"), &c));
     cr_assert_eq(na_size(c), 0);
-    na_array_free(c);
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(a2);
-    na_array_free(b2);
+    TS_FREE(c, a, b, a2, b2);
 }
 
 /* ---- memory reuse ---------------------------------------------------------- */
@@ -412,8 +362,38 @@ Test(contract, repeated_calls_reuse_cached_storage)
     na_array_free(c);
     na_get_mem_stats(&after);
     cr_assert_gt(after.reused, before.reused, "the 128 KiB result came fresh");
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
+}
+
+/* Storage blocks na_contract takes: the result, plus one per packed operand. */
+static uint64_t blocks_taken(const na_array *a, const na_array *b,
+                             const char *const *sum)
+{
+    na_mem_stats before, after;
+    na_array *c = NULL;
+    na_get_mem_stats(&before);
+    NA_OK_OR_FAIL(na_contract(a, b, sum, &c));
+    na_get_mem_stats(&after);
+    na_array_free(c);
+    return after.allocs - before.allocs;
+}
+
+Test(contract, strided_and_transposed_views_go_to_blis_uncopied)
+{
+    na_array *a0 = RAND(NA_F32, 60, {"i1", 5}, {"i2", 7}, {"k", 33});
+    na_array *b0 = RAND(NA_F32, 61, {"k", 33}, {"j", 65});
+    na_array *as = ts_strided_copy(a0), *bs = ts_strided_copy(b0);
+    na_array *bt = ts_permuted(b0, (int[]){1, 0}); /* {j, k}: a transposed view */
+    /* i1, i2 fold into one row stride; strided and transposed views are
+     * given to BLIS as they are: only the result is allocated. */
+    cr_assert_eq(blocks_taken(a0, b0, NA_NAMES("k")), 1);
+    cr_assert_eq(blocks_taken(a0, bs, NA_NAMES("k")), 1);
+    cr_assert_eq(blocks_taken(a0, bt, NA_NAMES("k")), 1);
+    /* a's free axes strided apart cannot fold: a is packed (one more block) */
+    cr_assert_eq(blocks_taken(as, b0, NA_NAMES("k")), 2);
+    check_contract(a0, bt, NA_NAMES("k"), tol_for(NA_F32, 33));
+    check_contract(as, bs, NA_NAMES("k"), tol_for(NA_F32, 33));
+    TS_FREE(a0, b0, as, bs, bt);
 }
 
 /* ---- errors ---------------------------------------------------------------- */
@@ -426,8 +406,7 @@ Test(contract, positional_axes_are_refused)
     NA_EXPECT_FAIL(na_contract(a, b, NA_NAMES("k"), &out), NA_ERR_AXIS,
                    "na_contract", "positional", "na_tag", "f32[i:2 | 3]");
     cr_assert_null(out);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, dtype_mismatch_is_refused)
@@ -442,10 +421,7 @@ Test(contract, dtype_mismatch_is_refused)
     NA_EXPECT_FAIL(na_contract(ia, ib, NA_NAMES("k"), &out), NA_ERR_DTYPE,
                    "na_contract", "i32[k:3]");
     cr_assert_null(out);
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(ia);
-    na_array_free(ib);
+    TS_FREE(a, b, ia, ib);
 }
 
 Test(contract, size_clash_names_axis_and_shapes)
@@ -460,9 +436,7 @@ Test(contract, size_clash_names_axis_and_shapes)
     NA_EXPECT_FAIL(na_contract(a, c, NA_NAMES("k"), &out), NA_ERR_SHAPE,
                    "'i'", "f32[i:2, k:3]", "f32[i:3, k:3]");
     cr_assert_null(out);
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(c);
+    TS_FREE(a, b, c);
 }
 
 Test(contract, sum_name_must_be_in_both)
@@ -479,8 +453,7 @@ Test(contract, sum_name_must_be_in_both)
     NA_EXPECT_FAIL(na_contract(a, NULL, NA_NAMES("k"), &out), NA_ERR_ARGUMENT,
                    "na_contract");
     cr_assert_null(out);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(contract, scalar_operands)
@@ -491,8 +464,7 @@ Test(contract, scalar_operands)
     check_contract(s, x, NULL, tol_for(NA_F32, 1));
     check_contract(x, s, NULL, tol_for(NA_F32, 1));
     check_contract(s, s, NULL, tol_for(NA_F32, 1));
-    na_array_free(s);
-    na_array_free(x);
+    TS_FREE(s, x);
 }
 
 Test(contract, size_one_axes_everywhere)
@@ -501,6 +473,5 @@ Test(contract, size_one_axes_everywhere)
     na_array *b = RAND(NA_F64, 58, {"k", 1}, {"h", 1}, {"j", 1});
     check_contract(a, b, NA_NAMES("k"), tol_for(NA_F64, 1));
     check_contract(b, a, NA_NAMES("k"), tol_for(NA_F64, 1));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }

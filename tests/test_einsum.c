@@ -184,8 +184,7 @@ Test(einsum, penzai_named_einsum_case)
             }
     na_array_free(c);
     check_einsum(spec, 2, XS(a, b), 1e-6);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 /* ---- two inputs ------------------------------------------------------------ */
@@ -198,8 +197,7 @@ Test(einsum, matmul_with_renames)
                  XS(a, w), 1e-4);
     check_einsum("seq:s embedding:e, embedding:e out:o -> features:o tokens:s", 2,
                  XS(a, w), 1e-4);
-    na_array_free(a);
-    na_array_free(w);
+    TS_FREE(a, w);
 }
 
 Test(einsum, unmentioned_axes_are_batch_axes)
@@ -208,8 +206,7 @@ Test(einsum, unmentioned_axes_are_batch_axes)
     na_array *b = RAND(NA_F64, 6, {"batch", 2}, {"b", 4}, {"c", 5});
     check_einsum("b:k, b:k -> ", 2, XS(a, b), 1e-12);
     check_einsum("b:k, b:k -> b:k", 2, XS(a, b), 1e-12);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(einsum, index_in_both_and_output_is_batch)
@@ -222,8 +219,7 @@ Test(einsum, index_in_both_and_output_is_batch)
     check_einsum("heads:h seq:s projection:p, heads:h kv_seq:t projection:p -> "
                  "kv_seq:t heads:h seq:s",
                  2, XS(q, k), 1e-5);
-    na_array_free(q);
-    na_array_free(k);
+    TS_FREE(q, k);
 }
 
 Test(einsum, index_summed_in_one_input_only)
@@ -232,8 +228,7 @@ Test(einsum, index_summed_in_one_input_only)
     na_array *b = RAND(NA_F32, 10, {"y", 7}, {"z", 6});
     check_einsum("x:i y:j, y:j z:k -> x:i", 2, XS(a, b), 1e-5);
     check_einsum("x:i y:j, y:j z:k -> z:k y:j", 2, XS(a, b), 1e-5);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(einsum, strided_and_f64_inputs)
@@ -243,10 +238,7 @@ Test(einsum, strided_and_f64_inputs)
     na_array *a = ts_strided_copy(a0), *b = ts_strided_copy(b0);
     check_einsum("i:i k:k h:h, h:h k:k j:j -> h:h j:j i:i", 2, XS(a, b), 1e-12);
     check_einsum("i:i k:k h:h, h:h k:k j:j -> i:i", 2, XS(a, b0), 1e-12);
-    na_array_free(a0);
-    na_array_free(b0);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a0, b0, a, b);
 }
 
 Test(einsum, zero_size_axes)
@@ -257,10 +249,7 @@ Test(einsum, zero_size_axes)
     na_array *c = RAND(NA_F32, 15, {"i", 0}, {"k", 2});
     na_array *d = RAND(NA_F32, 16, {"k", 2}, {"j", 4});
     check_einsum("i:i k:k, k:k j:j -> i:i j:j", 2, XS(c, d), 0);
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(c);
-    na_array_free(d);
+    TS_FREE(a, b, c, d);
 }
 
 /* ---- one input --------------------------------------------------------------- */
@@ -287,8 +276,7 @@ Test(einsum, one_input_sums_diagonals_and_traces)
     na_array *d = NULL;
     NA_OK_OR_FAIL(na_einsum("a:i b:i -> d:i", 1, XS(a), &d));
     cr_assert_eq(d->storage, a->storage, "a diagonal must be a view");
-    na_array_free(d);
-    na_array_free(a);
+    TS_FREE(d, a);
 }
 
 Test(einsum, diagonal_of_i32_is_a_view_but_sums_need_floats)
@@ -316,10 +304,7 @@ Test(einsum, three_inputs_left_to_right)
     /* an index shared by the first and third input only */
     na_array *d = RAND(NA_F32, 22, {"l", 6}, {"i", 7});
     check_einsum("i:a j:b, j:b k:c, l:d i:a -> k:c l:d", 3, XS(a, b, d), 1e-5);
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(c);
-    na_array_free(d);
+    TS_FREE(a, b, c, d);
 }
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -348,8 +333,7 @@ Test(einsum, malformed_specs)
     NA_EXPECT_FAIL(na_einsum("a:i b:j -> x:i y:i", 1, XS(a), &out),
                    NA_ERR_ARGUMENT, "'i'", "twice");
     cr_assert_null(out);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(einsum, axis_and_size_errors)
@@ -381,11 +365,7 @@ Test(einsum, axis_and_size_errors)
                    "positional", "na_tag");
     NA_EXPECT_FAIL(na_einsum(NULL, 1, XS(a), &out), NA_ERR_ARGUMENT, "na_einsum");
     cr_assert_null(out);
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(c);
-    na_array_free(d);
-    na_array_free(p);
+    TS_FREE(a, b, c, d, p);
 }
 
 Test(einsum, triple_diagonal_and_scalar_input)
@@ -396,6 +376,5 @@ Test(einsum, triple_diagonal_and_scalar_input)
     na_array *s = NULL;
     NA_OK_OR_FAIL(na_scalar(NA_F32, -1.5, &s));
     check_einsum(", a:i b:j -> x:i", 2, XS(s, a), 1e-5);
-    na_array_free(s);
-    na_array_free(a);
+    TS_FREE(s, a);
 }

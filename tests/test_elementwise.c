@@ -21,16 +21,6 @@ static double bval(const na_array *x, const na_array *out, const int64_t *oidx)
     return na_get(x, idx);
 }
 
-static bool next_index(const na_array *x, int64_t *idx)
-{
-    for (int d = x->ndim - 1; d >= 0; d--) {
-        if (++idx[d] < x->shape[d])
-            return true;
-        idx[d] = 0;
-    }
-    return false;
-}
-
 static bool close_to(double got, double want, double tol)
 {
     if (isnan(want))
@@ -38,19 +28,6 @@ static bool close_to(double got, double want, double tol)
     if (isinf(want))
         return got == want;
     return fabs(got - want) <= tol * (1 + fabs(want));
-}
-
-/* A view with dims permuted: new dim i is old dim perm[i]. */
-static na_array *permuted(const na_array *x, const int *perm)
-{
-    na_array *v = NULL;
-    NA_OK_OR_FAIL(na_array_ref(x, &v));
-    for (int i = 0; i < x->ndim; i++) {
-        v->shape[i] = x->shape[perm[i]];
-        v->stride[i] = x->stride[perm[i]];
-        v->name[i] = x->name[perm[i]];
-    }
-    return v;
 }
 
 /* A view with dim d reversed (negative stride), values reversed too. */
@@ -99,7 +76,7 @@ static void check_binary(na_binary_op op, const na_array *a, const na_array *b,
                                      op == NA_MUL || op == NA_DIV))
             want = (float)want;
         cr_assert(close_to(got, want, tol), "op %d: got %g want %g", op, got, want);
-    } while (next_index(out, idx));
+    } while (ts_next_index(out, idx));
 }
 
 static void expect_dims(const na_array *x, int n, const char *const *names,
@@ -137,9 +114,7 @@ Test(elementwise, penzai_broadcast_by_name)
                              (float)na_get(b, (int64_t[]){z, f});
                 cr_assert_eq((float)na_get(c, (int64_t[]){f, r, z}), want);
             }
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(c);
+    TS_FREE(a, b, c);
 }
 
 Test(elementwise, size_clash_lists_both_named_shapes)
@@ -154,8 +129,7 @@ Test(elementwise, size_clash_lists_both_named_shapes)
     NA_EXPECT_FAIL(na_binary(NA_MUL, a, b, &c), NA_ERR_SHAPE, "na_binary(mul)",
                    "'foo'", "f32[foo:2, bar:3]", "f32[foo:4]");
     cr_assert_null(c);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(elementwise, size_one_named_axes_do_not_stretch)
@@ -166,8 +140,7 @@ Test(elementwise, size_one_named_axes_do_not_stretch)
     NA_EXPECT_FAIL(na_sub(a, b, &c), NA_ERR_SHAPE, "na_sub", "'foo'",
                    "f32[foo:1]", "f32[foo:3]", "do not stretch");
     cr_assert_null(c);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(elementwise, positional_axes_broadcast_like_numpy)
@@ -187,9 +160,7 @@ Test(elementwise, positional_axes_broadcast_like_numpy)
     na_array *d = ts_random(NA_F32, NA_DIMS({NULL, 2}, {NULL, 4}), 3);
     NA_EXPECT_FAIL(na_add(a, d, &c), NA_ERR_SHAPE, "na_add", "positional",
                    "f32[n:5 | 3 1]", "f32[| 2 4]");
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(d);
+    TS_FREE(a, b, d);
 }
 
 /* ---- binary ops against the reference -------------------------------- */
@@ -214,8 +185,7 @@ static na_array *positive(na_dtype t, int nd, const na_dim *dims, uint64_t seed)
     na_array *x = ts_random(t, nd, dims, seed), *y = NULL, *z = NULL;
     NA_OK_OR_FAIL(na_unary(NA_ABS, x, &y));
     NA_OK_OR_FAIL(na_binary_scalar(NA_ADD, y, 0.25, &z));
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(x, y);
     return z;
 }
 
@@ -227,7 +197,7 @@ Test(elementwise, every_binary_op_odd_sizes_different_orders)
     na_array *sa = ts_strided_copy(a), *sb = ts_strided_copy(b);
     all_binary_ops_on(sa, sb);
     all_binary_ops_on(sa, b);
-    na_array *ra = reversed(a, 1), *pb = permuted(sb, (int[]){2, 0, 1});
+    na_array *ra = reversed(a, 1), *pb = ts_permuted(sb, (int[]){2, 0, 1});
     all_binary_ops_on(ra, pb);
     all_binary_ops_on(pb, ra);
     na_array *a64 = positive(NA_F64, NA_DIMS({"x", 33}, {"y", 1}), 5);
@@ -299,11 +269,7 @@ Test(elementwise, dtype_promotion)
     NA_OK_OR_FAIL(na_binary(NA_LT, i, d, &c));
     cr_assert_eq(c->dtype, NA_BOOL);
     check_binary(NA_LT, i, d, c, 0);
-    na_array_free(c);
-    na_array_free(i);
-    na_array_free(f);
-    na_array_free(d);
-    na_array_free(b);
+    TS_FREE(c, i, f, d, b);
 }
 
 Test(elementwise, bool_float_misuse_is_a_dtype_error)
@@ -324,8 +290,7 @@ Test(elementwise, bool_float_misuse_is_a_dtype_error)
     NA_EXPECT_FAIL(na_unary((na_unary_op)99, f, &c), NA_ERR_ARGUMENT, "na_unary");
     NA_EXPECT_FAIL(na_add(NULL, f, &c), NA_ERR_ARGUMENT, "na_add");
     cr_assert_null(c);
-    na_array_free(f);
-    na_array_free(b);
+    TS_FREE(f, b);
 }
 
 /* ---- unary ------------------------------------------------------------- */
@@ -374,7 +339,7 @@ static void check_unary(na_unary_op op, const na_array *x, double tol)
         double want = ref_unary(op, xv), got = na_get(y, idx);
         cr_assert(close_to(got, want, tol), "op %d at x=%g: got %.9g want %.9g",
                   op, xv, got, want);
-    } while (next_index(x, idx));
+    } while (ts_next_index(x, idx));
     na_array_free(y);
 }
 
@@ -393,11 +358,7 @@ Test(elementwise, every_unary_op_f32_f64_strided)
             check_unary((na_unary_op)op, d, 1e-14);
         }
     }
-    na_array_free(x);
-    na_array_free(p);
-    na_array_free(sx);
-    na_array_free(rx);
-    na_array_free(d);
+    TS_FREE(x, p, sx, rx, d);
 }
 
 Test(elementwise, unary_dtypes_for_int_and_bool)
@@ -423,8 +384,7 @@ Test(elementwise, unary_dtypes_for_int_and_bool)
         check_unary((na_unary_op)ops[k], i, 1e-6);
     check_unary(NA_LOGICAL_NOT, b, 0);
     check_unary(NA_ABS, b, 0);
-    na_array_free(i);
-    na_array_free(b);
+    TS_FREE(i, b);
 }
 
 Test(elementwise, gelu_known_values)
@@ -439,9 +399,7 @@ Test(elementwise, gelu_known_values)
     cr_assert_float_eq(na_get(g, (int64_t[]){0}), -0.1586553, 1e-6);
     cr_assert_float_eq(na_get(t, (int64_t[]){2}), 0.8411920, 1e-6);
     cr_assert_eq(na_get(g, (int64_t[]){1}), 0.0);
-    na_array_free(x);
-    na_array_free(g);
-    na_array_free(t);
+    TS_FREE(x, g, t);
 }
 
 /* ---- sizes: zero, one, large ------------------------------------------ */
@@ -464,10 +422,7 @@ Test(elementwise, zero_size_and_scalar_operands)
     NA_OK_OR_FAIL(na_mul(s, s, &c));
     cr_assert_eq(c->ndim, 0);
     cr_assert_eq(na_get(c, NULL), 6.25);
-    na_array_free(c);
-    na_array_free(z);
-    na_array_free(b);
-    na_array_free(s);
+    TS_FREE(c, z, b, s);
 }
 
 Test(elementwise, large_arrays_take_the_parallel_path)
@@ -481,7 +436,7 @@ Test(elementwise, large_arrays_take_the_parallel_path)
     check_binary(NA_SUB, a, b, c, 0);
     na_array_free(c);
     /* transposed second operand: strided inner loop */
-    na_array *at = permuted(a, (int[]){1, 0});
+    na_array *at = ts_permuted(a, (int[]){1, 0});
     NA_OK_OR_FAIL(na_add(a, at, &c));
     check_binary(NA_ADD, a, at, c, 0);
     na_array_free(c);
@@ -493,11 +448,7 @@ Test(elementwise, large_arrays_take_the_parallel_path)
     na_array_free(c);
     check_unary(NA_TANH, l1, 2e-6);
     na_set_num_threads(0);
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(at);
-    na_array_free(l1);
-    na_array_free(l2);
+    TS_FREE(a, b, at, l1, l2);
 }
 
 /* ---- scalar, where ---------------------------------------------------- */
@@ -521,9 +472,7 @@ Test(elementwise, binary_scalar_takes_the_array_dtype)
     cr_assert_eq(y->dtype, NA_I32);
     for (int64_t k = 0; k < 7; k++)
         cr_assert_eq(na_get(y, &k), na_get(i, &k) + 2);
-    na_array_free(y);
-    na_array_free(i);
-    na_array_free(x);
+    TS_FREE(y, i, x);
 }
 
 Test(elementwise, where_broadcasts_all_three_by_name)
@@ -538,7 +487,7 @@ Test(elementwise, where_broadcasts_all_three_by_name)
     do {
         double want = bval(m, y, idx) != 0 ? bval(a, y, idx) : -1e9;
         cr_assert_eq(na_get(y, idx), (double)(float)want);
-    } while (next_index(y, idx));
+    } while (ts_next_index(y, idx));
     na_array_free(y);
     /* strided mask, i32 b promotes to f32 */
     na_array *sm = ts_strided_copy(m), *bi = ts_random(NA_I32, NA_DIMS({"q", 5}), 3);
@@ -548,7 +497,7 @@ Test(elementwise, where_broadcasts_all_three_by_name)
     do {
         double want = bval(m, y, idx) != 0 ? bval(a, y, idx) : bval(bi, y, idx);
         cr_assert_eq(na_get(y, idx), want);
-    } while (next_index(y, idx));
+    } while (ts_next_index(y, idx));
     na_array_free(y);
     na_array *bad = ts_random(NA_F32, NA_DIMS({"q", 4}), 4);
     NA_EXPECT_FAIL(na_where(m, a, bad, &y), NA_ERR_SHAPE,

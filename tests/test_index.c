@@ -1,24 +1,7 @@
 /* Indexing by name: na_index_by (views and gathers), na_at_set, na_at_add. */
 #include "support.h"
 
-/* x = arange(30) reshaped (2, 3, 5), tagged foo, bar, baz. */
-static na_array *penzai_x(void)
-{
-    na_array *a = NULL, *b = NULL, *x = NULL;
-    NA_OK_OR_FAIL(na_arange(NULL, 30, NA_F32, &a));
-    NA_OK_OR_FAIL(na_reshape(a, 3, (int64_t[]){2, 3, 5}, &b));
-    NA_OK_OR_FAIL(na_tag(b, NA_NAMES("foo", "bar", "baz"), &x));
-    na_array_free(a);
-    na_array_free(b);
-    return x;
-}
-
-static void expect_shape(const na_array *x, const char *want)
-{
-    char buf[256];
-    na_shape_str(x, buf, sizeof buf);
-    cr_assert_str_eq(buf, want);
-}
+#include <math.h>
 
 static na_array *ids_of(int ndim, const na_dim *dims, const int32_t *v)
 {
@@ -45,36 +28,33 @@ static void put(na_array *x, const int64_t *idx, double v)
 
 Test(index, penzai_untag_then_positional_index)
 {
-    na_array *x = penzai_x(), *u = NULL, *y = NULL;
+    na_array *x = ts_penzai_x(), *u = NULL, *y = NULL;
     NA_OK_OR_FAIL(na_untag(x, NA_NAMES("baz", "bar"), &u));
     na_index idx[] = {NA_POS_AT(0, 2), NA_POS_REVERSED(1)};
     NA_OK_OR_FAIL(na_index_by(u, 2, idx, &y));
-    expect_shape(y, "f32[foo:2 | 3]");
+    ts_expect_shape(y, "f32[foo:2 | 3]");
     cr_assert_eq(y->storage, x->storage, "indexing without gathers is a view");
     const double want[3][2] = {{12, 27}, {7, 22}, {2, 17}};
     for (int64_t r = 0; r < 3; r++)
         for (int64_t f = 0; f < 2; f++)
             cr_assert_eq(ts_at(y, 2, NA_NAMES("#0", "foo"), (int64_t[]){r, f}),
                          want[r][f], "[%lld][%lld]", (long long)r, (long long)f);
-    na_array_free(x);
-    na_array_free(u);
-    na_array_free(y);
+    TS_FREE(x, u, y);
 }
 
 Test(index, penzai_index_by_name)
 {
-    na_array *x = penzai_x(), *y = NULL;
+    na_array *x = ts_penzai_x(), *y = NULL;
     na_index idx[] = {NA_AT("baz", 2), NA_REVERSED("bar")};
     NA_OK_OR_FAIL(na_index_by(x, 2, idx, &y));
-    expect_shape(y, "f32[foo:2, bar:3]");
+    ts_expect_shape(y, "f32[foo:2, bar:3]");
     cr_assert_eq(y->storage, x->storage);
     const double want[2][3] = {{12, 7, 2}, {27, 22, 17}};
     for (int64_t f = 0; f < 2; f++)
         for (int64_t b = 0; b < 3; b++)
             cr_assert_eq(ts_at(y, 2, NA_NAMES("foo", "bar"), (int64_t[]){f, b}),
                          want[f][b]);
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(x, y);
 }
 
 /* table {vocab:100, features:3} = arange(300); ids {batch:5}. */
@@ -84,8 +64,7 @@ static na_array *penzai_table(void)
     NA_OK_OR_FAIL(na_arange(NULL, 300, NA_F32, &a));
     NA_OK_OR_FAIL(na_reshape(a, 2, (int64_t[]){100, 3}, &b));
     NA_OK_OR_FAIL(na_tag(b, NA_NAMES("vocab", "features"), &t));
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
     return t;
 }
 
@@ -94,7 +73,7 @@ Test(index, penzai_gather_embedding_lookup)
     na_array *table = penzai_table(), *y = NULL;
     na_array *ids = ids_of(NA_DIMS({"batch", 5}), (int32_t[]){2, 61, 3, 10, 40});
     NA_OK_OR_FAIL(na_index_by(table, 1, &NA_GATHER("vocab", ids), &y));
-    expect_shape(y, "f32[features:3, batch:5]");
+    ts_expect_shape(y, "f32[features:3, batch:5]");
     cr_assert_neq(y->storage, table->storage);
     const double want[5] = {6, 183, 9, 30, 120};
     for (int64_t b = 0; b < 5; b++) {
@@ -103,9 +82,7 @@ Test(index, penzai_gather_embedding_lookup)
         cr_assert_eq(ts_at(y, 2, NA_NAMES("features", "batch"), (int64_t[]){2, b}),
                      want[b] + 2);
     }
-    na_array_free(table);
-    na_array_free(ids);
-    na_array_free(y);
+    TS_FREE(table, ids, y);
 }
 
 /* ---- ranges: python slice semantics --------------------------------------- */
@@ -218,12 +195,7 @@ Test(index, ranges_follow_python_slices)
         check_slice(x, z, c);
         check_slice(x, w, c);
         cr_assert_eq(y->name[0], na_intern("a"));
-        na_array_free(x);
-        na_array_free(xs);
-        na_array_free(u);
-        na_array_free(y);
-        na_array_free(z);
-        na_array_free(w);
+        TS_FREE(x, xs, u, y, z, w);
     }
 }
 
@@ -234,7 +206,7 @@ Test(index, mixed_view_index_against_loops)
     na_index idx[] = {NA_RANGE("a", 5, 0, -2), NA_AT("c", -2),
                       NA_POS_RANGE(0, 0, NA_END, 2), NA_NEWAXIS("z")};
     NA_OK_OR_FAIL(na_index_by(x, 4, idx, &y));
-    expect_shape(y, "f32[a:3, b:1, z:1 | 2]");
+    ts_expect_shape(y, "f32[a:3, b:1, z:1 | 2]");
     cr_assert_eq(y->storage, x->storage);
     const int64_t as[] = {5, 3, 1};
     for (int64_t i = 0; i < 3; i++)
@@ -243,9 +215,7 @@ Test(index, mixed_view_index_against_loops)
                                (int64_t[]){i, 0, 0, p}),
                          ts_at(x0, 4, NA_NAMES("a", "b", "c", "#0"),
                                (int64_t[]){as[i], 0, 3, 2 * p}));
-    na_array_free(x0);
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(x0, x, y);
 }
 
 Test(index, zero_size_axes_and_empty_index)
@@ -253,22 +223,17 @@ Test(index, zero_size_axes_and_empty_index)
     na_array *x = ts_random(NA_F32, NA_DIMS({"a", 0}, {"b", 3}), 1);
     na_array *y = NULL, *z = NULL, *w = NULL, *out = NULL;
     NA_OK_OR_FAIL(na_index_by(x, 1, &NA_AT("b", 1), &y));
-    expect_shape(y, "f32[a:0]");
+    ts_expect_shape(y, "f32[a:0]");
     NA_OK_OR_FAIL(na_index_by(x, 0, NULL, &z));
     cr_assert_eq(z->storage, x->storage);
     na_array *none = ids_of(1, (na_dim[]){{"k", 0}}, (int32_t[]){0});
     na_array *two = ids_of(NA_DIMS({"k", 2}), (int32_t[]){0, 0});
     NA_OK_OR_FAIL(na_index_by(x, 1, &NA_GATHER("a", none), &w));
-    expect_shape(w, "f32[b:3, k:0]");
+    ts_expect_shape(w, "f32[b:3, k:0]");
     NA_EXPECT_FAIL(na_index_by(x, 1, &NA_GATHER("a", two), &out), NA_ERR_INDEX,
                    "na_index_by", "'a'", "size 0");
     cr_assert_null(out);
-    na_array_free(x);
-    na_array_free(y);
-    na_array_free(z);
-    na_array_free(w);
-    na_array_free(none);
-    na_array_free(two);
+    TS_FREE(x, y, z, w, none, two);
 }
 
 /* ---- gathers ------------------------------------------------------------- */
@@ -281,7 +246,7 @@ Test(index, gather_with_two_id_axes_negative_ids_strided)
     na_array *ids0 = ids_of(NA_DIMS({"batch", 4}, {"seq", 2}), raw);
     na_array *ids = ts_strided_copy(ids0);
     NA_OK_OR_FAIL(na_index_by(x, 1, &NA_GATHER("v", ids), &y));
-    expect_shape(y, "f32[f:3, g:2, batch:4, seq:2]");
+    ts_expect_shape(y, "f32[f:3, g:2, batch:4, seq:2]");
     for (int64_t b = 0; b < 4; b++)
         for (int64_t s = 0; s < 2; s++) {
             int64_t v = raw[b * 2 + s] < 0 ? raw[b * 2 + s] + 7 : raw[b * 2 + s];
@@ -292,11 +257,7 @@ Test(index, gather_with_two_id_axes_negative_ids_strided)
                                  ts_at(x0, 3, NA_NAMES("v", "f", "g"),
                                        (int64_t[]){v, f, g}));
         }
-    na_array_free(x0);
-    na_array_free(x);
-    na_array_free(ids0);
-    na_array_free(ids);
-    na_array_free(y);
+    TS_FREE(x0, x, ids0, ids, y);
 }
 
 Test(index, gather_mixed_with_at_and_reversed_range)
@@ -305,16 +266,14 @@ Test(index, gather_mixed_with_at_and_reversed_range)
     na_array *ids = ids_of(NA_DIMS({"k", 3}), (int32_t[]){4, 4, 1}), *y = NULL;
     na_index idx[] = {NA_GATHER("v", ids), NA_AT("g", 1), NA_REVERSED("f")};
     NA_OK_OR_FAIL(na_index_by(x, 3, idx, &y));
-    expect_shape(y, "f64[f:3, k:3]");
+    ts_expect_shape(y, "f64[f:3, k:3]");
     const int64_t vs[] = {4, 4, 1};
     for (int64_t f = 0; f < 3; f++)
         for (int64_t k = 0; k < 3; k++)
             cr_assert_eq(ts_at(y, 2, NA_NAMES("f", "k"), (int64_t[]){f, k}),
                          ts_at(x, 3, NA_NAMES("v", "f", "g"),
                                (int64_t[]){vs[k], 2 - f, 1}));
-    na_array_free(x);
-    na_array_free(ids);
-    na_array_free(y);
+    TS_FREE(x, ids, y);
 }
 
 Test(index, two_gathers_broadcast_ids_by_name)
@@ -325,7 +284,7 @@ Test(index, two_gathers_broadcast_ids_by_name)
     na_array *i3 = ids_of(NA_DIMS({"m", 2}), (int32_t[]){1, 2});
     na_index same[] = {NA_GATHER("r", i1), NA_GATHER("c", i2)};
     NA_OK_OR_FAIL(na_index_by(x, 2, same, &y));
-    expect_shape(y, "f32[k:4]");
+    ts_expect_shape(y, "f32[k:4]");
     const int64_t r1[] = {0, 4, 2, 1}, c1[] = {5, 0, 3, 3};
     for (int64_t k = 0; k < 4; k++)
         cr_assert_eq(na_get(y, &k), na_get(x, (int64_t[]){r1[k], c1[k]}));
@@ -335,12 +294,7 @@ Test(index, two_gathers_broadcast_ids_by_name)
         for (int64_t m = 0; m < 2; m++)
             cr_assert_eq(ts_at(z, 2, NA_NAMES("k", "m"), (int64_t[]){k, m}),
                          na_get(x, (int64_t[]){r1[k], m + 1}));
-    na_array_free(x);
-    na_array_free(i1);
-    na_array_free(i2);
-    na_array_free(i3);
-    na_array_free(y);
-    na_array_free(z);
+    TS_FREE(x, i1, i2, i3, y, z);
 }
 
 Test(index, gather_on_positional_axis)
@@ -350,20 +304,17 @@ Test(index, gather_on_positional_axis)
     NA_OK_OR_FAIL(na_untag(table, NA_NAMES("vocab"), &u));
     na_index g = {.axis = NULL, .pos = 0, .kind = NA_INDEX_GATHER, .ids = ids};
     NA_OK_OR_FAIL(na_index_by(u, 1, &g, &y));
-    expect_shape(y, "f32[features:3, batch:2]");
+    ts_expect_shape(y, "f32[features:3, batch:2]");
     cr_assert_eq(ts_at(y, 2, NA_NAMES("features", "batch"), (int64_t[]){1, 0}), 298.0);
     cr_assert_eq(ts_at(y, 2, NA_NAMES("features", "batch"), (int64_t[]){2, 1}), 5.0);
-    na_array_free(table);
-    na_array_free(u);
-    na_array_free(ids);
-    na_array_free(y);
+    TS_FREE(table, u, ids, y);
 }
 
 /* ---- index errors -------------------------------------------------------- */
 
 Test(index, index_errors_name_op_axes_and_shapes)
 {
-    na_array *x = penzai_x(), *out = NULL;
+    na_array *x = ts_penzai_x(), *out = NULL;
     const char *sx = "f32[foo:2, bar:3, baz:5]";
     NA_EXPECT_FAIL(na_index_by(x, 1, &NA_AT("bar", 3), &out), NA_ERR_INDEX,
                    "na_index_by", "index 3", "'bar'", "size 3", sx);
@@ -412,13 +363,7 @@ Test(index, gather_errors_name_op_axes_and_shapes)
     NA_EXPECT_FAIL(na_index_by(table, 2, two, &out), NA_ERR_SHAPE,
                    "na_index_by", "'k'", "i32[k:3]", "i32[k:2]");
     cr_assert_null(out);
-    na_array_free(table);
-    na_array_free(bad);
-    na_array_free(clash);
-    na_array_free(k3);
-    na_array_free(k2);
-    na_array_free(fids);
-    na_array_free(pids);
+    TS_FREE(table, bad, clash, k3, k2, fids, pids);
 }
 
 /* ---- at_set / at_add on views --------------------------------------------- */
@@ -446,10 +391,7 @@ static void check_region_update(bool add, const na_array *value, bool value_has_
     cr_assert_eq(ts_max_abs_diff(y, ref), 0.0);
     cr_assert_eq(ts_max_abs_diff(x, x0), 0.0, "the input must not change");
     cr_assert_neq(y->storage, x->storage);
-    na_array_free(x0);
-    na_array_free(x);
-    na_array_free(ref);
-    na_array_free(y);
+    TS_FREE(x0, x, ref, y);
 }
 
 Test(index, at_set_and_add_on_a_strided_region)
@@ -463,9 +405,7 @@ Test(index, at_set_and_add_on_a_strided_region)
     check_region_update(true, vs, true);
     check_region_update(false, row, false); /* broadcasts over a */
     check_region_update(true, row, false);
-    na_array_free(v);
-    na_array_free(vs);
-    na_array_free(row);
+    TS_FREE(v, vs, row);
 }
 
 Test(index, at_set_scalar_dtype_conversion_and_empty_region)
@@ -480,15 +420,12 @@ Test(index, at_set_scalar_dtype_conversion_and_empty_region)
             cr_assert_eq(na_get(y, (int64_t[]){a, b}), a == 3 ? 7.0 : 0.0);
     NA_OK_OR_FAIL(na_at_add(x, 1, &NA_RANGE("a", 2, 2, 1), s, &z));
     cr_assert_eq(ts_max_abs_diff(z, x), 0.0);
-    na_array_free(x);
-    na_array_free(s);
-    na_array_free(y);
-    na_array_free(z);
+    TS_FREE(x, s, y, z);
 }
 
 Test(index, at_update_errors_leave_output_alone)
 {
-    na_array *x = penzai_x(), *out = NULL, *v3 = NULL, *vq = NULL, *v1 = NULL;
+    na_array *x = ts_penzai_x(), *out = NULL, *v3 = NULL, *vq = NULL, *v1 = NULL;
     na_array *sc = NULL;
     na_array *ids = ids_of(NA_DIMS({"k", 2}), (int32_t[]){0, 5});
     NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"bar", 2}), &v3));
@@ -509,12 +446,7 @@ Test(index, at_update_errors_leave_output_alone)
                    "na_at_add", "'q'");
     NA_EXPECT_FAIL(na_at_set(x, 0, NULL, NULL, &out), NA_ERR_ARGUMENT, "na_at_set");
     cr_assert_null(out);
-    na_array_free(x);
-    na_array_free(ids);
-    na_array_free(v3);
-    na_array_free(vq);
-    na_array_free(v1);
-    na_array_free(sc);
+    TS_FREE(x, ids, v3, vq, v1, sc);
 }
 
 /* ---- scatter ------------------------------------------------------------- */
@@ -534,12 +466,7 @@ Test(index, at_add_gather_accumulates_repeated_ids)
             cr_assert_eq(na_get(y, (int64_t[]){v, f}), count[v]);
             cr_assert_eq(na_get(z, (int64_t[]){v, f}), count[v] * (f ? 20 : 10));
         }
-    na_array_free(x);
-    na_array_free(ones);
-    na_array_free(fv);
-    na_array_free(ids);
-    na_array_free(y);
-    na_array_free(z);
+    TS_FREE(x, ones, fv, ids, y, z);
 }
 
 Test(index, at_set_gather_last_write_wins)
@@ -552,10 +479,7 @@ Test(index, at_set_gather_last_write_wins)
     const double want[5] = {-1, 30, -1, 20, 40};
     for (int64_t v = 0; v < 5; v++)
         cr_assert_eq(na_get(y, &v), want[v]);
-    na_array_free(x);
-    na_array_free(val);
-    na_array_free(ids);
-    na_array_free(y);
+    TS_FREE(x, val, ids, y);
 }
 
 /* Region {f:3 (reversed), k:4} of x {v:7, f:3, g:2} at g=0, v=ids[k]. */
@@ -581,13 +505,7 @@ static void check_scatter(bool add)
         NA_OK_OR_FAIL(na_at_set(x, 3, idx, vals, &y));
     cr_assert_eq(ts_max_abs_diff(y, ref), 0.0);
     cr_assert_eq(ts_max_abs_diff(x, x0), 0.0);
-    na_array_free(x0);
-    na_array_free(x);
-    na_array_free(ref);
-    na_array_free(y);
-    na_array_free(val);
-    na_array_free(vals);
-    na_array_free(ids);
+    TS_FREE(x0, x, ref, y, val, vals, ids);
 }
 
 Test(index, scatter_against_loops)
@@ -611,14 +529,11 @@ Test(index, big_gather_matches_loops_across_thread_counts)
     NA_OK_OR_FAIL(na_index_by(x, 1, &NA_GATHER("v", ids), &y2));
     na_set_num_threads(0);
     cr_assert_eq(ts_max_abs_diff(y1, y2), 0.0);
-    for (int64_t k = 0; k < 400; k += 7)
-        for (int64_t f = 0; f < 300; f += 13)
+    for (int64_t k = 0; k < 400; k++)
+        for (int64_t f = 0; f < 300; f++)
             cr_assert_eq(ts_at(y2, 2, NA_NAMES("f", "k"), (int64_t[]){f, k}),
                          na_get(x, (int64_t[]){raw[k], f}));
-    na_array_free(x);
-    na_array_free(ids);
-    na_array_free(y1);
-    na_array_free(y2);
+    TS_FREE(x, ids, y1, y2);
 }
 
 Test(index, at_set_with_new_axis_and_zero_size_x)
@@ -636,10 +551,86 @@ Test(index, at_set_with_new_axis_and_zero_size_x)
     NA_OK_OR_FAIL(na_scalar(NA_F64, 1.0, &s));
     NA_OK_OR_FAIL(na_at_add(e, 1, &NA_AT("b", 1), s, &w));
     cr_assert_eq(na_size(w), 0);
-    na_array_free(x);
-    na_array_free(v);
-    na_array_free(y);
-    na_array_free(e);
-    na_array_free(s);
-    na_array_free(w);
+    TS_FREE(x, v, y, e, s, w);
+}
+
+/* ---- every dtype ----------------------------------------------------------- */
+
+Test(index, gather_and_at_set_every_dtype_against_loops)
+{
+    const na_dtype dts[] = {NA_F32, NA_F64, NA_I32, NA_BOOL};
+    const int32_t idv[4] = {6, 0, -4, 6}; /* -4 counts from the end: row 3 */
+    na_array *ids = ids_of(NA_DIMS({"batch", 4}), idv);
+    for (int t = 0; t < 4; t++) {
+        na_array *tab = ts_random(dts[t], NA_DIMS({"vocab", 7}, {"f", 3}), 70 + t);
+        na_array *st = ts_strided_copy(tab), *g = NULL, *u = NULL, *val = NULL;
+        NA_OK_OR_FAIL(na_index_by(st, 1, &NA_GATHER("vocab", ids), &g));
+        cr_assert_eq(g->dtype, dts[t]);
+        for (int64_t b = 0; b < 4; b++)
+            for (int64_t f = 0; f < 3; f++) {
+                int64_t row = idv[b] < 0 ? idv[b] + 7 : idv[b];
+                cr_assert_eq(ts_at(g, 2, NA_NAMES("batch", "f"), (int64_t[]){b, f}),
+                             ts_at(tab, 2, NA_NAMES("vocab", "f"), (int64_t[]){row, f}));
+            }
+        /* at_set on row 2, every feature, from a {f} array of the same dtype */
+        val = ts_random(dts[t], NA_DIMS({"f", 3}), 80 + t);
+        NA_OK_OR_FAIL(na_at_set(st, 1, &NA_AT("vocab", 2), val, &u));
+        cr_assert_eq(u->dtype, dts[t]);
+        for (int64_t v = 0; v < 7; v++)
+            for (int64_t f = 0; f < 3; f++) {
+                double want = v == 2 ? ts_at(val, 1, NA_NAMES("f"), &f)
+                                     : ts_at(tab, 2, NA_NAMES("vocab", "f"), (int64_t[]){v, f});
+                cr_assert_eq(ts_at(u, 2, NA_NAMES("vocab", "f"), (int64_t[]){v, f}), want);
+            }
+        /* at_add on the gathered rows (row 6 twice: it accumulates) */
+        na_array *add = NULL, *gv = NULL;
+        if (dts[t] != NA_BOOL) {
+            gv = ts_random(dts[t], NA_DIMS({"batch", 4}, {"f", 3}), 85 + t);
+            NA_OK_OR_FAIL(na_at_add(st, 1, &NA_GATHER("vocab", ids), gv, &add));
+            for (int64_t v = 0; v < 7; v++)
+                for (int64_t f = 0; f < 3; f++) {
+                    double want = ts_at(tab, 2, NA_NAMES("vocab", "f"), (int64_t[]){v, f});
+                    for (int64_t b = 0; b < 4; b++)
+                        if ((idv[b] < 0 ? idv[b] + 7 : idv[b]) == v)
+                            want += ts_at(gv, 2, NA_NAMES("batch", "f"), (int64_t[]){b, f});
+                    double got = ts_at(add, 2, NA_NAMES("vocab", "f"), (int64_t[]){v, f});
+                    cr_assert(fabs(got - want) <= 1e-6 * (1 + fabs(want)),
+                              "dtype %d [%lld, %lld]: %g vs %g", t, (long long)v,
+                              (long long)f, got, want);
+                }
+        }
+        TS_FREE(tab, st, g, u, val, add, gv);
+    }
+    na_array_free(ids);
+}
+
+Test(index, blocked_gather_two_id_axes_strided_table_every_element_size)
+{
+    /* 7 x 11 = 77 ids: one full block of 64 and a tail, over 15 rows of two
+     * remaining axes of a strided table, for 8-, 4- and 1-byte elements. */
+    int32_t raw[77];
+    for (int i = 0; i < 77; i++)
+        raw[i] = (int32_t)((i * 13 + 5) % 20) - (i % 3 == 0 ? 20 : 0);
+    na_array *ids = ids_of(NA_DIMS({"p", 7}, {"q", 11}), raw);
+    const na_dtype dts[] = {NA_F64, NA_I32, NA_BOOL};
+    for (int t = 0; t < 3; t++) {
+        na_array *x0 = ts_random(dts[t], NA_DIMS({"a", 3}, {"v", 20}, {"f", 5}), 100 + t);
+        na_array *x = ts_strided_copy(x0), *y = NULL;
+        NA_OK_OR_FAIL(na_index_by(x, 1, &NA_GATHER("v", ids), &y));
+        ts_expect_shape(y, t == 0   ? "f64[a:3, f:5, p:7, q:11]"
+                           : t == 1 ? "i32[a:3, f:5, p:7, q:11]"
+                                    : "bool[a:3, f:5, p:7, q:11]");
+        for (int64_t a = 0; a < 3; a++)
+            for (int64_t f = 0; f < 5; f++)
+                for (int64_t i = 0; i < 77; i++) {
+                    int64_t v = raw[i] < 0 ? raw[i] + 20 : raw[i];
+                    cr_assert_eq(ts_at(y, 4, NA_NAMES("a", "f", "p", "q"),
+                                       (int64_t[]){a, f, i / 11, i % 11}),
+                                 ts_at(x0, 3, NA_NAMES("a", "v", "f"), (int64_t[]){a, v, f}),
+                                 "dtype %d a %lld f %lld id %lld", t, (long long)a,
+                                 (long long)f, (long long)i);
+                }
+        TS_FREE(x0, x, y);
+    }
+    na_array_free(ids);
 }

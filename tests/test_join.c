@@ -3,16 +3,6 @@
 
 #include "support.h"
 
-static bool next_index(const na_array *x, int64_t *idx)
-{
-    for (int d = x->ndim - 1; d >= 0; d--) {
-        if (++idx[d] < x->shape[d])
-            return true;
-        idx[d] = 0;
-    }
-    return false;
-}
-
 /* x at the coordinates of y's element yidx, by name, with axis `shift_name`
  * shifted by -shift (positional axes by position). */
 static double at_named(const na_array *x, const na_array *y, const int64_t *yidx,
@@ -27,18 +17,6 @@ static double at_named(const na_array *x, const na_array *y, const int64_t *yidx
             idx[e] -= shift;
     }
     return na_get(x, idx);
-}
-
-static na_array *permuted(const na_array *x, const int *perm)
-{
-    na_array *v = NULL;
-    NA_OK_OR_FAIL(na_array_ref(x, &v));
-    for (int i = 0; i < x->ndim; i++) {
-        v->shape[i] = x->shape[perm[i]];
-        v->stride[i] = x->stride[perm[i]];
-        v->name[i] = x->name[perm[i]];
-    }
-    return v;
 }
 
 /* y is the concatenation of xs along name. */
@@ -58,7 +36,7 @@ static void check_concat(const na_array *y, int n, const na_array *const *xs,
         }
         cr_assert(k < n);
         cr_assert_eq(na_get(y, idx), at_named(xs[k], y, idx, name, start));
-    } while (next_index(y, idx));
+    } while (ts_next_index(y, idx));
 }
 
 Test(join, concatenate_matches_by_name_in_any_order)
@@ -77,7 +55,7 @@ Test(join, concatenate_matches_by_name_in_any_order)
     check_concat(y, 4, xs, "seq");
     na_array_free(y);
     /* along the inner axis, first input transposed */
-    na_array *bt = permuted(b, (int[]){1, 0});
+    na_array *bt = ts_permuted(b, (int[]){1, 0});
     na_array *d = ts_random(NA_F32, NA_DIMS({"seq", 5}, {"emb", 1}), 5);
     const na_array *ys[] = {bt, d};
     NA_OK_OR_FAIL(na_concatenate(2, ys, "emb", &y));
@@ -101,9 +79,7 @@ Test(join, concatenate_promotes_dtypes_and_keeps_positional_axes)
     na_shape_str(y, buf, sizeof buf);
     cr_assert_str_eq(buf, "f32[k:6 | 3]");
     check_concat(y, 2, (const na_array *[]){a, b}, "k");
-    na_array_free(y);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(y, a, b);
 }
 
 Test(join, concatenate_errors_name_inputs_and_shapes)
@@ -121,9 +97,7 @@ Test(join, concatenate_errors_name_inputs_and_shapes)
     NA_EXPECT_FAIL(na_concatenate(0, (const na_array *[]){a}, "seq", &y),
                    NA_ERR_ARGUMENT, "na_concatenate");
     cr_assert_null(y);
-    na_array_free(a);
-    na_array_free(b);
-    na_array_free(c);
+    TS_FREE(a, b, c);
 }
 
 Test(join, stack_adds_the_new_axis_first)
@@ -145,7 +119,7 @@ Test(join, stack_adds_the_new_axis_first)
         double want = na_get(x, (int64_t[]){x->name[0] == y->name[1] ? idx[1] : idx[2],
                                             x->name[0] == y->name[1] ? idx[2] : idx[1]});
         cr_assert_eq(na_get(y, idx), want);
-    } while (next_index(y, idx));
+    } while (ts_next_index(y, idx));
     na_array_free(y);
     /* round trip through unstack */
     NA_OK_OR_FAIL(na_stack(3, xs, "layer", &y));
@@ -158,11 +132,7 @@ Test(join, stack_adds_the_new_axis_first)
         na_array_free(parts[k]);
     }
     free(parts);
-    na_array_free(y);
-    na_array_free(a);
-    na_array_free(b0);
-    na_array_free(b);
-    na_array_free(c);
+    TS_FREE(y, a, b0, b, c);
 }
 
 Test(join, stack_errors)
@@ -176,8 +146,7 @@ Test(join, stack_errors)
     NA_EXPECT_FAIL(na_stack(2, (const na_array *[]){a, a}, "h", &y),
                    NA_ERR_AXIS, "na_stack", "'h'", "f32[h:3, d:5]");
     cr_assert_null(y);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
 }
 
 Test(join, unstack_gives_views)
@@ -206,8 +175,7 @@ Test(join, unstack_gives_views)
     NA_EXPECT_FAIL(na_unstack(x, "nope", &n, &parts), NA_ERR_AXIS, "na_unstack",
                    "'nope'", "f32[a:7, b:13, c:1]");
     cr_assert_null(parts);
-    na_array_free(z);
-    na_array_free(x);
+    TS_FREE(z, x);
 }
 
 Test(join, large_concatenate_parallel_copy)
@@ -220,6 +188,44 @@ Test(join, large_concatenate_parallel_copy)
     check_concat(y, 2, (const na_array *[]){a, b}, "r");
     na_array_free(y);
     na_set_num_threads(0);
-    na_array_free(a);
-    na_array_free(b);
+    TS_FREE(a, b);
+}
+
+/* ---- every dtype ---------------------------------------------------------- */
+
+Test(join, concatenate_stack_unstack_every_dtype)
+{
+    const na_dtype dts[] = {NA_F32, NA_F64, NA_I32, NA_BOOL};
+    for (int t = 0; t < 4; t++) {
+        na_array *x1 = ts_random(dts[t], NA_DIMS({"a", 3}, {"b", 5}), 50 + t);
+        na_array *x2r = ts_random(dts[t], NA_DIMS({"b", 5}, {"a", 1}), 60 + t);
+        na_array *x2 = ts_strided_copy(x2r); /* other dim order, strided */
+        na_array *cat = NULL, *st = NULL, **parts = NULL;
+        NA_OK_OR_FAIL(na_concatenate(2, (const na_array *[]){x1, x2}, "a", &cat));
+        cr_assert_eq(cat->dtype, dts[t]);
+        ts_expect_shape(cat, t == 0   ? "f32[a:4, b:5]"
+                             : t == 1 ? "f64[a:4, b:5]"
+                             : t == 2 ? "i32[a:4, b:5]"
+                                      : "bool[a:4, b:5]");
+        for (int64_t a = 0; a < 4; a++)
+            for (int64_t b = 0; b < 5; b++) {
+                double want = a < 3 ? ts_at(x1, 2, NA_NAMES("a", "b"), (int64_t[]){a, b})
+                                    : ts_at(x2r, 2, NA_NAMES("a", "b"), (int64_t[]){0, b});
+                cr_assert_eq(ts_at(cat, 2, NA_NAMES("a", "b"), (int64_t[]){a, b}), want,
+                             "dtype %d [%lld, %lld]", t, (long long)a, (long long)b);
+            }
+        /* stack the three rows of x1 (views) back along a new axis */
+        int n = 0;
+        NA_OK_OR_FAIL(na_unstack(x1, "a", &n, &parts));
+        cr_assert_eq(n, 3);
+        NA_OK_OR_FAIL(na_stack(n, (const na_array *const *)parts, "row", &st));
+        for (int64_t r = 0; r < 3; r++)
+            for (int64_t b = 0; b < 5; b++)
+                cr_assert_eq(ts_at(st, 2, NA_NAMES("row", "b"), (int64_t[]){r, b}),
+                             ts_at(x1, 2, NA_NAMES("a", "b"), (int64_t[]){r, b}));
+        for (int i = 0; i < n; i++)
+            na_array_free(parts[i]);
+        free(parts);
+        TS_FREE(x1, x2r, x2, cat, st);
+    }
 }

@@ -69,9 +69,7 @@ Test(random, same_numbers_for_any_thread_count)
         na_set_num_threads(0);
         cr_assert(same_bytes(a, b, n), "generator %zu: 1 vs 2 threads", k);
         cr_assert(same_bytes(a, c, n), "generator %zu: 1 vs 7 threads", k);
-        na_array_free(a);
-        na_array_free(b);
-        na_array_free(c);
+        TS_FREE(a, b, c);
     }
 }
 
@@ -85,9 +83,7 @@ Test(random, element_i_depends_on_seed_and_i_only)
         cr_assert(same_bytes(small, big, 17), "generator %zu: prefix differs", k);
         if (k < 4) /* floats: another seed gives other numbers */
             cr_assert(!same_bytes(small, other, 17), "generator %zu: seed ignored", k);
-        na_array_free(small);
-        na_array_free(big);
-        na_array_free(other);
+        TS_FREE(small, big, other);
     }
 }
 
@@ -102,8 +98,7 @@ Test(random, golden_values_are_stable)
     double want = (double)(((uint64_t)0x6627e8d5u << 21) ^ (0xe169c58du >> 11)) *
                   0x1.0p-53;
     cr_assert_eq(((double *)na_data(d))[0], want);
-    na_array_free(u);
-    na_array_free(d);
+    TS_FREE(u, d);
 }
 
 /* Mean and (population) variance over every element. */
@@ -202,8 +197,7 @@ Test(random, zero_size_and_degenerate_ranges)
     NA_OK_OR_FAIL(na_random_uniform(1, NA_F64, NA_DIMS({"a", 5}), 2.0, 2.0, &y));
     for (int64_t i = 0; i < 5; i++)
         cr_assert_eq(na_get(y, &i), 2.0);
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(x, y);
 }
 
 Test(random, errors_name_op_and_arguments)

@@ -5,28 +5,6 @@
 #include "support.h"
 #include "internal.h"
 
-static bool next_index(const na_array *x, int64_t *idx)
-{
-    for (int d = x->ndim - 1; d >= 0; d--) {
-        if (++idx[d] < x->shape[d])
-            return true;
-        idx[d] = 0;
-    }
-    return false;
-}
-
-static na_array *permuted(const na_array *x, const int *perm)
-{
-    na_array *v = NULL;
-    NA_OK_OR_FAIL(na_array_ref(x, &v));
-    for (int i = 0; i < x->ndim; i++) {
-        v->shape[i] = x->shape[perm[i]];
-        v->stride[i] = x->stride[perm[i]];
-        v->name[i] = x->name[perm[i]];
-    }
-    return v;
-}
-
 static bool in_list(const char *name, const char *const *names)
 {
     for (int i = 0; names && names[i]; i++)
@@ -65,7 +43,7 @@ static double *ref_reduce(const na_array *x, const char *const *names,
                 acc[o] = v < acc[o] ? v : acc[o];
             else
                 acc[o] += v;
-        } while (next_index(x, idx));
+        } while (ts_next_index(x, idx));
     if (kind == REF_MEAN)
         for (int64_t i = 0; i < n; i++)
             acc[i] /= (double)cnt[i];
@@ -136,7 +114,7 @@ Test(reduce, sum_mean_max_min_every_axis_subset)
 {
     na_array *x = ts_random(NA_F32, NA_DIMS({"a", 7}, {"b", 13}, {"c", 5}), 1);
     na_array *sx = ts_strided_copy(x);
-    na_array *px = permuted(x, (int[]){2, 0, 1});
+    na_array *px = ts_permuted(x, (int[]){2, 0, 1});
     na_array *d = ts_random(NA_F64, NA_DIMS({"c", 3}, {"b", 33}, {"a", 1}), 2);
     for (int i = 0; i < 7; i++) {
         all_reductions(x, subsets[i]);
@@ -144,10 +122,7 @@ Test(reduce, sum_mean_max_min_every_axis_subset)
         all_reductions(px, subsets[i]);
         all_reductions(d, subsets[i]);
     }
-    na_array_free(x);
-    na_array_free(sx);
-    na_array_free(px);
-    na_array_free(d);
+    TS_FREE(x, sx, px, d);
 }
 
 Test(reduce, keeps_remaining_dims_in_input_order_with_positional)
@@ -185,8 +160,7 @@ Test(reduce, integer_and_bool_dtypes)
         all_reductions(i, subsets[k]);
         all_reductions(b, subsets[k]);
     }
-    na_array_free(i);
-    na_array_free(b);
+    TS_FREE(i, b);
 }
 
 Test(reduce, zero_size_axes)
@@ -212,8 +186,7 @@ Test(reduce, zero_size_axes)
     cr_assert_null(y);
     NA_OK_OR_FAIL(na_softmax(x, NA_NAMES("a"), &y));
     cr_assert_eq(na_size(y), 0);
-    na_array_free(y);
-    na_array_free(x);
+    TS_FREE(y, x);
 }
 
 Test(reduce, absent_or_repeated_axis_is_an_axis_error)
@@ -243,15 +216,14 @@ Test(reduce, empty_list_reduces_nothing)
     na_array_free(y);
     NA_OK_OR_FAIL(na_max(x, NA_NAMES(NULL), &y));
     cr_assert_eq(ts_max_abs_diff(x, y), 0.0);
-    na_array_free(y);
-    na_array_free(x);
+    TS_FREE(y, x);
 }
 
 Test(reduce, large_sums_are_accurate_and_parallel)
 {
     na_set_num_threads(4);
     na_array *x = ts_random(NA_F32, NA_DIMS({"r", 513}, {"c", 257}), 7);
-    na_array *xt = permuted(x, (int[]){1, 0});
+    na_array *xt = ts_permuted(x, (int[]){1, 0});
     const char *const *lists[] = {NA_NAMES("r"), NA_NAMES("c"),
                                   NA_NAMES("r", "c")};
     for (int k = 0; k < 3; k++) {
@@ -265,10 +237,7 @@ Test(reduce, large_sums_are_accurate_and_parallel)
     NA_OK_OR_FAIL(na_sum(ones, NA_NAMES("n"), &s));
     cr_assert_eq(na_get(s, NULL), (double)(float)(20000001 * (double)0.1f));
     na_set_num_threads(0);
-    na_array_free(s);
-    na_array_free(ones);
-    na_array_free(x);
-    na_array_free(xt);
+    TS_FREE(s, ones, x, xt);
 }
 
 /* ---- argmax ------------------------------------------------------------ */
@@ -295,7 +264,7 @@ static void check_argmax(const na_array *x, const char *name)
                 }
             }
             cr_assert_eq(na_get(y, yidx), (double)best);
-        } while (next_index(y, yidx));
+        } while (ts_next_index(y, yidx));
     na_array_free(y);
 }
 
@@ -311,9 +280,7 @@ Test(reduce, argmax_against_reference)
     }
     check_argmax(i, "a"); /* i32 data in [-100, 100]: ties happen */
     check_argmax(i, "b");
-    na_array_free(x);
-    na_array_free(sx);
-    na_array_free(i);
+    TS_FREE(x, sx, i);
 }
 
 Test(reduce, argmax_first_on_ties)
@@ -324,8 +291,7 @@ Test(reduce, argmax_first_on_ties)
     NA_OK_OR_FAIL(na_argmax(x, "v", &y));
     cr_assert_eq(y->ndim, 0);
     cr_assert_eq(((int32_t *)na_data(y))[0], 1);
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(x, y);
 }
 
 /* ---- softmax ----------------------------------------------------------- */
@@ -361,7 +327,7 @@ static void check_softmax(const na_array *x, const char *const *names,
             double got = na_get(y, idx);
             cr_assert(fabs(got - want) <= tol * (1 + fabs(want)),
                       "got %.9g want %.9g", got, want);
-        } while (next_index(x, idx));
+        } while (ts_next_index(x, idx));
     }
     free(mx);
     free(sum);
@@ -372,7 +338,7 @@ Test(reduce, softmax_and_log_softmax_against_reference)
 {
     na_array *x = ts_random(NA_F32, NA_DIMS({"a", 7}, {"b", 13}, {"c", 5}), 11);
     na_array *big = NULL, *sx = ts_strided_copy(x);
-    na_array *px = permuted(x, (int[]){1, 2, 0});
+    na_array *px = ts_permuted(x, (int[]){1, 2, 0});
     NA_OK_OR_FAIL(na_binary_scalar(NA_MUL, x, 40.0, &big)); /* wide range */
     na_array *d = ts_random(NA_F64, NA_DIMS({"c", 3}, {"a", 33}, {"b", 1}), 12);
     for (int i = 0; i < 7; i++) {
@@ -400,9 +366,7 @@ Test(reduce, softmax_is_stable_and_sums_to_one)
         cr_assert_float_eq(na_get(s, &q), 1.0, 1e-6);
     cr_assert_float_eq(na_get(y, (int64_t[]){0, 2}), 0.66524096, 1e-6);
     cr_assert_eq(na_get(y, (int64_t[]){1, 1}), 1.0);
-    na_array_free(x);
-    na_array_free(y);
-    na_array_free(s);
+    TS_FREE(x, y, s);
 }
 
 Test(reduce, all_minus_inf_group_is_uniform)
@@ -421,22 +385,20 @@ Test(reduce, all_minus_inf_group_is_uniform)
     for (int64_t k = 0; k < 4; k++)
         cr_assert_float_eq(na_get(y, (int64_t[]){0, k}), -log(4.0), 1e-6);
     cr_assert_eq(na_get(y, (int64_t[]){1, 1}), -INFINITY);
-    na_array_free(y);
-    na_array_free(x);
+    TS_FREE(y, x);
 }
 
 Test(reduce, large_softmax_parallel_both_layouts)
 {
     na_set_num_threads(4);
     na_array *x = ts_random(NA_F32, NA_DIMS({"q", 300}, {"kv", 257}), 13);
-    na_array *xt = permuted(x, (int[]){1, 0});
+    na_array *xt = ts_permuted(x, (int[]){1, 0});
     check_softmax(x, NA_NAMES("kv"), false, 1e-6);
     check_softmax(x, NA_NAMES("q"), true, 1e-6);
     check_softmax(xt, NA_NAMES("kv"), false, 1e-6);
     check_softmax(x, NA_NAMES("q", "kv"), false, 1e-6);
     na_set_num_threads(0);
-    na_array_free(x);
-    na_array_free(xt);
+    TS_FREE(x, xt);
 }
 
 Test(reduce, softmax_of_int_gives_f32)
@@ -444,6 +406,5 @@ Test(reduce, softmax_of_int_gives_f32)
     na_array *i = ts_random(NA_I32, NA_DIMS({"a", 5}), 1), *y = NULL;
     NA_OK_OR_FAIL(na_softmax(i, NA_NAMES("a"), &y));
     cr_assert_eq(y->dtype, NA_F32);
-    na_array_free(y);
-    na_array_free(i);
+    TS_FREE(y, i);
 }

@@ -1,31 +1,12 @@
 /* Naming views: tag, untag, rename, order_as, broadcast_to/like, diagonal. */
 #include "support.h"
 
-/* x = arange(30) reshaped (2, 3, 5), tagged foo, bar, baz. */
-static na_array *penzai_x(void)
-{
-    na_array *a = NULL, *b = NULL, *x = NULL;
-    NA_OK_OR_FAIL(na_arange(NULL, 30, NA_F32, &a));
-    NA_OK_OR_FAIL(na_reshape(a, 3, (int64_t[]){2, 3, 5}, &b));
-    NA_OK_OR_FAIL(na_tag(b, NA_NAMES("foo", "bar", "baz"), &x));
-    na_array_free(a);
-    na_array_free(b);
-    return x;
-}
-
-static void expect_shape(const na_array *x, const char *want)
-{
-    char buf[256];
-    na_shape_str(x, buf, sizeof buf);
-    cr_assert_str_eq(buf, want);
-}
-
 /* ---- tag / untag -------------------------------------------------------- */
 
 Test(views, tag_names_every_positional_axis_and_interns)
 {
-    na_array *x = penzai_x();
-    expect_shape(x, "f32[foo:2, bar:3, baz:5]");
+    na_array *x = ts_penzai_x();
+    ts_expect_shape(x, "f32[foo:2, bar:3, baz:5]");
     cr_assert_eq(x->name[1], na_intern("bar"));
     cr_assert_eq(ts_at(x, 3, NA_NAMES("foo", "bar", "baz"), (int64_t[]){1, 2, 3}),
                  28.0);
@@ -34,14 +15,14 @@ Test(views, tag_names_every_positional_axis_and_interns)
 
 Test(views, untag_bar_penzai)
 {
-    na_array *x = penzai_x(), *y = NULL;
+    na_array *x = ts_penzai_x(), *y = NULL;
     NA_OK_OR_FAIL(na_untag(x, NA_NAMES("bar"), &y));
     cr_assert_eq(na_positional_count(y), 1);
     cr_assert_eq(y->shape[na_positional_index(y, 0)], 3);
     cr_assert_eq(na_named_count(y), 2);
     cr_assert_eq(na_axis_size(y, "foo"), 2);
     cr_assert_eq(na_axis_size(y, "baz"), 5);
-    expect_shape(y, "f32[foo:2, baz:5 | 3]");
+    ts_expect_shape(y, "f32[foo:2, baz:5 | 3]");
     cr_assert_eq(y->storage, x->storage, "untag must not copy");
     cr_assert_eq(na_data(y), na_data(x));
     for (int64_t f = 0; f < 2; f++)
@@ -50,26 +31,23 @@ Test(views, untag_bar_penzai)
                 cr_assert_eq(ts_at(y, 3, NA_NAMES("foo", "#0", "baz"),
                                    (int64_t[]){f, r, b}),
                              (double)(15 * f + 5 * r + b));
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(x, y);
 }
 
 Test(views, untag_then_tag_round_trips)
 {
-    na_array *x = penzai_x(), *y = NULL, *z = NULL;
+    na_array *x = ts_penzai_x(), *y = NULL, *z = NULL;
     NA_OK_OR_FAIL(na_untag(x, NA_NAMES("baz", "foo", "bar"), &y));
-    expect_shape(y, "f32[| 5 2 3]");
+    ts_expect_shape(y, "f32[| 5 2 3]");
     NA_OK_OR_FAIL(na_tag(y, NA_NAMES("baz", "foo", "bar"), &z));
     cr_assert_eq(ts_max_abs_diff(x, z), 0.0);
     cr_assert_eq(z->storage, x->storage);
-    na_array_free(x);
-    na_array_free(y);
-    na_array_free(z);
+    TS_FREE(x, y, z);
 }
 
 Test(views, untag_errors_name_op_axes_and_shapes)
 {
-    na_array *x = penzai_x(), *y = NULL, *out = NULL;
+    na_array *x = ts_penzai_x(), *y = NULL, *out = NULL;
     NA_OK_OR_FAIL(na_untag(x, NA_NAMES("bar"), &y));
     NA_EXPECT_FAIL(na_untag(y, NA_NAMES("foo"), &out), NA_ERR_AXIS, "na_untag",
                    "positional", "f32[foo:2, baz:5 | 3]", "foo");
@@ -82,13 +60,12 @@ Test(views, untag_errors_name_op_axes_and_shapes)
     cr_assert_null(out);
     NA_EXPECT_FAIL(na_untag(x, NA_NAMES(""), &out), NA_ERR_ARGUMENT, "na_untag");
     cr_assert_null(out);
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(x, y);
 }
 
 Test(views, tag_errors_name_op_axes_and_shapes)
 {
-    na_array *a = NULL, *p = NULL, *x = penzai_x(), *y = NULL, *out = NULL;
+    na_array *a = NULL, *p = NULL, *x = ts_penzai_x(), *y = NULL, *out = NULL;
     NA_OK_OR_FAIL(na_arange(NULL, 30, NA_F32, &a));
     NA_OK_OR_FAIL(na_reshape(a, 3, (int64_t[]){2, 3, 5}, &p));
     NA_EXPECT_FAIL(na_tag(p, NA_NAMES("foo", "bar"), &out), NA_ERR_AXIS, "na_tag",
@@ -104,10 +81,7 @@ Test(views, tag_errors_name_op_axes_and_shapes)
                    "'foo'", "clashes", "f32[foo:2, baz:5 | 3]");
     cr_assert_null(out);
     NA_EXPECT_FAIL(na_tag(NULL, NA_NAMES("foo"), &out), NA_ERR_ARGUMENT, "na_tag");
-    na_array_free(a);
-    na_array_free(p);
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(a, p, x, y);
 }
 
 Test(views, tag_prefix_names_leading_positional_axes)
@@ -116,7 +90,7 @@ Test(views, tag_prefix_names_leading_positional_axes)
     NA_OK_OR_FAIL(na_arange(NULL, 30, NA_F32, &a));
     NA_OK_OR_FAIL(na_reshape(a, 3, (int64_t[]){2, 3, 5}, &p));
     NA_OK_OR_FAIL(na_tag_prefix(p, NA_NAMES("foo"), &y));
-    expect_shape(y, "f32[foo:2 | 3 5]");
+    ts_expect_shape(y, "f32[foo:2 | 3 5]");
     cr_assert_eq(y->storage, p->storage);
     cr_assert_eq(ts_at(y, 3, NA_NAMES("foo", "#0", "#1"), (int64_t[]){1, 2, 4}),
                  29.0);
@@ -125,17 +99,15 @@ Test(views, tag_prefix_names_leading_positional_axes)
     cr_assert_null(out);
     NA_EXPECT_FAIL(na_tag_prefix(y, NA_NAMES("foo"), &out), NA_ERR_AXIS,
                    "na_tag_prefix", "'foo'", "f32[foo:2 | 3 5]");
-    na_array_free(a);
-    na_array_free(p);
-    na_array_free(y);
+    TS_FREE(a, p, y);
 }
 
 Test(views, untag_prefix_puts_new_axes_first)
 {
-    na_array *x = penzai_x(), *y = NULL, *z = NULL, *out = NULL;
+    na_array *x = ts_penzai_x(), *y = NULL, *z = NULL, *out = NULL;
     NA_OK_OR_FAIL(na_untag(x, NA_NAMES("bar"), &y));
     NA_OK_OR_FAIL(na_untag_prefix(y, NA_NAMES("baz"), &z));
-    expect_shape(z, "f32[foo:2 | 5 3]");
+    ts_expect_shape(z, "f32[foo:2 | 5 3]");
     cr_assert_eq(z->storage, x->storage);
     for (int64_t f = 0; f < 2; f++)
         for (int64_t b = 0; b < 5; b++)
@@ -146,18 +118,16 @@ Test(views, untag_prefix_puts_new_axes_first)
     NA_EXPECT_FAIL(na_untag_prefix(y, NA_NAMES("bar"), &out), NA_ERR_AXIS,
                    "na_untag_prefix", "'bar'", "f32[foo:2, baz:5 | 3]");
     cr_assert_null(out);
-    na_array_free(x);
-    na_array_free(y);
-    na_array_free(z);
+    TS_FREE(x, y, z);
 }
 
 /* ---- rename / order_as -------------------------------------------------- */
 
 Test(views, rename_swaps_and_renames)
 {
-    na_array *x = penzai_x(), *y = NULL, *out = NULL;
+    na_array *x = ts_penzai_x(), *y = NULL, *out = NULL;
     NA_OK_OR_FAIL(na_rename(x, NA_NAMES("foo", "bar"), NA_NAMES("bar", "foo"), &y));
-    expect_shape(y, "f32[bar:2, foo:3, baz:5]");
+    ts_expect_shape(y, "f32[bar:2, foo:3, baz:5]");
     cr_assert_eq(y->storage, x->storage);
     cr_assert_eq(y->name[0], na_intern("bar"));
     cr_assert_eq(ts_at(y, 3, NA_NAMES("bar", "foo", "baz"), (int64_t[]){1, 2, 3}),
@@ -170,13 +140,12 @@ Test(views, rename_swaps_and_renames)
     NA_EXPECT_FAIL(na_rename(x, NA_NAMES("foo", "bar"), NA_NAMES("a"), &out),
                    NA_ERR_ARGUMENT, "na_rename", "foo, bar", "a");
     cr_assert_null(out);
-    na_array_free(x);
-    na_array_free(y);
+    TS_FREE(x, y);
 }
 
 Test(views, order_as_reorders_dims_positional_last)
 {
-    na_array *x = penzai_x(), *u = NULL, *y = NULL, *out = NULL;
+    na_array *x = ts_penzai_x(), *u = NULL, *y = NULL, *out = NULL;
     NA_OK_OR_FAIL(na_untag(x, NA_NAMES("bar"), &u));
     NA_OK_OR_FAIL(na_order_as(u, NA_NAMES("baz", "foo"), &y));
     cr_assert_eq(y->name[0], na_intern("baz"));
@@ -192,9 +161,7 @@ Test(views, order_as_reorders_dims_positional_last)
     NA_EXPECT_FAIL(na_order_as(u, NA_NAMES("baz", "baz"), &out), NA_ERR_AXIS,
                    "na_order_as", "'baz'", "repeats");
     cr_assert_null(out);
-    na_array_free(x);
-    na_array_free(u);
-    na_array_free(y);
+    TS_FREE(x, u, y);
 }
 
 /* ---- broadcasting ------------------------------------------------------- */
@@ -224,16 +191,13 @@ Test(views, broadcast_to_adds_named_and_positional_axes)
     na_dim target[] = {{"bar", 3}, {"foo", 2}, {NULL, 4}, {"baz", 5}, {NULL, 3}};
     NA_OK_OR_FAIL(na_broadcast_to(x, 5, target, &y));
     NA_OK_OR_FAIL(na_broadcast_to(xs, 5, target, &z));
-    expect_shape(y, "f32[bar:3, foo:2, baz:5 | 4 3]");
+    ts_expect_shape(y, "f32[bar:3, foo:2, baz:5 | 4 3]");
     cr_assert_eq(y->storage, x->storage);
     cr_assert_eq(y->stride[0], 0);
     cr_assert_eq(y->stride[2], 0);
     check_broadcast(x, y);
     check_broadcast(x, z);
-    na_array_free(x);
-    na_array_free(xs);
-    na_array_free(y);
-    na_array_free(z);
+    TS_FREE(x, xs, y, z);
 }
 
 Test(views, broadcast_positional_size_one_stretches_named_does_not)
@@ -258,9 +222,7 @@ Test(views, broadcast_positional_size_one_stretches_named_does_not)
     NA_EXPECT_FAIL(na_broadcast_to(n1, 2, (na_dim[]){{"foo", 1}, {"foo", 1}}, &out),
                    NA_ERR_AXIS, "na_broadcast_to", "'foo'");
     cr_assert_null(out);
-    na_array_free(x);
-    na_array_free(n1);
-    na_array_free(y);
+    TS_FREE(x, n1, y);
 }
 
 Test(views, broadcast_zero_size_and_scalar)
@@ -268,15 +230,12 @@ Test(views, broadcast_zero_size_and_scalar)
     na_array *x = ts_random(NA_F64, NA_DIMS({NULL, 1}), 5), *s = NULL;
     na_array *y = NULL, *z = NULL;
     NA_OK_OR_FAIL(na_broadcast_to(x, 2, (na_dim[]){{"a", 3}, {NULL, 0}}, &y));
-    expect_shape(y, "f64[a:3 | 0]");
+    ts_expect_shape(y, "f64[a:3 | 0]");
     cr_assert_eq(na_size(y), 0);
     NA_OK_OR_FAIL(na_scalar(NA_F32, 2.5, &s));
     NA_OK_OR_FAIL(na_broadcast_to(s, 2, (na_dim[]){{"a", 3}, {"b", 2}}, &z));
     cr_assert_eq(na_get(z, (int64_t[]){2, 1}), 2.5);
-    na_array_free(x);
-    na_array_free(s);
-    na_array_free(y);
-    na_array_free(z);
+    TS_FREE(x, s, y, z);
 }
 
 Test(views, broadcast_like_takes_dims_of_another_array)
@@ -292,9 +251,7 @@ Test(views, broadcast_like_takes_dims_of_another_array)
                    "na_broadcast_like", "f64[bar:3, foo:2, baz:5 | 4 3]",
                    "positional");
     cr_assert_null(out);
-    na_array_free(x);
-    na_array_free(like);
-    na_array_free(y);
+    TS_FREE(x, like, y);
 }
 
 /* ---- diagonal ----------------------------------------------------------- */
@@ -313,18 +270,14 @@ Test(views, diagonal_is_a_view_of_two_axes)
     na_array *x = ts_random(NA_F32, NA_DIMS({"a", 4}, {"c", 3}, {"b", 4}), 11);
     na_array *xs = ts_strided_copy(x), *y = NULL, *z = NULL, *w = NULL;
     NA_OK_OR_FAIL(na_diagonal(x, "a", "b", "d", &y));
-    expect_shape(y, "f32[d:4, c:3]");
+    ts_expect_shape(y, "f32[d:4, c:3]");
     cr_assert_eq(y->storage, x->storage);
     check_diagonal(x, y);
     NA_OK_OR_FAIL(na_diagonal(xs, "b", "a", "d", &z));
     check_diagonal(x, z);
     NA_OK_OR_FAIL(na_diagonal(x, "a", "b", "a", &w)); /* reuse a name */
-    expect_shape(w, "f32[a:4, c:3]");
-    na_array_free(x);
-    na_array_free(xs);
-    na_array_free(y);
-    na_array_free(z);
-    na_array_free(w);
+    ts_expect_shape(w, "f32[a:4, c:3]");
+    TS_FREE(x, xs, y, z, w);
 }
 
 Test(views, diagonal_errors)
@@ -349,15 +302,12 @@ Test(views, diagonal_size_one_and_zero)
     na_array *e = ts_random(NA_F64, NA_DIMS({"a", 0}, {"b", 0}), 13);
     na_array *y = NULL, *z = NULL;
     NA_OK_OR_FAIL(na_diagonal(x, "b", "a", "d", &y));
-    expect_shape(y, "f64[d:1, c:2]");
+    ts_expect_shape(y, "f64[d:1, c:2]");
     for (int64_t c = 0; c < 2; c++)
         cr_assert_eq(na_get(y, (int64_t[]){0, c}), na_get(x, (int64_t[]){0, 0, c}));
     NA_OK_OR_FAIL(na_diagonal(e, "a", "b", "d", &z));
-    expect_shape(z, "f64[d:0]");
-    na_array_free(x);
-    na_array_free(e);
-    na_array_free(y);
-    na_array_free(z);
+    ts_expect_shape(z, "f64[d:0]");
+    TS_FREE(x, e, y, z);
 }
 
 Test(views, names_from_temporary_buffers_are_interned)
@@ -372,7 +322,37 @@ Test(views, names_from_temporary_buffers_are_interned)
     cr_assert_eq(na_axis_size(y, "tmpname"), 4);
     NA_OK_OR_FAIL(na_rename(y, NA_NAMES("tmpname"), (const char *const[]){buf, NULL}, &z));
     cr_assert_eq(z->name[0], na_intern("Xmpname"));
-    na_array_free(a);
-    na_array_free(y);
-    na_array_free(z);
+    TS_FREE(a, y, z);
+}
+
+/* ---- views of every dtype ----------------------------------------------- */
+
+Test(views, views_of_i32_and_bool_share_storage_and_values)
+{
+    const na_dtype dts[] = {NA_F64, NA_I32, NA_BOOL};
+    for (int t = 0; t < 3; t++) {
+        na_array *x = ts_random(dts[t], NA_DIMS({"a", 3}, {"b", 4}), 90 + t);
+        na_array *o = NULL, *u = NULL, *r = NULL, *bc = NULL;
+        NA_OK_OR_FAIL(na_order_as(x, NA_NAMES("b", "a"), &o));
+        NA_OK_OR_FAIL(na_untag(o, NA_NAMES("a"), &u));
+        NA_OK_OR_FAIL(na_rename(x, NA_NAMES("a"), NA_NAMES("c"), &r));
+        NA_OK_OR_FAIL(na_broadcast_to(x, NA_DIMS({"z", 2}, {"b", 4}, {"a", 3}), &bc));
+        na_array *all[] = {o, u, r, bc};
+        for (int k = 0; k < 4; k++) {
+            cr_assert_eq(all[k]->storage, x->storage);
+            cr_assert_eq(all[k]->dtype, dts[t]);
+        }
+        for (int64_t a = 0; a < 3; a++)
+            for (int64_t b = 0; b < 4; b++) {
+                double v = ts_at(x, 2, NA_NAMES("a", "b"), (int64_t[]){a, b});
+                cr_assert_eq(ts_at(o, 2, NA_NAMES("a", "b"), (int64_t[]){a, b}), v);
+                cr_assert_eq(ts_at(u, 2, NA_NAMES("#0", "b"), (int64_t[]){a, b}), v);
+                cr_assert_eq(ts_at(r, 2, NA_NAMES("c", "b"), (int64_t[]){a, b}), v);
+                for (int64_t z = 0; z < 2; z++)
+                    cr_assert_eq(ts_at(bc, 3, NA_NAMES("z", "a", "b"),
+                                       (int64_t[]){z, a, b}),
+                                 v);
+            }
+        TS_FREE(x, o, u, r, bc);
+    }
 }

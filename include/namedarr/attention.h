@@ -74,8 +74,8 @@ const na_array *na_attention_weights(const na_layer *attention);
  * running, the call computes the weighted values with a tiled online
  * softmax (no {seq, kv_seq} buffer, fully masked tiles skipped) and then
  * runs the rest of attn_value_to_output. Same results and same tree; turn
- * it off to force the general path. A single query row (a decode step)
- * always takes the general path, where it runs as matrix-vector products. */
+ * it off to force the general path. Decode steps (a few query rows per
+ * key/value head) run as matrix-vector loops that read the cache once. */
 na_status na_attention_set_fused(na_layer *attention, bool allowed);
 /* Return (y, a) instead of y (Keras's return_attention_scores). */
 na_status na_attention_set_return_weights(na_layer *attention, bool on);

@@ -1,28 +1,28 @@
 /* The fused attention path: when query_key_to_attn is the standard chain
  * (AttentionLogits, mask layers, Softmax/MaskedSoftmax over kv_seq) and
  * attn_value_to_output starts with AttentionCombine over kv_seq, compute
- * softmax(q k * scale, masked) v row by row with an online softmax over
- * tiles of keys: no {seq, kv_seq} buffer, tiles with no unmasked key are
- * skipped. Same results as the general path (tests/test_attention.c).
- * Decode steps (one query row) stay on the general path, whose products
- * with one row run as BLIS GEMV. */
+ * softmax(q k * scale, masked) v without the {seq, kv_seq} logits: this
+ * file decides whether the call qualifies and describes it as a job;
+ * fused_run.c runs it (tiles of queries x keys with an online softmax, or
+ * GEMV-style loops for decode steps) with the kernels of fused_kernels.c.
+ * Same results as the general path (tests/test_fused.c). */
 #include <math.h>
-#include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention/attention_internal.h"
+#include "attention/fused_internal.h"
 
-#define TILE 64
 #define MAX_MASKS 8
 
 typedef struct fused_plan {
-    const char *p_axis;          /* contracted by the logits: projection     */
-    double scale;                /* 0: size(p_axis)**-0.5                    */
+    const char *p_axis; /* contracted by the logits: projection     */
+    double scale;       /* 0: size(p_axis)**-0.5                    */
     int n_masks;
     const na_layer *masks[MAX_MASKS];
     na_masked_rows rows;
-    na_layer *av;                /* attn_value_to_output (a Sequential)      */
+    na_layer *av; /* attn_value_to_output (a Sequential)      */
 } fused_plan;
 
 /* Is the tree the standard one? (structure only; cheap) */
@@ -59,7 +59,7 @@ static bool hooks_active(void)
     return active;
 }
 
-/* ---- shapes ---------------------------------------------------------------- */
+/* ---- shapes ------------------------------------------------------------------------ */
 
 /* The batch-like axes G (logits axes but seq and kv_seq) and the value
  * feature axis; false when the arrays are not the standard layout. */
@@ -108,10 +108,12 @@ static bool plan_shape(const na_array *q, const na_array *k, const na_array *v,
         na_axis_index(k, s->seq) >= 0)
         return false;
     for (int d = 0; d < q->ndim; d++)
-        if (q->name[d] != s->seq && q->name[d] != p_axis && !add_g(s, q->name[d], q->shape[d]))
+        if (q->name[d] != s->seq && q->name[d] != p_axis &&
+            !add_g(s, q->name[d], q->shape[d]))
             return false;
     for (int d = 0; d < k->ndim; d++)
-        if (k->name[d] != s->kv && k->name[d] != p_axis && !add_g(s, k->name[d], k->shape[d]))
+        if (k->name[d] != s->kv && k->name[d] != p_axis &&
+            !add_g(s, k->name[d], k->shape[d]))
             return false;
     for (int d = 0; d < v->ndim; d++) {
         const char *n = v->name[d];
@@ -125,15 +127,7 @@ static bool plan_shape(const na_array *q, const na_array *k, const na_array *v,
     return s->vd != NULL;
 }
 
-/* ---- the kernel ----------------------------------------------------------------- */
-
-/* Strides of x along G, seq/kv, and the feature axis (0 where absent). */
-typedef struct operand {
-    const char *base;             /* element size: f32 or bool              */
-    int64_t g[NA_MAX_DIMS];
-    int64_t row, col;             /* along seq / kv_seq                     */
-    int64_t feat;                 /* along projection / value feature       */
-} operand;
+/* ---- the job ----------------------------------------------------------------------- */
 
 static int64_t stride_of(const na_array *x, const char *name)
 {
@@ -141,129 +135,63 @@ static int64_t stride_of(const na_array *x, const char *name)
     return d < 0 ? 0 : x->stride[d];
 }
 
-static operand operand_of(const na_array *x, const fused_shape *s, const char *row,
-                          const char *col, const char *feat)
+static na__fused_operand operand_of(const na_array *x, const fused_shape *s,
+                                    const char *row, const char *col, const char *feat)
 {
-    operand o = {.base = na_data(x), .row = stride_of(x, row), .col = stride_of(x, col),
-                 .feat = stride_of(x, feat)};
+    na__fused_operand o = {.base = na_data(x),
+                           .row = stride_of(x, row),
+                           .col = stride_of(x, col),
+                           .feat = stride_of(x, feat)};
     for (int i = 0; i < s->ng; i++)
         o.g[i] = stride_of(x, s->g[i].name);
     return o;
 }
 
-typedef struct kernel_args {
-    fused_shape s;
-    operand q, k, v, m;
-    bool has_mask;
-    float scale;
-    na_masked_rows rows;
-    float *y;                     /* [G..., seq, vd] contiguous            */
-} kernel_args;
-
-/* Offsets of G index `gi` (flat) in each operand. */
-static void g_offsets(const kernel_args *a, int64_t gi, int64_t *off)
+/* The job for q, k, v, mask (NULL: none) writing into y {G..., seq, vd}. */
+static void make_job(const fused_plan *p, const fused_shape *s, const na_array *q,
+                     const na_array *k, const na_array *v, const na_array *mask,
+                     na_array *y, na__fused_job *j)
 {
-    off[0] = off[1] = off[2] = off[3] = 0;
-    for (int d = a->s.ng - 1; d >= 0; d--) {
-        int64_t i = gi % a->s.g[d].size;
-        gi /= a->s.g[d].size;
-        off[0] += i * a->q.g[d];
-        off[1] += i * a->k.g[d];
-        off[2] += i * a->v.g[d];
-        off[3] += i * a->m.g[d];
+    memset(j, 0, sizeof *j);
+    j->ops = na__fused_ops_get();
+    j->sq = s->sq, j->skv = s->skv, j->dp = s->dp, j->dv = s->dv, j->ng = s->ng;
+    double scale = p->scale != 0 ? p->scale : 1.0 / sqrt((double)s->dp);
+    j->scale2 = (float)(scale * 1.4426950408889634); /* log2(e) */
+    j->zero_rows = p->rows == NA_MASKED_ROWS_ZERO;
+    j->q = operand_of(q, s, s->seq, NULL, p->p_axis);
+    j->k = operand_of(k, s, NULL, s->kv, p->p_axis);
+    j->v = operand_of(v, s, NULL, s->kv, s->vd);
+    j->has_mask = mask != NULL;
+    if (mask)
+        j->m = operand_of(mask, s, s->seq, s->kv, NULL);
+    j->y = na_data(y);
+    int64_t ys = s->sq * s->dv;
+    j->groups = 1, j->group_rows = s->sq;
+    for (int i = s->ng - 1; i >= 0; i--) {
+        j->gsize[i] = s->g[i].size;
+        j->yg[i] = ys;
+        ys *= s->g[i].size;
     }
-}
-
-static bool tile_live(const bool *m, int64_t col, int64_t j0, int64_t j1, bool *keep)
-{
-    bool any = false;
-    for (int64_t j = j0; j < j1; j++)
-        any |= (keep[j - j0] = m[j * col]);
-    return any;
-}
-
-/* One query row: acc = sum_j softmax_j v_j over the unmasked keys. */
-static void fused_row(const kernel_args *a, int64_t r, double *acc, double *sc)
-{
-    const fused_shape *s = &a->s;
-    int64_t gi = r / s->sq, i = r % s->sq, off[4];
-    g_offsets(a, gi, off);
-    const float *q = (const float *)a->q.base + off[0] + i * a->q.row;
-    const float *k = (const float *)a->k.base + off[1];
-    const float *v = (const float *)a->v.base + off[2];
-    const bool *m = a->has_mask ? (const bool *)a->m.base + off[3] + i * a->m.row : NULL;
-    bool keep[TILE];
-    double mx = -INFINITY, l = 0;
-    memset(acc, 0, sizeof *acc * (size_t)s->dv);
-    for (int64_t j0 = 0; j0 < s->skv; j0 += TILE) {
-        int64_t j1 = j0 + TILE < s->skv ? j0 + TILE : s->skv;
-        if (!m)
-            memset(keep, 1, sizeof keep);
-        else if (!tile_live(m, a->m.col, j0, j1, keep))
-            continue; /* a fully masked tile: skipped */
-        double tmax = -INFINITY;
-        for (int64_t j = j0; j < j1; j++) {
-            if (!keep[j - j0])
-                continue;
-            const float *kj = k + j * a->k.col;
-            float dot = 0;
-            for (int64_t d = 0; d < s->dp; d++)
-                dot += q[d * a->q.feat] * kj[d * a->k.feat];
-            sc[j - j0] = (double)(dot * a->scale);
-            tmax = fmax(tmax, sc[j - j0]);
+    for (int i = 0; i < s->ng; i++) {
+        if (j->k.g[i] == 0 && j->v.g[i] == 0) { /* keys and values shared */
+            j->shared[j->n_shared++] = i;
+            j->group_rows *= s->g[i].size;
+        } else {
+            j->outer[j->n_outer++] = i;
+            j->groups *= s->g[i].size;
         }
-        double nm = fmax(mx, tmax), corr = exp(mx - nm);
-        l *= corr;
-        for (int64_t d = 0; d < s->dv; d++)
-            acc[d] *= corr;
-        for (int64_t j = j0; j < j1; j++) {
-            if (!keep[j - j0])
-                continue;
-            double p = exp(sc[j - j0] - nm);
-            const float *vj = v + j * a->v.col;
-            l += p;
-            for (int64_t d = 0; d < s->dv; d++)
-                acc[d] += p * vj[d * a->v.feat];
-        }
-        mx = nm;
-    }
-    float *y = a->y + r * s->dv;
-    if (l > 0) {
-        for (int64_t d = 0; d < s->dv; d++)
-            y[d] = (float)(acc[d] / l);
-        return;
-    }
-    /* every key masked: uniform weights (mean of v) or zeros */
-    for (int64_t d = 0; d < s->dv; d++) {
-        double sum = 0;
-        for (int64_t j = 0; a->rows == NA_MASKED_ROWS_UNIFORM && j < s->skv; j++)
-            sum += v[j * a->v.col + d * a->v.feat];
-        y[d] = a->rows == NA_MASKED_ROWS_UNIFORM ? (float)(sum / (double)s->skv) : 0.0f;
     }
 }
 
-static na_status run_kernel(const kernel_args *a, int64_t nrows)
+static atomic_uint_fast64_t g_prefill_calls, g_decode_calls;
+
+void na__fused_get_counts(na__fused_counts *c)
 {
-    int64_t work = nrows * a->s.skv * (a->s.dp + a->s.dv);
-    int nt = work > (1 << 16) ? na__threads() : 1;
-    bool oom = false;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        double *buf = malloc(sizeof(double) * (size_t)(a->s.dv + TILE));
-        if (!buf) {
-#pragma omp atomic write
-            oom = true;
-        }
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < nrows; r++)
-            if (buf)
-                fused_row(a, r, buf + TILE, buf);
-        free(buf);
-    }
-    return oom ? na__fail(NA_ERR_NO_MEMORY, "Attention (fused): out of memory") : NA_OK;
+    c->prefill = atomic_load(&g_prefill_calls);
+    c->decode = atomic_load(&g_decode_calls);
 }
 
-/* ---- driving it ------------------------------------------------------------------ */
+/* ---- driving it -------------------------------------------------------------------- */
 
 /* The plan's masks, evaluated and combined (NULL: no mask); *ok false when
  * a mask cannot be evaluated (the general path reports it). */
@@ -302,20 +230,22 @@ static na_status fused_combine(const fused_plan *p, const fused_shape *s,
     na_status st = na_empty(NA_F32, s->ng + 2, dims, &y);
     if (st != NA_OK)
         return st;
-    kernel_args a = {.s = *s, .has_mask = mask != NULL, .rows = p->rows, .y = na_data(y)};
-    a.scale = (float)(p->scale != 0 ? p->scale : 1.0 / sqrt((double)s->dp));
-    a.q = operand_of(q, s, s->seq, NULL, p->p_axis);
-    a.k = operand_of(k, s, NULL, s->kv, p->p_axis);
-    a.v = operand_of(v, s, NULL, s->kv, s->vd);
-    if (mask)
-        a.m = operand_of(mask, s, s->seq, s->kv, NULL);
-    int64_t nrows = s->sq;
-    for (int i = 0; i < s->ng; i++)
-        nrows *= s->g[i].size;
-    st = nrows > 0 ? run_kernel(&a, nrows) : NA_OK;
+    na__fused_job job;
+    make_job(p, s, q, k, v, mask, y, &job);
+    /* about 4 flops per (row, key, feature): below ~1 MFLOP one thread */
+    double work = (double)job.groups * (double)job.group_rows * (double)s->skv *
+                  (double)(s->dp + s->dv);
+    int threads = work > 262144.0 ? na__threads() : 1;
+    if (na_size(y) > 0) {
+        st = (na_status)na__fused_run(&job, threads);
+        atomic_fetch_add(job.group_rows <= NA__FUSED_DECODE_ROWS ? &g_decode_calls
+                                                                 : &g_prefill_calls,
+                         1);
+    }
     if (st != NA_OK) {
         na_array_free(y);
-        return st;
+        return na__fail(st, "Attention (fused): out of memory for q %s, k %s, v %s",
+                        na__shape(q), na__shape(k), na__shape(v));
     }
     *out = y;
     return NA_OK;
@@ -356,7 +286,7 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
         vv->kind != NA_VALUE_ARRAY ||
         !plan_shape(qv->array, kv->array, vv->array, p.p_axis, &s))
         return NA_OK;
-    if (s.sq == 1) /* a decode step: logits are one row, BLIS GEMV does better */
+    if (s.skv == 0) /* nothing to attend to: the general path's zeros */
         return NA_OK;
     bool ok = false;
     na_array *mask = combined_mask(&p, &s, side, &ok), *y = NULL;

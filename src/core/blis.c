@@ -16,16 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* blis.h is not a system header here (found with -I): hush what its inline
- * helpers trip. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#include <blis.h>
-#pragma GCC diagnostic pop
+#include "blis_include.h"
 
 #include "blis_adapter.h"
 

@@ -49,15 +49,6 @@ static na_status vfail(na_status status, const char *fmt, va_list ap)
     return status;
 }
 
-na_status na__fail(na_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(status, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
 na_status na_fail(na_status status, const char *fmt, ...)
 {
     va_list ap;
@@ -66,6 +57,9 @@ na_status na_fail(na_status status, const char *fmt, ...)
     va_end(ap);
     return status;
 }
+
+/* The library's own name for the same function. */
+extern __typeof__(na_fail) na__fail __attribute__((alias("na_fail")));
 
 void na__fail_append(const char *fmt, ...)
 {

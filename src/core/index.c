@@ -358,7 +358,15 @@ static void gather_row(size_t es, void *dst, const void *src,
     }
 }
 
-/* out {view dims, ids dims}[r, j] = view[r] at gathered offset goff[j]. */
+/* Ids gathered per block: the block's source rows (an embedding table's
+ * rows, say) stay in cache while the loop sweeps the remaining axes. */
+#define GATHER_BLOCK 64
+
+/* out {view dims, ids dims}[r, j] = view[r] at gathered offset goff[j].
+ * The result keeps the ids' axes innermost, so for each j the source row is
+ * read along r while the result is written along j: the loop takes the ids
+ * GATHER_BLOCK at a time and runs over every r inside a block, which reads
+ * each gathered row contiguously instead of touching every row once per r. */
 static na_status gather_new(const char *op, const na_array *x, const plan *p,
                             na_array **out)
 {
@@ -367,22 +375,40 @@ static na_status gather_new(const char *op, const na_array *x, const plan *p,
     if (st != NA_OK)
         return st;
     na_dim dims[2 * NA_MAX_DIMS];
-    na_array *y;
-    st = na__new(op, x->dtype, region_dims(p, dims), dims, &y);
+    na_array *y = NULL;
+    int64_t rows = n > 0 ? view_rows(&p->view) : 0;
+    int64_t *roff = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *roff);
+    st = roff ? na__new(op, x->dtype, region_dims(p, dims), dims, &y)
+              : na__fail(NA_ERR_NO_MEMORY, "%s: out of memory for %lld row "
+                         "offsets", op, (long long)rows);
     if (st != NA_OK) {
+        free(roff);
         free(goff);
         return st;
     }
+    for (int64_t r = 0; r < rows; r++)
+        roff[r] = unravel(p->view.ndim, p->view.shape, p->view.stride, r);
     size_t es = na_dtype_size(x->dtype);
     const char *src = na_data(&p->view);
     char *dst = na_data(y);
-    int64_t rows = n > 0 ? view_rows(&p->view) : 0;
-#pragma omp parallel for num_threads(na__threads()) if (rows * n > NA__PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t roff = unravel(p->view.ndim, p->view.shape, p->view.stride, r);
-        gather_row(es, dst + (size_t)(r * n) * es, src + roff * (int64_t)es,
-                   goff, n);
+    int64_t nblk = (n + GATHER_BLOCK - 1) / GATHER_BLOCK;
+    bool par = rows * n > NA__PAR_MIN;
+    if (nblk > 1) {
+#pragma omp parallel for num_threads(na__threads()) if (par)
+        for (int64_t b = 0; b < nblk; b++) {
+            int64_t j0 = b * GATHER_BLOCK;
+            int64_t len = n - j0 < GATHER_BLOCK ? n - j0 : GATHER_BLOCK;
+            for (int64_t r = 0; r < rows; r++)
+                gather_row(es, dst + (size_t)(r * n + j0) * es,
+                           src + roff[r] * (int64_t)es, goff + j0, len);
+        }
+    } else { /* one block of ids: share the rows out instead */
+#pragma omp parallel for num_threads(na__threads()) if (par)
+        for (int64_t r = 0; r < rows; r++)
+            gather_row(es, dst + (size_t)(r * n) * es,
+                       src + roff[r] * (int64_t)es, goff, n);
     }
+    free(roff);
     free(goff);
     *out = y;
     return NA_OK;

@@ -28,7 +28,16 @@ void na_set_num_threads(int n) { __atomic_store_n(&g_threads, n > 0 ? n : 0, __A
 int na_get_num_threads(void)
 {
     int n = __atomic_load_n(&g_threads, __ATOMIC_RELAXED);
-    return n > 0 ? n : cores();
+    if (n > 0)
+        return n;
+    /* the affinity is read once: a system call per op costs microseconds */
+    static int g_cores;
+    n = __atomic_load_n(&g_cores, __ATOMIC_RELAXED);
+    if (n == 0) {
+        n = cores();
+        __atomic_store_n(&g_cores, n, __ATOMIC_RELAXED);
+    }
+    return n;
 }
 
 int na__threads(void) { return na_get_num_threads(); }

@@ -280,7 +280,7 @@ static na_status broadcast_impl(const char *op, const na_array *x, int ndim,
                                 const na_dim *dims, na_array **out)
 {
     na_dim t[NA_MAX_DIMS] = {{NULL, 0}};
-    int64_t stride[NA_MAX_DIMS];
+    int64_t stride[NA_MAX_DIMS] = {0};
     na_status st = target_dims(op, x, ndim, dims, t);
     if (st == NA_OK)
         st = na__align(op, x, ndim, t, stride);

@@ -1,0 +1,148 @@
+/* The fused attention path's pieces: the kernels (fused_kernels.c), the
+ * job fused.c describes and the runner executes (fused_run.c, with the
+ * tiled path in fused_tiles.c and the decode path in fused_decode.c), and
+ * the hooks tests and benchmarks use to look at it. Not installed; prefix
+ * na__. Self-contained: tests and benchmarks include it by relative path.
+ *
+ * Layouts. Logits are kept in base 2: queries arrive pre-multiplied by
+ * scale * log2(e), so exp(x * scale) == exp2(x').
+ *   qt  {projection, row:bq}      a block of bq query rows, transposed
+ *   st  {key:nk, row:bq}          logits, then weights, of one key tile
+ *   o   {row:bq, feature:dvp}     running (unnormalised) output
+ *   kp  {key, projection}         keys packed contiguously
+ *   vp  {key, feature:dvp}        values packed, features padded to 16
+ * bq is a multiple of 16 (at most 64); dvp a multiple of 16. */
+#ifndef NAMEDARR_FUSED_INTERNAL_H
+#define NAMEDARR_FUSED_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct na__fused_ops {
+    const char *name; /* "avx512", "avx2" or "generic" */
+    /* st[j*bq + i] = sum_d kp[j*dp + d] * qt[d*bq + i]   (j < nk, i < bq) */
+    void (*qk)(int64_t nk, int64_t dp, const float *kp, const float *qt, int bq,
+               float *st);
+    /* Online softmax step over one tile: st (-inf where masked) becomes
+     * exp2(st - m_new); m, l (bq each) updated; corr[i] = exp2(m_old - m_new),
+     * the factor the running output rows must be scaled by. A row with no
+     * live key so far keeps m = -inf, l = 0 and gets weights 0. */
+    void (*softmax)(int64_t nk, int bq, float *st, float *m, float *l, float *corr);
+    /* o[i*dvp + c] = o[i*dvp + c] * corr[i] + sum_j st[j*bq + i] * vp[j*dvp + c] */
+    void (*pv)(int64_t nk, int bq, int64_t dvp, const float *st, const float *vp,
+               const float *corr, float *o);
+    /* Decode: s[r*ls + j] = sum_d q[r*dp + d] * k[j*kc + d]  (r < nr, j < nk;
+     * k contiguous along d). */
+    void (*dots)(int64_t nk, int64_t dp, int nr, const float *q, const float *k,
+                 int64_t kc, float *s, int64_t ls);
+    /* The largest of s[0..n) (-inf when n == 0). */
+    float (*max)(int64_t n, const float *s);
+    /* s[j] = exp2(s[j] - mx) (0 for -inf); returns the sum. */
+    float (*exp_sum)(int64_t n, float *s, float mx);
+    /* Decode: o[r*dv + c] += sum_j p[r*lp + j] * v[j*vc + c]  (r < nr, c < dv;
+     * v contiguous along c). */
+    void (*wsum)(int64_t nk, int64_t dv, int nr, const float *p, int64_t lp,
+                 const float *v, int64_t vc, float *o);
+} na__fused_ops;
+
+/* ---- one fused call, as fused.c hands it to fused_run.c ---------------------------- */
+
+#define NA__FUSED_MAX_G 16
+
+/* Strides (in elements) of one operand. */
+typedef struct na__fused_operand {
+    const void *base;           /* f32 (q, k, v) or bool (mask)           */
+    int64_t g[NA__FUSED_MAX_G]; /* along each batch-like axis              */
+    int64_t row, col;           /* along seq / kv_seq                      */
+    int64_t feat;               /* along projection / the value feature    */
+} na__fused_operand;
+
+/* Rows are the query positions of every batch-like axis. Axes along which
+ * the keys and the values do not move (query_heads in grouped-query
+ * attention, or a broadcast) are "shared": their rows form one group with
+ * one set of keys and values, read once for all of them. */
+typedef struct na__fused_job {
+    const na__fused_ops *ops;
+    int64_t sq, skv, dp, dv; /* queries, keys, projection, value feature */
+    int ng;
+    int64_t gsize[NA__FUSED_MAX_G];
+    na__fused_operand q, k, v, m;
+    bool has_mask;
+    bool zero_rows; /* fully masked rows: zeros (else uniform) */
+    float scale2;   /* logits scale times log2(e)              */
+    float *y;       /* {G..., seq, dv} contiguous              */
+    int64_t yg[NA__FUSED_MAX_G];
+    int n_outer, n_shared; /* indexes into gsize                       */
+    int outer[NA__FUSED_MAX_G], shared[NA__FUSED_MAX_G];
+    int64_t groups, group_rows; /* group_rows = sq * product of shared axes */
+} na__fused_job;
+
+/* Run the job with `threads` threads: the tiled path, or the decode path
+ * when a group has at most NA__FUSED_DECODE_ROWS rows. NA_OK or
+ * NA_ERR_NO_MEMORY (as an int: this header stays self-contained). */
+#define NA__FUSED_DECODE_ROWS 8
+int na__fused_run(const na__fused_job *job, int threads);
+int na__fused_run_tiled(const na__fused_job *job, int threads);  /* fused_tiles.c  */
+int na__fused_run_decode(const na__fused_job *job, int threads); /* fused_decode.c */
+
+/* ---- shared by the two paths (fused_run.c) ----------------------------------------- */
+
+static inline int64_t na__fused_min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+static inline int64_t na__fused_round16(int64_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+static inline size_t na__fused_align64(size_t n)
+{
+    return (n + 63) / 64 * 64;
+}
+
+/* Where row `row` of group `group` reads its query and mask (NULL: no
+ * mask) and writes its output. */
+typedef struct na__fused_rows {
+    const float *q;
+    const bool *m;
+    float *y;
+} na__fused_rows;
+na__fused_rows na__fused_row_at(const na__fused_job *J, int64_t group, int64_t row);
+/* The group's keys and values (at key 0). */
+void na__fused_group_kv(const na__fused_job *J, int64_t group, const float **k,
+                        const float **v);
+/* y = o / l, or the masked-row policy when l == 0 (v: the group's values). */
+void na__fused_finish_row(const na__fused_job *J, float *y, const float *o, float l,
+                          const float *v);
+
+/* One block from the library's caching allocator, cut into buffers. */
+typedef struct na__fused_scratch {
+    void *block;
+    size_t bytes;
+    char *next;
+    int64_t packed; /* the tiled path: group whose keys and values are packed */
+} na__fused_scratch;
+bool na__fused_scratch_get(na__fused_scratch *s, size_t bytes);
+void na__fused_scratch_put(na__fused_scratch *s);
+/* The next `bytes` (64-byte aligned) of the block. */
+void *na__fused_carve(na__fused_scratch *s, size_t bytes);
+
+/* The kernels this CPU runs best ("avx512" with AVX-512F, else "avx2" with
+ * AVX2 and FMA, else "generic"), unless forced. */
+const na__fused_ops *na__fused_ops_get(void);
+/* Force "generic", "avx2" or "avx512" (if the CPU has it), or NULL
+ * (automatic).
+ * false if the requested kernels cannot run here. For tests. */
+bool na__fused_force_kernels(const char *name);
+/* The name of the kernels in use. */
+const char *na__fused_kernels(void);
+
+/* How many calls took each fused path since the start (all threads). */
+typedef struct na__fused_counts {
+    uint64_t prefill; /* tiled path: blocks of queries x tiles of keys */
+    uint64_t decode;  /* a few query rows per key/value head (GEMV-style) */
+} na__fused_counts;
+void na__fused_get_counts(na__fused_counts *c);
+
+#endif

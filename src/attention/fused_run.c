@@ -1,0 +1,108 @@
+/* The fused attention job runner: what the tiled path (fused_tiles.c) and
+ * the decode path (fused_decode.c) share — where a row's query, mask and
+ * output live, the keys and values of a group, the masked-row policy,
+ * scratch from the library's caching allocator — and the choice between
+ * the two paths. */
+#include <math.h>
+#include <string.h>
+
+#include "attention/fused_internal.h"
+#include "core/internal.h"
+
+/* ---- where rows live --------------------------------------------------------------- */
+
+na__fused_rows na__fused_row_at(const na__fused_job *J, int64_t group, int64_t row)
+{
+    int64_t qo = 0, mo = 0, yo = 0;
+    for (int a = J->n_outer - 1; a >= 0; a--) {
+        int d = J->outer[a];
+        int64_t i = group % J->gsize[d];
+        group /= J->gsize[d];
+        qo += i * J->q.g[d], mo += i * J->m.g[d], yo += i * J->yg[d];
+    }
+    int64_t pos = row % J->sq, sh = row / J->sq;
+    for (int a = J->n_shared - 1; a >= 0; a--) {
+        int d = J->shared[a];
+        int64_t i = sh % J->gsize[d];
+        sh /= J->gsize[d];
+        qo += i * J->q.g[d], mo += i * J->m.g[d], yo += i * J->yg[d];
+    }
+    qo += pos * J->q.row, mo += pos * J->m.row, yo += pos * J->dv;
+    return (na__fused_rows){(const float *)J->q.base + qo,
+                            J->has_mask ? (const bool *)J->m.base + mo : NULL, J->y + yo};
+}
+
+/* Offsets of the group's keys and values. */
+void na__fused_group_kv(const na__fused_job *J, int64_t group, const float **k,
+                        const float **v)
+{
+    int64_t ko = 0, vo = 0;
+    for (int a = J->n_outer - 1; a >= 0; a--) {
+        int d = J->outer[a];
+        int64_t i = group % J->gsize[d];
+        group /= J->gsize[d];
+        ko += i * J->k.g[d], vo += i * J->v.g[d];
+    }
+    *k = (const float *)J->k.base + ko;
+    *v = (const float *)J->v.base + vo;
+}
+
+/* Mean of the group's values over every key (the uniform policy for a row
+ * whose keys are all masked), in double like the general path's sums. */
+static void value_mean(const na__fused_job *J, const float *v, float *mean)
+{
+    for (int64_t c = 0; c < J->dv; c++) {
+        double sum = 0;
+        for (int64_t j = 0; j < J->skv; j++)
+            sum += v[j * J->v.col + c * J->v.feat];
+        mean[c] = (float)(sum / (double)J->skv);
+    }
+}
+
+/* y = o / l, or the policy for a row with no live key. */
+void na__fused_finish_row(const na__fused_job *J, float *y, const float *o, float l,
+                          const float *v)
+{
+    if (l > 0) {
+        float inv = 1.0f / l;
+        for (int64_t c = 0; c < J->dv; c++)
+            y[c] = o[c] * inv;
+    } else if (J->zero_rows || J->skv == 0) {
+        memset(y, 0, sizeof *y * (size_t)J->dv);
+    } else {
+        value_mean(J, v, y);
+    }
+}
+
+/* ---- na__fused_scratch
+ * -------------------------------------------------------------------- */
+
+void *na__fused_carve(na__fused_scratch *s, size_t bytes)
+{
+    void *p = s->next;
+    s->next += na__fused_align64(bytes);
+    return p;
+}
+
+bool na__fused_scratch_get(na__fused_scratch *s, size_t bytes)
+{
+    s->bytes = bytes;
+    s->block = na__mem_alloc(bytes);
+    s->next = s->block;
+    s->packed = -1;
+    return s->block != NULL;
+}
+
+void na__fused_scratch_put(na__fused_scratch *s)
+{
+    na__mem_free(s->block, s->bytes);
+}
+
+int na__fused_run(const na__fused_job *J, int threads)
+{
+    if (threads < 1)
+        threads = 1;
+    if (J->group_rows <= NA__FUSED_DECODE_ROWS)
+        return na__fused_run_decode(J, threads);
+    return na__fused_run_tiled(J, threads);
+}

@@ -1,0 +1,836 @@
+/* The fused attention path (src/attention/fused*.c) against the general
+ * path and a plain-loop reference on random data: odd sizes, batch > 1,
+ * MHA, GQA and MQA, strided and permuted inputs, every mask kind, fully
+ * masked rows under both policies, decode steps (one query row, a few rows
+ * per key/value head, keys split over threads, a KV cache); both kernel
+ * sets (AVX-512 when the CPU has it, and the plain-C one). Asking for the
+ * weights (capture, keep, return) and custom sublayers take the general
+ * path. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <namedarr/attention.h>
+#include <namedarr/combinators.h>
+#include <namedarr/layers.h>
+#include <namedarr/tree.h>
+
+#include "../src/attention/fused_internal.h"
+#include "support.h"
+
+/* ---- a case ------------------------------------------------------------------------ */
+
+enum { MASK_NONE, MASK_CAUSAL, MASK_BOOL, MASK_BOOL_KV };
+enum { LAYOUT_PLAIN, LAYOUT_STRIDED, LAYOUT_PERMUTED };
+
+typedef struct fcase {
+    int B, S, T, Hkv, G, D, Dv; /* G query heads per kv head; G == 0: MHA axes */
+    int mask;                   /* MASK_*                                       */
+    int64_t window;             /* with MASK_CAUSAL                             */
+    bool positions;             /* causal from side-input positions             */
+    int pad;                    /* batch 1's first `pad` keys at position -1    */
+    bool zero_rows;             /* MaskedSoftmax(ZERO) instead of Softmax       */
+    int dead_row;               /* MASK_BOOL: query row with no live key, or -1 */
+    int layout;                 /* LAYOUT_*                                     */
+    double scale;               /* 0: auto                                      */
+} fcase;
+
+static int heads(const fcase *c)
+{
+    return c->Hkv * (c->G ? c->G : 1);
+}
+
+/* Attention(select q, k, v from a tuple; the standard query_key_to_attn;
+ * Sequential(AttentionCombine)). */
+static na_layer *core_model(const fcase *c)
+{
+    na_dot_product_options o = {.scale = c->scale,
+                                .causal = c->mask == MASK_CAUSAL,
+                                .window = c->window,
+                                .masked_rows = c->zero_rows ? NA_MASKED_ROWS_ZERO
+                                                            : NA_MASKED_ROWS_UNIFORM};
+    if (c->mask == MASK_BOOL || c->mask == MASK_BOOL_KV)
+        o.mask_tag = "attn_mask";
+    na_layer *sel[3] = {0}, *qk = NULL, *comb = NULL, *av = NULL, *m = NULL;
+    for (int i = 0; i < 3; i++)
+        NA_OK_OR_FAIL(na_select_attention_input_new(i, NULL, NULL, &sel[i]));
+    NA_OK_OR_FAIL(na_dot_product_attn_new(&o, &qk));
+    NA_OK_OR_FAIL(na_attention_combine_new("kv_seq", &comb));
+    NA_OK_OR_FAIL(na_sequential_new(1, &comb, &av));
+    NA_OK_OR_FAIL(na_attention_new(sel[0], sel[1], sel[2], qk, av, &m));
+    return m;
+}
+
+typedef struct fdata {
+    na_array *q, *k, *v; /* contiguous originals                        */
+    na_value *in;        /* (q, k, v) as the case lays them out          */
+    na_side *side;
+    bool *mask;  /* [B][S][T]: the full mask the case means      */
+    double *ref; /* [B][H][S][Dv]                                */
+} fdata;
+
+static const char *const q_gqa[] = {"batch", "seq", "kv_heads", "query_heads",
+                                    "projection"},
+                         *const q_mha[] = {"batch", "seq", "heads", "projection"},
+                         *const kv_gqa[] = {"batch", "kv_seq", "kv_heads", "projection"},
+                         *const kv_mha[] = {"batch", "kv_seq", "heads", "projection"},
+                         *const y_gqa[] = {"batch", "kv_heads", "query_heads", "seq",
+                                           "projection"},
+                         *const y_mha[] = {"batch", "heads", "seq", "projection"};
+
+static const char *const *q_names(const fcase *c)
+{
+    return c->G ? q_gqa : q_mha;
+}
+static const char *const *kv_names(const fcase *c)
+{
+    return c->G ? kv_gqa : kv_mha;
+}
+
+static na_array *laid_out(const na_array *x, int layout)
+{
+    na_array *y = NULL;
+    if (layout == LAYOUT_STRIDED)
+        return ts_strided_copy(x);
+    if (layout == LAYOUT_PERMUTED) { /* reverse the dims: every stride changes */
+        int perm[NA_MAX_DIMS];
+        for (int d = 0; d < x->ndim; d++)
+            perm[d] = x->ndim - 1 - d;
+        return ts_permuted(x, perm);
+    }
+    NA_OK_OR_FAIL(na_array_ref(x, &y));
+    return y;
+}
+
+static void set_i32(na_side *side, const char *key, int ndim, const na_dim *dims,
+                    const int32_t *data)
+{
+    na_array *a = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_I32, ndim, dims, data, &a));
+    NA_OK_OR_FAIL(na_side_set_array(side, key, a));
+    na_array_free(a);
+}
+
+/* The mask the case means, and the side inputs that say it. */
+static void make_mask(const fcase *c, fdata *f, uint64_t seed)
+{
+    int B = c->B, S = c->S, T = c->T;
+    f->mask = malloc((size_t)(B * S * T) + 1);
+    int32_t *qp = malloc(sizeof(int32_t) * (size_t)(B * S) + 1);
+    int32_t *kp = malloc(sizeof(int32_t) * (size_t)(B * T) + 1);
+    for (int b = 0; b < B; b++) {
+        for (int i = 0; i < S; i++) /* queries are the last S of T positions */
+            qp[b * S + i] = T - S + i;
+        for (int j = 0; j < T; j++)
+            kp[b * T + j] = b == 1 && j < c->pad ? -1 : j;
+    }
+    uint64_t s = seed * 2654435761u + 7;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < T; j++) {
+                s = s * 6364136223846793005ull + 1442695040888963407ull;
+                bool keep = true, rnd = (s >> 33) % 3 != 0;
+                if (c->mask == MASK_CAUSAL) {
+                    int qpos = c->positions ? qp[b * S + i] : i;
+                    int kpos = c->positions ? kp[b * T + j] : j;
+                    keep = qpos >= kpos && kpos >= 0 &&
+                           (c->window <= 0 || qpos - kpos < c->window);
+                } else if (c->mask == MASK_BOOL) {
+                    keep = rnd && i != c->dead_row;
+                } else if (c->mask == MASK_BOOL_KV) {
+                    keep = (j * 7 + b) % 5 != 0; /* same for every query */
+                }
+                f->mask[(b * S + i) * T + j] = keep;
+            }
+    if (c->mask == MASK_CAUSAL && c->positions) {
+        set_i32(f->side, NA_QUERY_POSITIONS_KEY, NA_DIMS({"batch", B}, {"seq", S}), qp);
+        set_i32(f->side, NA_KV_POSITIONS_KEY, NA_DIMS({"batch", B}, {"kv_seq", T}), kp);
+    }
+    na_array *m = NULL;
+    if (c->mask == MASK_BOOL)
+        NA_OK_OR_FAIL(na_from_data(
+            NA_BOOL, NA_DIMS({"batch", B}, {"seq", S}, {"kv_seq", T}), f->mask, &m));
+    if (c->mask == MASK_BOOL_KV) {
+        bool *row = malloc((size_t)(B * T) + 1);
+        for (int b = 0; b < B; b++)
+            memcpy(row + b * T, f->mask + (size_t)b * S * T, (size_t)T);
+        NA_OK_OR_FAIL(
+            na_from_data(NA_BOOL, NA_DIMS({"batch", B}, {"kv_seq", T}), row, &m));
+        free(row);
+    }
+    if (m)
+        NA_OK_OR_FAIL(na_side_set_array(f->side, "attn_mask", m));
+    na_array_free(m);
+    free(qp);
+    free(kp);
+}
+
+/* q, k, v flattened to [b][h][i][d] / [b][hk][j][d] in double. */
+static double *flat(const na_array *x, const char *const *names, int B, int H, int G,
+                    int n, int d, bool is_q)
+{
+    double *out = malloc(sizeof(double) * (size_t)(B * H * n * d) + 8);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < n; i++)
+                for (int e = 0; e < d; e++) {
+                    int64_t idx[5];
+                    int k = 0;
+                    idx[k++] = b, idx[k++] = i;
+                    if (G && is_q)
+                        idx[k++] = h / G, idx[k++] = h % G;
+                    else
+                        idx[k++] = h;
+                    idx[k++] = e;
+                    out[((b * H + h) * n + i) * d + e] = ts_at(x, k, names, idx);
+                }
+    return out;
+}
+
+/* Plain loops, double: softmax(q k * scale, masked) v per (b, h, i). */
+static void reference(const fcase *c, fdata *f)
+{
+    int B = c->B, S = c->S, T = c->T, H = heads(c), Hkv = c->Hkv, D = c->D, Dv = c->Dv;
+    int G = c->G ? c->G : 1;
+    double *q = flat(f->q, q_names(c), B, H, c->G, S, D, true);
+    double *k = flat(f->k, kv_names(c), B, Hkv, 0, T, D, false);
+    double *v = flat(f->v, kv_names(c), B, Hkv, 0, T, Dv, false);
+    double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)D);
+    double *w = malloc(sizeof(double) * (size_t)T + 8);
+    f->ref = calloc((size_t)(B * H * S * Dv) + 1, sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < S; i++) {
+                const double *qi = q + ((b * H + h) * S + i) * D;
+                double mx = -INFINITY;
+                int live = 0;
+                for (int j = 0; j < T; j++) {
+                    const double *kj = k + ((b * Hkv + h / G) * T + j) * D;
+                    double dot = 0;
+                    for (int e = 0; e < D; e++)
+                        dot += qi[e] * kj[e];
+                    bool keep = f->mask[(b * S + i) * T + j];
+                    w[j] = keep ? dot * scale : -INFINITY;
+                    live += keep;
+                    mx = fmax(mx, w[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < T; j++) {
+                    w[j] = live == 0 ? (c->zero_rows ? 0.0 : 1.0) : exp(w[j] - mx);
+                    sum += w[j];
+                }
+                double *y = f->ref + ((b * H + h) * S + i) * Dv;
+                for (int j = 0; j < T && sum > 0; j++)
+                    for (int e = 0; e < Dv; e++)
+                        y[e] += w[j] / sum * v[((b * Hkv + h / G) * T + j) * Dv + e];
+            }
+    free(q), free(k), free(v), free(w);
+}
+
+static fdata make_data(const fcase *c, uint64_t seed)
+{
+    fdata f = {0};
+    int B = c->B, S = c->S, T = c->T, Hkv = c->Hkv, D = c->D, Dv = c->Dv;
+    if (c->G)
+        f.q = ts_random(NA_F32,
+                        NA_DIMS({"batch", B}, {"seq", S}, {"kv_heads", Hkv},
+                                {"query_heads", c->G}, {"projection", D}),
+                        seed);
+    else
+        f.q = ts_random(
+            NA_F32, NA_DIMS({"batch", B}, {"seq", S}, {"heads", Hkv}, {"projection", D}),
+            seed);
+    const char *h = c->G ? "kv_heads" : "heads";
+    f.k = ts_random(NA_F32,
+                    NA_DIMS({"batch", B}, {"kv_seq", T}, {h, Hkv}, {"projection", D}),
+                    seed + 1);
+    f.v = ts_random(NA_F32,
+                    NA_DIMS({"batch", B}, {"kv_seq", T}, {h, Hkv}, {"projection", Dv}),
+                    seed + 2);
+    /* bigger logits than [-1, 1) data gives: the softmax is not flat */
+    na_array *q3 = NULL;
+    NA_OK_OR_FAIL(na_binary_scalar(NA_MUL, f.q, 3.0, &q3));
+    na_array_free(f.q);
+    f.q = q3;
+    f.in =
+        na_value_tuple(3, (na_value *[]){na_value_from_array(laid_out(f.q, c->layout)),
+                                         na_value_from_array(laid_out(f.k, c->layout)),
+                                         na_value_from_array(laid_out(f.v, c->layout))});
+    f.side = na_side_new();
+    make_mask(c, &f, seed);
+    reference(c, &f);
+    return f;
+}
+
+static void free_data(fdata *f)
+{
+    TS_FREE(f->q, f->k, f->v);
+    na_value_free(f->in);
+    na_side_free(f->side);
+    free(f->mask);
+    free(f->ref);
+}
+
+/* max |y - ref| over the largest |ref| (at least 1). */
+static double rel_err(const fcase *c, const fdata *f, const na_array *y)
+{
+    int H = heads(c), G = c->G;
+    const char *const *names = G ? y_gqa : y_mha;
+    cr_assert_eq(y->ndim, G ? 5 : 4);
+    double worst = 0, big = 1;
+    for (int b = 0; b < c->B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < c->S; i++)
+                for (int e = 0; e < c->Dv; e++) {
+                    int64_t idx[5];
+                    int k = 0;
+                    idx[k++] = b;
+                    if (G)
+                        idx[k++] = h / G, idx[k++] = h % G;
+                    else
+                        idx[k++] = h;
+                    idx[k++] = i, idx[k++] = e;
+                    double r = f->ref[((b * H + h) * c->S + i) * c->Dv + e];
+                    double d = fabs(ts_at(y, k, names, idx) - r);
+                    worst = fmax(worst, isnan(d) ? INFINITY : d);
+                    big = fmax(big, fabs(r));
+                }
+    return worst / big;
+}
+
+static na__fused_counts counts(void)
+{
+    na__fused_counts c;
+    na__fused_get_counts(&c);
+    return c;
+}
+
+/* Fused (kernels `kern`) and general path against the reference; the fused
+ * call must have taken the path `want` (0 prefill, 1 decode). */
+static void check_case(const fcase *c, int want, uint64_t seed)
+{
+    const char *kernels[3] = {"generic", "avx2", "avx512"};
+    fdata f = make_data(c, seed);
+    na_layer *m = core_model(c);
+    for (int kk = 0; kk < 3; kk++) {
+        if (!na__fused_force_kernels(kernels[kk]))
+            continue; /* the CPU lacks them */
+        na__fused_counts before = counts();
+        na_value *y = NULL;
+        NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y));
+        na__fused_counts after = counts();
+        cr_assert_eq(after.prefill - before.prefill, want == 0 ? 1u : 0u,
+                     "%s: prefill path not taken as expected", kernels[kk]);
+        cr_assert_eq(after.decode - before.decode, want == 1 ? 1u : 0u,
+                     "%s: decode path not taken as expected", kernels[kk]);
+        double e = rel_err(c, &f, na_value_array(y, "test"));
+        cr_assert(e < 1e-5,
+                  "%s kernels: fused vs reference %g (B%d S%d T%d Hkv%d G%d D%d "
+                  "Dv%d mask %d)",
+                  kernels[kk], e, c->B, c->S, c->T, c->Hkv, c->G, c->D, c->Dv, c->mask);
+        na_value_free(y);
+    }
+    na__fused_force_kernels(NULL);
+    NA_OK_OR_FAIL(na_attention_set_fused(m, false));
+    na__fused_counts before = counts();
+    na_value *y = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y));
+    na__fused_counts after = counts();
+    cr_assert(after.prefill == before.prefill && after.decode == before.decode);
+    double e = rel_err(c, &f, na_value_array(y, "test"));
+    cr_assert(e < 1e-5, "general path vs reference %g", e);
+    na_value_free(y);
+    na_layer_free(m);
+    free_data(&f);
+}
+
+static void init(void)
+{
+    na_set_num_threads(2);
+}
+
+TestSuite(fused, .init = init);
+
+/* ---- prefill: the tiled path ------------------------------------------------------- */
+
+Test(fused, plain_odd_sizes)
+{
+    /* 7 rows per head: the decode path; 33: tiled */
+    check_case(
+        &(fcase){.B = 2, .S = 7, .T = 33, .Hkv = 3, .D = 5, .Dv = 6, .dead_row = -1}, 1,
+        1);
+    check_case(
+        &(fcase){.B = 1, .S = 33, .T = 7, .Hkv = 1, .D = 1, .Dv = 1, .dead_row = -1}, 0,
+        2);
+}
+
+Test(fused, seq_130_causal_gqa_multithreaded)
+{
+    check_case(&(fcase){.B = 2,
+                        .S = 130,
+                        .T = 130,
+                        .Hkv = 2,
+                        .G = 3,
+                        .D = 16,
+                        .Dv = 16,
+                        .mask = MASK_CAUSAL,
+                        .dead_row = -1},
+               0, 3);
+}
+
+Test(fused, long_features_and_scale)
+{
+    /* D and Dv past one 64-wide chunk, not multiples of 16 */
+    check_case(&(fcase){.B = 1,
+                        .S = 40,
+                        .T = 130,
+                        .Hkv = 2,
+                        .D = 70,
+                        .Dv = 83,
+                        .scale = 0.3,
+                        .dead_row = -1},
+               0, 4);
+}
+
+Test(fused, mqa_sliding_window)
+{
+    check_case(&(fcase){.B = 2,
+                        .S = 33,
+                        .T = 33,
+                        .Hkv = 1,
+                        .G = 4,
+                        .D = 8,
+                        .Dv = 8,
+                        .mask = MASK_CAUSAL,
+                        .window = 5,
+                        .dead_row = -1},
+               0, 5);
+}
+
+Test(fused, padding_by_negative_positions)
+{
+    /* queries are the last S of T positions; batch 1's first 9 keys are padding */
+    check_case(&(fcase){.B = 2,
+                        .S = 33,
+                        .T = 130,
+                        .Hkv = 2,
+                        .D = 8,
+                        .Dv = 8,
+                        .mask = MASK_CAUSAL,
+                        .positions = true,
+                        .pad = 9,
+                        .dead_row = -1},
+               0, 6);
+}
+
+Test(fused, bool_mask_from_side_input)
+{
+    check_case(&(fcase){.B = 3,
+                        .S = 7,
+                        .T = 130,
+                        .Hkv = 2,
+                        .D = 8,
+                        .Dv = 5,
+                        .mask = MASK_BOOL,
+                        .dead_row = -1},
+               1, 7);
+    check_case(&(fcase){.B = 3,
+                        .S = 17,
+                        .T = 130,
+                        .Hkv = 2,
+                        .D = 8,
+                        .Dv = 5,
+                        .mask = MASK_BOOL,
+                        .dead_row = -1},
+               0, 7);
+    check_case(&(fcase){.B = 2,
+                        .S = 33,
+                        .T = 70,
+                        .Hkv = 2,
+                        .G = 2,
+                        .D = 8,
+                        .Dv = 8,
+                        .mask = MASK_BOOL_KV,
+                        .dead_row = -1},
+               0, 8);
+}
+
+Test(fused, fully_masked_row_uniform_and_zero)
+{
+    for (int z = 0; z < 2; z++)
+        check_case(&(fcase){.B = 2,
+                            .S = 33,
+                            .T = 70,
+                            .Hkv = 2,
+                            .D = 8,
+                            .Dv = 8,
+                            .mask = MASK_BOOL,
+                            .dead_row = 5,
+                            .zero_rows = z},
+                   0, 9);
+}
+
+Test(fused, strided_and_permuted_inputs)
+{
+    check_case(&(fcase){.B = 2,
+                        .S = 33,
+                        .T = 70,
+                        .Hkv = 2,
+                        .G = 2,
+                        .D = 8,
+                        .Dv = 8,
+                        .mask = MASK_CAUSAL,
+                        .window = 9,
+                        .layout = LAYOUT_STRIDED,
+                        .dead_row = -1},
+               0, 10);
+    check_case(&(fcase){.B = 2,
+                        .S = 33,
+                        .T = 70,
+                        .Hkv = 2,
+                        .D = 8,
+                        .Dv = 8,
+                        .mask = MASK_BOOL,
+                        .dead_row = 3,
+                        .layout = LAYOUT_PERMUTED},
+               0, 11);
+}
+
+/* ---- decode: a few rows per key/value head ----------------------------------------- */
+
+Test(fused, decode_one_row)
+{
+    check_case(&(fcase){.B = 2,
+                        .S = 1,
+                        .T = 130,
+                        .Hkv = 3,
+                        .D = 16,
+                        .Dv = 16,
+                        .mask = MASK_CAUSAL,
+                        .positions = true,
+                        .pad = 4,
+                        .dead_row = -1},
+               1, 12);
+    check_case(
+        &(fcase){.B = 1, .S = 1, .T = 1, .Hkv = 1, .D = 3, .Dv = 2, .dead_row = -1}, 1,
+        13);
+}
+
+Test(fused, decode_gqa_and_mqa_rows)
+{
+    /* 4 and 8 rows per kv head: decode path; 9 rows: tiled path */
+    check_case(&(fcase){.B = 2,
+                        .S = 1,
+                        .T = 130,
+                        .Hkv = 2,
+                        .G = 4,
+                        .D = 16,
+                        .Dv = 24,
+                        .mask = MASK_CAUSAL,
+                        .positions = true,
+                        .window = 50,
+                        .dead_row = -1},
+               1, 14);
+    check_case(&(fcase){.B = 1,
+                        .S = 2,
+                        .T = 33,
+                        .Hkv = 1,
+                        .G = 4,
+                        .D = 8,
+                        .Dv = 8,
+                        .mask = MASK_BOOL,
+                        .dead_row = 1,
+                        .zero_rows = true},
+               1, 15);
+    check_case(&(fcase){.B = 1,
+                        .S = 3,
+                        .T = 33,
+                        .Hkv = 1,
+                        .G = 3,
+                        .D = 8,
+                        .Dv = 8,
+                        .mask = MASK_BOOL,
+                        .dead_row = 1},
+               0, 16);
+}
+
+Test(fused, decode_keys_split_over_threads)
+{
+    /* one kv head, two threads: the keys are split in chunks and merged;
+     * strided features are packed */
+    check_case(&(fcase){.B = 1,
+                        .S = 1,
+                        .T = 1500,
+                        .Hkv = 1,
+                        .G = 4,
+                        .D = 64,
+                        .Dv = 64,
+                        .mask = MASK_CAUSAL,
+                        .positions = true,
+                        .window = 1200,
+                        .dead_row = -1},
+               1, 17);
+    check_case(&(fcase){.B = 1,
+                        .S = 1,
+                        .T = 1500,
+                        .Hkv = 1,
+                        .G = 2,
+                        .D = 64,
+                        .Dv = 48,
+                        .mask = MASK_BOOL,
+                        .dead_row = 0,
+                        .layout = LAYOUT_PERMUTED},
+               1, 18);
+}
+
+/* ---- a KV cache: prefill, then steps of one ---------------------------------------- */
+
+static na_layer *cached_mha(int heads, int kv_heads, bool fused)
+{
+    na_mha_options o = {.num_heads = heads,
+                        .num_kv_heads = kv_heads,
+                        .in_features = 32,
+                        .causal = true,
+                        .use_bias = true,
+                        .seed = 5};
+    na_layer *m = NULL;
+    NA_OK_OR_FAIL(na_mha_new(&o, &m));
+    NA_OK_OR_FAIL(na_attention_set_fused(m, fused));
+    na_kv_cache_options k = {.capacity = 300};
+    int n = 0;
+    NA_OK_OR_FAIL(na_attention_to_kv_cache(&m, &k, &n));
+    cr_assert_eq(n, 1);
+    return m;
+}
+
+static void kv_steps(int heads, int kv_heads)
+{
+    na_layer *fast = cached_mha(heads, kv_heads, true),
+             *slow = cached_mha(heads, kv_heads, false);
+    na_array *x =
+        ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 140}, {"embedding", 32}), 3);
+    for (int64_t t = 0; t < 140;) {
+        int64_t n = t == 0 ? 131 : 1;
+        na_array *xs = NULL, *e = NULL, *y1 = NULL, *y2 = NULL;
+        na_index r = NA_RANGE("seq", t, t + n, 1);
+        NA_OK_OR_FAIL(na_index_by(x, 1, &r, &xs));
+        na_side *side = na_side_new();
+        NA_OK_OR_FAIL(na_scalar(NA_I32, (double)t, &e));
+        NA_OK_OR_FAIL(na_side_set_array(side, "cache_end_index", e));
+        na__fused_counts before = counts();
+        NA_OK_OR_FAIL(na_layer_call_array(fast, xs, side, &y1));
+        na__fused_counts after = counts();
+        /* the prefill has 131 rows per kv head; a step has heads / kv_heads */
+        cr_assert_eq(after.prefill - before.prefill, n > 1 ? 1u : 0u);
+        cr_assert_eq(after.decode - before.decode, n > 1 ? 0u : 1u);
+        NA_OK_OR_FAIL(na_layer_call_array(slow, xs, side, &y2));
+        double d = ts_max_abs_diff(y1, y2);
+        cr_assert(d < 1e-5, "step %lld: fused vs general %g", (long long)t, d);
+        TS_FREE(xs, e, y1, y2);
+        na_side_free(side);
+        t += n;
+    }
+    na_array_free(x);
+    na_layer_free(fast);
+    na_layer_free(slow);
+}
+
+Test(fused, kv_cache_decode_mha)
+{
+    kv_steps(4, 0);
+}
+Test(fused, kv_cache_decode_gqa)
+{
+    kv_steps(4, 2);
+}
+
+/* ---- when the fused path must not run ---------------------------------------------- */
+
+static const fcase small = {.B = 2,
+                            .S = 9,
+                            .T = 11,
+                            .Hkv = 2,
+                            .D = 4,
+                            .Dv = 4,
+                            .mask = MASK_CAUSAL,
+                            .dead_row = -1};
+
+/* Call m and check it took the general path and matches the reference. */
+static na_value *general_call(na_layer *m, const fdata *f)
+{
+    na__fused_counts before = counts();
+    na_value *y = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, f->in, f->side, &y));
+    na__fused_counts after = counts();
+    cr_assert(after.prefill == before.prefill && after.decode == before.decode,
+              "the fused path ran");
+    const na_array *a =
+        na_value_array(y->kind == NA_VALUE_TUPLE ? y->items[0] : y, "test");
+    cr_assert(rel_err(&small, f, a) < 1e-5);
+    return y;
+}
+
+Test(fused, capture_takes_the_general_path)
+{
+    fdata f = make_data(&small, 40);
+    na_layer *m = core_model(&small);
+    na_capture *cap = NULL;
+    NA_OK_OR_FAIL(na_capture_new(&cap));
+    NA_OK_OR_FAIL(na_capture_add(cap, na_layer_child(m, 3), "weights"));
+    na_capture_begin(cap);
+    na_value *y = general_call(m, &f);
+    na_capture_end(cap);
+    const na_value *w = na_capture_find(cap, "weights", 0);
+    cr_assert(w && w->kind == NA_VALUE_ARRAY);
+    cr_assert_eq(na_axis_size(w->array, "kv_seq"), small.T);
+    na_value_free(y);
+    /* capture over: fused again */
+    na__fused_counts before = counts();
+    NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y));
+    cr_assert_eq(counts().prefill, before.prefill + 1);
+    na_value_free(y);
+    na_capture_free(cap);
+    na_layer_free(m);
+    free_data(&f);
+}
+
+Test(fused, keep_and_return_weights_take_the_general_path)
+{
+    fdata f = make_data(&small, 41);
+    na_layer *m = core_model(&small);
+    NA_OK_OR_FAIL(na_attention_set_keep_weights(m, true));
+    na_value *y = general_call(m, &f);
+    cr_assert_not_null(na_attention_weights(m));
+    na_value_free(y);
+    NA_OK_OR_FAIL(na_attention_set_keep_weights(m, false));
+    NA_OK_OR_FAIL(na_attention_set_return_weights(m, true));
+    y = general_call(m, &f);
+    cr_assert(y->kind == NA_VALUE_TUPLE && y->count == 2);
+    na_value_free(y);
+    na_layer_free(m);
+    free_data(&f);
+}
+
+/* A softmax written outside the library: the tree is no longer standard. */
+static na_status my_softmax_call(na_layer *self, const na_value *in, const na_side *side,
+                                 na_value **out)
+{
+    (void)self, (void)side;
+    const na_array *x = na_value_array(in, "MySoftmax");
+    na_array *y = NULL;
+    if (!x)
+        return na_last_status();
+    na_status st = na_softmax(x, NA_NAMES("kv_seq"), &y);
+    if (st == NA_OK)
+        *out = na_value_from_array(y);
+    return st;
+}
+
+static void my_softmax_destroy(na_layer *self)
+{
+    free(self);
+}
+
+static const na_layer_type my_softmax_type = {
+    .name = "MySoftmax", .call = my_softmax_call, .destroy = my_softmax_destroy};
+
+Test(fused, custom_sublayer_disables_fusion)
+{
+    fdata f = make_data(&small, 42);
+    na_layer *m = core_model(&small);
+    na_layer *qk = na_layer_child(m, 3);
+    int n = na_layer_child_count(qk);
+    cr_assert_str_eq(na_layer_type_name(na_layer_child(qk, n - 1)), "Softmax");
+    na_layer *mine = malloc(sizeof *mine);
+    mine->type = &my_softmax_type;
+    na_layer **slot = qk->type->child_slot(qk, n - 1);
+    na_layer_free(*slot);
+    *slot = mine;
+    na_value *y = general_call(m, &f);
+    na_value_free(y);
+    na_layer_free(m);
+    free_data(&f);
+}
+
+Test(fused, kernels_can_be_forced)
+{
+    cr_assert(na__fused_force_kernels("generic"));
+    cr_assert_str_eq(na__fused_kernels(), "generic");
+    cr_assert_not(na__fused_force_kernels("sse9"));
+    __builtin_cpu_init();
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    cr_assert_eq(na__fused_force_kernels("avx2"), avx2);
+    cr_assert_eq(na__fused_force_kernels("avx512"), avx512);
+    cr_assert(na__fused_force_kernels(NULL));
+    cr_assert_str_eq(na__fused_kernels(), avx512 ? "avx512" : avx2 ? "avx2" : "generic");
+}
+
+/* ---- edges and errors -------------------------------------------------------------- */
+
+/* Zero queries or zero keys: the fused and the general path agree (the
+ * fused path declines an empty key axis and runs nothing for no queries). */
+static void empty_case(int S, int T)
+{
+    fcase c = {.B = 2, .S = S, .T = T, .Hkv = 2, .D = 4, .Dv = 3, .dead_row = -1};
+    na_array *q = ts_random(
+        NA_F32, NA_DIMS({"batch", 2}, {"seq", S}, {"heads", 2}, {"projection", 4}), 1);
+    na_array *k = ts_random(
+        NA_F32, NA_DIMS({"batch", 2}, {"kv_seq", T}, {"heads", 2}, {"projection", 4}), 2);
+    na_array *v = ts_random(
+        NA_F32, NA_DIMS({"batch", 2}, {"kv_seq", T}, {"heads", 2}, {"projection", 3}), 3);
+    na_value *in =
+        na_value_tuple(3, (na_value *[]){na_value_ref_array(q), na_value_ref_array(k),
+                                         na_value_ref_array(v)});
+    na_layer *m = core_model(&c);
+    na_value *y1 = NULL, *y2 = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, in, NULL, &y1));
+    NA_OK_OR_FAIL(na_attention_set_fused(m, false));
+    NA_OK_OR_FAIL(na_layer_call(m, in, NULL, &y2));
+    cr_assert_eq(na_axis_size(y1->array, "seq"), S);
+    cr_assert_eq(na_axis_size(y1->array, "projection"), 3);
+    cr_assert_eq(ts_max_abs_diff(y1->array, y2->array), 0);
+    na_value_free(y1), na_value_free(y2), na_value_free(in);
+    TS_FREE(q, k, v);
+    na_layer_free(m);
+}
+
+Test(fused, zero_queries)
+{
+    empty_case(0, 5);
+}
+Test(fused, zero_keys)
+{
+    empty_case(3, 0);
+}
+
+/* A bad mask: the fused path steps aside and the call fails exactly as the
+ * general path does, naming the layer, the mask and the shapes. */
+Test(fused, bad_mask_fails_like_the_general_path)
+{
+    fcase c = {.B = 2,
+               .S = 9,
+               .T = 11,
+               .Hkv = 2,
+               .D = 4,
+               .Dv = 4,
+               .mask = MASK_BOOL,
+               .dead_row = -1};
+    fdata f = make_data(&c, 50);
+    na_layer *m = core_model(&c);
+    na_array *wrong = ts_random(NA_BOOL, NA_DIMS({"batch", 2}, {"kv_seq", 12}), 1);
+    NA_OK_OR_FAIL(na_side_set_array(f.side, "attn_mask", wrong));
+    na_value *y = NULL;
+    for (int fused = 1; fused >= 0; fused--) {
+        NA_OK_OR_FAIL(na_attention_set_fused(m, fused));
+        NA_EXPECT_FAIL(na_layer_call(m, f.in, f.side, &y), NA_ERR_SHAPE,
+                       "ApplyAttentionMask", "kv_seq", "12");
+        cr_assert_null(y);
+    }
+    na_side_remove(f.side, "attn_mask");
+    NA_OK_OR_FAIL(na_attention_set_fused(m, true));
+    NA_EXPECT_FAIL(na_layer_call(m, f.in, f.side, &y), NA_ERR_NOT_FOUND, "attn_mask");
+    na_array_free(wrong);
+    na_layer_free(m);
+    free_data(&f);
+}
