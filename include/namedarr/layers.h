@@ -150,7 +150,8 @@ na_status na_cast_to_dtype_new(na_dtype dtype, na_layer **result);
 /* Dropout: zero each element with probability `rate` and scale the kept
  * ones by 1 / (1 - rate); rate in [0, 1). The mask is shared (broadcast)
  * along the axes in `shared` (NULL: none), e.g. NA_NAMES("seq") drops
- * whole feature channels for every position. Masks come from the
+ * whole feature channels for every position; a shared name the input
+ * lacks is ignored, as in Penzai. Masks come from the
  * counter-based generator: the k-th call (k = 0, 1, ...) of a layer uses
  * stream na_init_seed_for(seed, "dropout/<k>"), so a run is reproducible.
  * A disabled layer, or rate 0, is the identity (no call counted). */
