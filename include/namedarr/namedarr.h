@@ -32,6 +32,7 @@
 #include "namedarr/tree.h"
 #include "namedarr/print.h"
 #include "namedarr/attention.h"
+#include "namedarr/attention_fn.h"
 #include "namedarr/masks.h"
 #include "namedarr/safetensors.h"
 #include "namedarr/checkpoint.h"
