@@ -138,3 +138,38 @@ Test(safetensors, missing_file_and_bad_arguments)
                    "'w' repeats");
     na_array_free(a);
 }
+
+Test(safetensors, extra_metadata_round_trips_and_reserved_keys_fail)
+{
+    na_array *a = ts_random(NA_F32, NA_DIMS({"x", 3}), 1);
+    const char *labels[] = {"a"};
+    const na_array *arrays[] = {a};
+    const char *keys[] = {"namedarr.model", "note"};
+    const char *values[] = {"{\"type\": \"Linear\"}", "hello"};
+    na_safetensors_meta meta = {2, keys, values};
+    NA_OK_OR_FAIL(na_safetensors_write_ex(g_path, 1, labels, arrays, &meta));
+    na_safetensors *st = NULL;
+    NA_OK_OR_FAIL(na_safetensors_open(g_path, &st));
+    cr_assert_str_eq(na_safetensors_metadata(st, "namedarr.model"), values[0]);
+    cr_assert_str_eq(na_safetensors_metadata(st, "note"), "hello");
+    cr_assert_str_eq(na_safetensors_metadata(st, "format"), "namedarr");
+    cr_assert_null(na_safetensors_metadata(st, "absent"));
+    cr_assert_null(na_safetensors_metadata(NULL, "note"));
+    na_safetensors_close(st);
+
+    const char *reserved[] = {"format"}, *axes[] = {"namedarr.axes.a"};
+    NA_EXPECT_FAIL(na_safetensors_write_ex(g_path, 1, labels, arrays,
+                                           &(na_safetensors_meta){1, reserved, values}),
+                   NA_ERR_ARGUMENT, "metadata key 'format' is reserved");
+    NA_EXPECT_FAIL(na_safetensors_write_ex(g_path, 1, labels, arrays,
+                                           &(na_safetensors_meta){1, axes, values}),
+                   NA_ERR_ARGUMENT, "'namedarr.axes.a' is reserved");
+    const char *twice[] = {"k", "k"};
+    NA_EXPECT_FAIL(na_safetensors_write_ex(g_path, 1, labels, arrays,
+                                           &(na_safetensors_meta){2, twice, values}),
+                   NA_ERR_ARGUMENT, "metadata key 'k' repeats");
+    NA_EXPECT_FAIL(na_safetensors_write_ex(g_path, 1, labels, arrays,
+                                           &(na_safetensors_meta){1, NULL, values}),
+                   NA_ERR_ARGUMENT, "without keys or values");
+    na_array_free(a);
+}

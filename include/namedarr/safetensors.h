@@ -37,11 +37,27 @@ na_status na_safetensors_write(const char *path, int n,
                                const char *const *labels,
                                const na_array *const *arrays);
 
+/* Extra string metadata for the file's __metadata__ (keys "format" and
+ * "namedarr.axes.*" are reserved; keys must not repeat). */
+typedef struct na_safetensors_meta {
+    int count;
+    const char *const *keys;
+    const char *const *values;
+} na_safetensors_meta;
+
+/* na_safetensors_write with extra metadata (meta NULL: none). */
+na_status na_safetensors_write_ex(const char *path, int n, const char *const *labels,
+                                  const na_array *const *arrays,
+                                  const na_safetensors_meta *meta);
+
 typedef struct na_safetensors na_safetensors; /* an open, validated file */
 
 na_status na_safetensors_open(const char *path, na_safetensors **out);
 void na_safetensors_close(na_safetensors *st);
 int na_safetensors_count(const na_safetensors *st);
+/* The string under `key` in the file's __metadata__, or NULL (absent or
+ * not a string). Borrowed: valid until the file is closed. */
+const char *na_safetensors_metadata(const na_safetensors *st, const char *key);
 const char *na_safetensors_label(const na_safetensors *st, int i);
 /* A new array (a copy of the file's data) with the saved axis names. */
 na_status na_safetensors_get(const na_safetensors *st, const char *label,

@@ -45,6 +45,7 @@ struct na_safetensors {
     uint64_t data_size;
     int count;
     entry *entries;
+    cJSON *meta; /* the __metadata__ object (NULL: none) */
 };
 
 /* ---- writing --------------------------------------------------------- */
@@ -79,13 +80,16 @@ static char *axes_string(const na_array *x)
 }
 
 static cJSON *header_json(int n, const char *const *labels,
-                          const na_array *const *arrays)
+                          const na_array *const *arrays, const na_safetensors_meta *extra)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
     if (!meta)
         goto fail;
     cJSON_AddStringToObject(meta, "format", "namedarr");
+    for (int i = 0; extra && i < extra->count; i++)
+        if (!cJSON_AddStringToObject(meta, extra->keys[i], extra->values[i]))
+            goto fail;
     uint64_t offset = 0;
     for (int i = 0; i < n; i++) {
         const na_array *x = arrays[i];
@@ -121,6 +125,31 @@ fail:
     return NULL;
 }
 
+/* Extra metadata: string keys and values, none reserved or repeated. */
+static na_status check_meta(const na_safetensors_meta *m)
+{
+    const char *who = "na_safetensors_write_ex";
+    if (!m)
+        return NA_OK;
+    if (m->count < 0 || (m->count > 0 && (!m->keys || !m->values)))
+        return na__fail(NA_ERR_ARGUMENT, "%s: metadata count %d without keys or values",
+                        who, m->count);
+    for (int i = 0; i < m->count; i++) {
+        if (!m->keys[i] || !m->keys[i][0] || !m->values[i])
+            return na__fail(NA_ERR_ARGUMENT, "%s: metadata entry %d has no key or value",
+                            who, i);
+        if (strcmp(m->keys[i], "format") == 0 ||
+            strncmp(m->keys[i], AXES_KEY, strlen(AXES_KEY)) == 0)
+            return na__fail(NA_ERR_ARGUMENT, "%s: metadata key '%s' is reserved", who,
+                            m->keys[i]);
+        for (int j = 0; j < i; j++)
+            if (strcmp(m->keys[i], m->keys[j]) == 0)
+                return na__fail(NA_ERR_ARGUMENT, "%s: metadata key '%s' repeats", who,
+                                m->keys[i]);
+    }
+    return NA_OK;
+}
+
 static na_status check_write_args(int n, const char *const *labels,
                                   const na_array *const *arrays)
 {
@@ -150,12 +179,21 @@ na_status na_safetensors_write(const char *path, int n,
                                const char *const *labels,
                                const na_array *const *arrays)
 {
+    return na_safetensors_write_ex(path, n, labels, arrays, NULL);
+}
+
+na_status na_safetensors_write_ex(const char *path, int n, const char *const *labels,
+                                  const na_array *const *arrays,
+                                  const na_safetensors_meta *meta)
+{
     if (!path)
         return na__fail(NA_ERR_ARGUMENT, "na_safetensors_write: path is NULL");
     na_status st = check_write_args(n, labels, arrays);
+    if (st == NA_OK)
+        st = check_meta(meta);
     if (st != NA_OK)
         return st;
-    cJSON *root = header_json(n, labels, arrays);
+    cJSON *root = header_json(n, labels, arrays, meta);
     char *json = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!json)
@@ -206,6 +244,7 @@ void na_safetensors_close(na_safetensors *st)
     if (!st)
         return;
     free_entries(st);
+    cJSON_Delete(st->meta);
     if (st->map)
         munmap(st->map, st->map_size);
     free(st->path);
@@ -347,6 +386,8 @@ static na_status parse_header(na_safetensors *st, const char *json, size_t len)
         }
         s = parse_entry(st, t, meta, &st->entries[st->count++]);
     }
+    if (s == NA_OK && meta && !(st->meta = cJSON_Duplicate(meta, 1)))
+        s = na__fail(NA_ERR_NO_MEMORY, "na_safetensors_open: out of memory");
     cJSON_Delete(root);
     return s == NA_OK ? check_overlap(st) : s;
 }
@@ -406,6 +447,14 @@ na_status na_safetensors_open(const char *path, na_safetensors **out)
 }
 
 int na_safetensors_count(const na_safetensors *st) { return st ? st->count : 0; }
+
+const char *na_safetensors_metadata(const na_safetensors *st, const char *key)
+{
+    if (!st || !st->meta || !key)
+        return NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(st->meta, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
 
 const char *na_safetensors_label(const na_safetensors *st, int i)
 {
