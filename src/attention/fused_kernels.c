@@ -193,8 +193,12 @@ C_KERNELS(avx2, __attribute__((target("avx2,fma"))))
 
 /* ---- AVX-512 ----------------------------------------------------------------------- */
 
+#if defined(__clang__) /* clang ignores GCC's target pragma */
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
+#endif
 
 #define ALWAYS static inline __attribute__((always_inline))
 
@@ -568,7 +572,11 @@ static void wsum_avx512(int64_t nk, int64_t dv, int nr, const float *p, int64_t 
     }
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 static const na__fused_ops ops_avx512 = {"avx512",       qk_avx512,   softmax_avx512,
                                          pv_avx512,      dots_avx512, max_avx512,
