@@ -71,6 +71,11 @@ int main(void)
            "   sgemm kernel: %s; threads: %d of %d cores\n",
            info.blis_version, info.blis_detected, info.blis_config, info.reason,
            info.gemm_kernel, info.num_threads, info.num_cores);
+    printf("   CPU features: %s\n   candidates:", info.cpu_features);
+    for (int i = 0; i < info.blis_candidate_count; i++)
+        printf(" %s %.0f GFLOP/s%s", info.blis_candidates[i].config,
+               info.blis_candidates[i].gflops,
+               i + 1 < info.blis_candidate_count ? "," : "\n");
 
     na_array *all[] = {flat, grid, x, a, b, b2, ab, picked, w, y, p, total, bad, c};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "blis_adapter.h"
+#include "cpu.h"
 #include "internal.h"
 #include "support.h"
 
@@ -26,19 +27,60 @@ Test(runtime, info_strings_are_filled)
                 info.blis_detected, info.blis_config, info.gemm_kernel, info.reason);
 }
 
-Test(runtime, skx_kernels_on_avx512)
+/* Every configuration the CPU can run is a candidate, whatever BLIS chose:
+ * skx on AVX-512, generic always; the choice is one of them and follows
+ * the rule (the preferred skx unless another is over 5% faster). */
+Test(runtime, candidates_and_choice)
 {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq") ||
-        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
-        cr_skip_test("no AVX-512 on this machine");
     na_runtime_info info;
     NA_OK_OR_FAIL(na_get_runtime_info(&info));
-    if (strcmp(info.blis_detected, "generic") != 0)
-        cr_skip_test("BLIS chose %s itself", info.blis_detected);
-    cr_assert_str_eq(info.blis_config, "skx");
-    cr_assert(strstr(info.gemm_kernel, "skx"), "kernel %s", info.gemm_kernel);
-    cr_assert(strstr(info.reason, "AVX-512"), "reason %s", info.reason);
+    cr_assert_not_null(info.cpu_features);
+    bool avx512 = na__cpu_avx512(), has_skx = false, has_generic = false;
+    int chosen = -1, skx = -1;
+    cr_assert_geq(info.blis_candidate_count, 1);
+    for (int i = 0; i < info.blis_candidate_count; i++) {
+        const char *c = info.blis_candidates[i].config;
+        cr_log_info("candidate %s (%s): %.1f GFLOP/s", c,
+                    info.blis_candidates[i].gemm_kernel, info.blis_candidates[i].gflops);
+        if (strcmp(c, "skx") == 0)
+            has_skx = true, skx = i;
+        has_generic |= strcmp(c, "generic") == 0;
+        if (strcmp(c, info.blis_config) == 0)
+            chosen = i;
+        if (info.blis_candidate_count > 1)
+            cr_assert_gt(info.blis_candidates[i].gflops, 0, "%s not measured", c);
+    }
+    cr_assert(has_generic, "the portable kernels are always a candidate");
+    cr_assert_eq(has_skx, avx512, "skx is a candidate exactly on AVX-512 CPUs");
+    cr_assert_geq(chosen, 0, "chosen %s is not a candidate", info.blis_config);
+    if (skx >= 0 && chosen != skx)
+        cr_assert_gt(info.blis_candidates[chosen].gflops,
+                     1.05 * info.blis_candidates[skx].gflops,
+                     "%s chosen over skx without being 5%% faster", info.blis_config);
+    if (avx512)
+        cr_assert(strstr(info.cpu_features, "avx512bw"), "%s", info.cpu_features);
+}
+
+Test(runtime, cpu_probe_agrees_with_the_compiler)
+{
+    __builtin_cpu_init();
+    const na__cpu *c = na__cpu_get();
+    /* the OS saves AVX state on every Linux this runs on */
+    cr_assert_eq(c->avx2, (bool)__builtin_cpu_supports("avx2"));
+    cr_assert_eq(c->fma, (bool)__builtin_cpu_supports("fma"));
+    cr_assert_eq(c->avx512f, (bool)__builtin_cpu_supports("avx512f"));
+    cr_assert_eq(c->avx512bw, (bool)__builtin_cpu_supports("avx512bw"));
+    cr_assert_eq(c->avx512vl, (bool)__builtin_cpu_supports("avx512vl"));
+    cr_assert_eq(na__cpu_avx512_bf16(), c->avx512_bf16 && na__cpu_avx512());
+}
+
+Test(runtime, forcing_an_unknown_config_is_an_error)
+{
+    NA_EXPECT_FAIL(na_set_blis_kernels("no-such-config"), NA_ERR_ARGUMENT,
+                   "na_set_blis_kernels: 'no-such-config' is not a candidate on this CPU "
+                   "(candidates: ");
+    cr_assert(strstr(na_last_error(), "generic"), "%s", na_last_error());
+    NA_OK_OR_FAIL(na_set_blis_kernels(NULL));
 }
 
 Test(runtime, null_info_is_an_error)
@@ -135,9 +177,10 @@ Test(runtime, sgemm_wrapper_matches_reference)
     free(r);
 }
 
-/* On a CPU without AVX-512 namedarr falls back to BLIS's haswell kernels:
- * check they compute the right thing (this CPU runs both). */
-Test(runtime, fallback_haswell_kernels_match_reference)
+/* Every candidate's kernels (raw, and forced for na_contract) agree with
+ * the reference on odd sizes: the fallbacks are right even on a machine
+ * that has better ones. */
+Test(runtime, every_candidate_matches_reference)
 {
     int64_t m = 67, n = 45, k = 31;
     float *a = malloc(sizeof(float) * (size_t)(m * k));
@@ -146,17 +189,36 @@ Test(runtime, fallback_haswell_kernels_match_reference)
     float *r = malloc(sizeof(float) * (size_t)(m * n));
     fill(a, m * k, 4);
     fill(b, k * n, 5);
-    fill(c, m * n, 6);
-    memcpy(r, c, sizeof(float) * (size_t)(m * n));
-    float alpha = 0.75f, beta = 1.0f;
-    cr_assert(na__sgemm_config("haswell", m, n, k, alpha, a, k, 1, b, n, 1, beta, c, n, 1),
-              "this machine has AVX2+FMA");
-    cr_assert(!na__sgemm_config("no-such-config", m, n, k, alpha, a, k, 1, b, n, 1, beta,
-                                c, n, 1));
-    na__sgemm_ref(m, n, k, alpha, a, k, 1, b, n, 1, beta, r, n, 1);
-    for (int64_t i = 0; i < m * n; i++)
-        cr_assert(fabsf(c[i] - r[i]) <= 1e-5f * (float)(k + 1), "%lld: %g vs %g",
-                  (long long)i, (double)c[i], (double)r[i]);
+    na__blis_candidate cand[8];
+    int nc = na__blis_candidates(cand, 8);
+    cr_assert(!na__sgemm_config("no-such-config", m, n, k, 1, a, k, 1, b, n, 1, 0, c, n, 1));
+    na_array *x = NULL, *y = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_F32, NA_DIMS({"m", m}, {"k", k}), a, &x));
+    NA_OK_OR_FAIL(na_from_data(NA_F32, NA_DIMS({"k", k}, {"n", n}), b, &y));
+    for (int i = 0; i < nc && i < 8; i++) {
+        fill(c, m * n, 6);
+        memcpy(r, c, sizeof(float) * (size_t)(m * n));
+        cr_assert(na__sgemm_config(cand[i].config, m, n, k, 0.75f, a, k, 1, b, n, 1, 1.0f,
+                                   c, n, 1), "%s", cand[i].config);
+        na__sgemm_ref(m, n, k, 0.75f, a, k, 1, b, n, 1, 1.0f, r, n, 1);
+        for (int64_t e = 0; e < m * n; e++)
+            cr_assert(fabsf(c[e] - r[e]) <= 1e-5f * (float)(k + 1), "%s %lld: %g vs %g",
+                      cand[i].config, (long long)e, (double)c[e], (double)r[e]);
+        NA_OK_OR_FAIL(na_set_blis_kernels(cand[i].config));
+        na_runtime_info info;
+        NA_OK_OR_FAIL(na_get_runtime_info(&info));
+        cr_assert_str_eq(info.blis_config, cand[i].config);
+        na_array *z = NULL;
+        NA_OK_OR_FAIL(na_contract(x, y, NA_NAMES("k"), &z));
+        na__sgemm_ref(m, n, k, 1.0f, a, k, 1, b, n, 1, 0.0f, r, n, 1);
+        const float *zp = na_data(z);
+        for (int64_t e = 0; e < m * n; e++)
+            cr_assert(fabsf(zp[e] - r[e]) <= 1e-5f * (float)(k + 1), "%s contract %lld",
+                      cand[i].config, (long long)e);
+        na_array_free(z);
+    }
+    NA_OK_OR_FAIL(na_set_blis_kernels("auto"));
+    na_array_free(x), na_array_free(y);
     free(a), free(b), free(c), free(r);
 }
 

@@ -4,10 +4,14 @@
  * process may run on) used by BLIS calls and by namedarr's own parallel
  * loops, never both at once (no oversubscription).
  *
- * BLIS: Debian's BLIS 0.9.0 picks its slow generic kernels on CPUs it does
- * not know (AMD Zen 4/5). namedarr checks the CPU itself and runs every
- * product with the best matching BLIS configuration (skx on AVX-512, haswell
- * on AVX2+FMA, else whatever BLIS chose); na_runtime_info says which.
+ * BLIS: Debian's BLIS 0.9.0 does not know recent CPUs (it picks its generic
+ * kernels on AMD Zen 4/5 and AVX2 kernels on AVX-512 Xeons). namedarr
+ * decides itself, once, at first use: every BLIS configuration the CPU can
+ * run (skx needs AVX-512 F/DQ/BW/VL; zen3, zen2, zen, haswell need AVX2 and
+ * FMA; generic runs anywhere) is a candidate; a small product timed with
+ * each (a few ms) picks the fastest. na_get_runtime_info reports the
+ * candidates, their speed and the choice. NAMEDARR_BLIS_KERNELS=<config>
+ * in the environment or na_set_blis_kernels() forces one.
  *
  *   na_runtime_info info;
  *   na_get_runtime_info(&info);
@@ -26,6 +30,8 @@
 extern "C" {
 #endif
 
+#define NA_BLIS_MAX_CANDIDATES 8
+
 typedef struct na_runtime_info {
     const char *blis_version;     /* "0.9.0"                                */
     const char *blis_detected;    /* what BLIS picked by itself: "generic"   */
@@ -34,10 +40,23 @@ typedef struct na_runtime_info {
     const char *reason;           /* one line on why                          */
     int num_threads;              /* current setting                          */
     int num_cores;                /* cores available to the process           */
+    const char *cpu_features;     /* usable: "avx avx2 fma ... avx512_bf16"   */
+    int blis_candidate_count;     /* entries used in blis_candidates          */
+    struct {
+        const char *config;       /* "skx", "zen3", ..., "generic"            */
+        const char *gemm_kernel;  /* its sgemm microkernel                    */
+        double gflops;            /* measured, 1 thread, 192^3 (0: not run)   */
+    } blis_candidates[NA_BLIS_MAX_CANDIDATES];
 } na_runtime_info;
 
 /* Select kernels (done on first use anyway) and report. */
 na_status na_get_runtime_info(na_runtime_info *info);
+
+/* Force the BLIS configuration `config` (one of the candidates reported by
+ * na_get_runtime_info) for every later product; NULL or "auto" restores the
+ * measured choice. A name that is not a candidate on this CPU is
+ * NA_ERR_ARGUMENT (the message lists the candidates). */
+na_status na_set_blis_kernels(const char *config);
 
 /* Threads for BLIS and namedarr's loops; n <= 0 restores the default. */
 void na_set_num_threads(int n);

@@ -1,12 +1,6 @@
-/* The BLIS adapter: kernel selection and the product wrappers.
- *
- * Debian's BLIS 0.9.0 has no Zen 4/5 configuration and picks its generic
- * reference kernels on those CPUs (about 35 GFLOP/s per core, against
- * about 190 with the skx kernels, which run correctly there). BLIS is
- * linked statically, so its global kernel structure (gks) holds a context
- * for every x86-64 configuration it was built with; when BLIS fell back to
- * generic, we look the CPU's features up ourselves and hand the matching
- * context to BLIS's expert API (bli_?gemm_ex, bli_?gemv_ex) on every call.
+/* The BLIS adapter, part two: the product wrappers. Every call hands the
+ * context chosen in blis_select.c to BLIS's expert API (bli_?gemm_ex,
+ * bli_?gemv_ex).
  *
  * Threads: each call builds its own rntm_t with an explicit thread count
  * (BLIS's global setting is never touched). */
@@ -20,131 +14,20 @@
 
 #include "blis_adapter.h"
 
-/* ---- kernel selection -------------------------------------------------- */
-
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static cntx_t *g_cntx;
-static na__blis_choice g_choice;
-static char g_reason[256];
-static char g_kernel[128];
-
-static bool cpu_has_avx512(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-}
-
-static bool cpu_has_avx2_fma(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-/* The native context of a configuration, or NULL if BLIS lacks it. */
-static cntx_t *native_cntx(arch_t id)
-{
-    cntx_t **set = bli_gks_lookup_id(id);
-    return set ? set[BLIS_NAT] : NULL;
-}
-
-static cntx_t *config_cntx(const char *config)
-{
-    na__blis(); /* BLIS initialised */
-    if (strcmp(config, "skx") == 0)
-        return cpu_has_avx512() ? native_cntx(BLIS_ARCH_SKX) : NULL;
-    if (strcmp(config, "haswell") == 0)
-        return cpu_has_avx2_fma() ? native_cntx(BLIS_ARCH_HASWELL) : NULL;
-    return NULL;
-}
-
 bool na__sgemm_config(const char *config, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t rsa, int64_t csa, const float *b,
                       int64_t rsb, int64_t csb, float beta, float *c, int64_t rsc,
                       int64_t csc)
 {
-    cntx_t *cntx = config_cntx(config);
+    cntx_t *cntx = na__blis_config_cntx(config);
     if (!cntx)
         return false;
+    rntm_t r;
+    bli_rntm_init(&r);
+    bli_rntm_set_num_threads(1, &r);
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)a, rsa,
-                 csa, (float *)b, rsb, csb, &beta, c, rsc, csc, cntx, NULL);
+                 csa, (float *)b, rsb, csb, &beta, c, rsc, csc, cntx, &r);
     return true;
-}
-
-/* BLIS's name for the sgemm microkernel of `cntx`. */
-static void name_kernel(cntx_t *cntx, arch_t id)
-{
-    void_fp ukr = bli_cntx_get_l3_nat_ukr_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx);
-    static const struct {
-        void_fp fp;
-        const char *name;
-    } known[] = {
-        {(void_fp)bli_sgemm_skx_asm_32x12_l2, "bli_sgemm_skx_asm_32x12_l2"},
-        {(void_fp)bli_sgemm_haswell_asm_6x16, "bli_sgemm_haswell_asm_6x16"},
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if (ukr == known[i].fp) {
-            snprintf(g_kernel, sizeof g_kernel, "%s", known[i].name);
-            return;
-        }
-    }
-    long mr = (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, cntx);
-    long nr = (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, cntx);
-    bool ref = bli_gks_cntx_l3_nat_ukr_is_ref(BLIS_FLOAT, BLIS_GEMM_UKR, cntx);
-    snprintf(g_kernel, sizeof g_kernel, "bli_sgemm_%s_%s (%ldx%ld)",
-             bli_arch_string(id), ref ? "ref" : "optimized", mr, nr);
-}
-
-static void select_kernels(void)
-{
-    bli_init();
-    arch_t detected = bli_arch_query_id();
-    arch_t use = detected;
-    cntx_t *cntx = NULL;
-
-    if (detected != BLIS_ARCH_GENERIC) {
-        cntx = bli_gks_query_cntx();
-        snprintf(g_reason, sizeof g_reason,
-                 "BLIS recognised this CPU as %s; using its own choice",
-                 bli_arch_string(detected));
-    } else if (cpu_has_avx512() && (cntx = native_cntx(BLIS_ARCH_SKX))) {
-        use = BLIS_ARCH_SKX;
-        snprintf(g_reason, sizeof g_reason,
-                 "BLIS %s chose generic for this CPU; it has AVX-512 F/DQ/BW/VL, "
-                 "so namedarr uses the skx kernels",
-                 bli_info_get_version_str());
-    } else if (cpu_has_avx2_fma() && (cntx = native_cntx(BLIS_ARCH_HASWELL))) {
-        use = BLIS_ARCH_HASWELL;
-        snprintf(g_reason, sizeof g_reason,
-                 "BLIS %s chose generic for this CPU; it has AVX2 and FMA, "
-                 "so namedarr uses the haswell kernels",
-                 bli_info_get_version_str());
-    } else {
-        cntx = bli_gks_query_cntx();
-        snprintf(g_reason, sizeof g_reason,
-                 "no AVX-512 or AVX2+FMA kernels apply; using BLIS's generic kernels");
-    }
-    g_cntx = cntx;
-    name_kernel(cntx, use);
-    g_choice = (na__blis_choice){
-        .version = bli_info_get_version_str(),
-        .detected = bli_arch_string(detected),
-        .config = bli_arch_string(use),
-        .gemm_kernel = g_kernel,
-        .reason = g_reason,
-    };
-}
-
-const na__blis_choice *na__blis(void)
-{
-    pthread_once(&g_once, select_kernels);
-    return &g_choice;
-}
-
-void *na__blis_cntx(void)
-{
-    pthread_once(&g_once, select_kernels);
-    return g_cntx;
 }
 
 int na__blis_threads(int requested)

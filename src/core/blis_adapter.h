@@ -1,11 +1,11 @@
-/* The BLIS adapter (blis.c): the only place namedarr talks to BLIS.
+/* The BLIS adapter (blis_select.c, blis.c): the only place namedarr talks
+ * to BLIS.
  *
- * Kernel selection happens once, on first use: if BLIS recognised the CPU
- * itself, its choice stands; if it fell back to its generic reference
- * kernels (Debian BLIS 0.9.0 does on AMD Zen 4/5), the adapter checks the
- * CPU and uses the skx context (AVX-512 F/DQ/BW/VL) or the haswell context
- * (AVX2 + FMA) through BLIS's expert API. Every product below runs with
- * that context.
+ * Kernel selection happens once, on first use (blis_select.c): every BLIS
+ * configuration in libblis.a that the CPU can run (skx, zen3, zen2, zen,
+ * haswell, generic) is a candidate, whatever BLIS detected; when there is
+ * more than one, a small product timed with each decides. Every product
+ * below runs with the chosen context through BLIS's expert API.
  *
  * Matrices are given by (rows, cols, row stride, col stride), strides in
  * elements. The wrappers take an explicit thread count; inside an OpenMP
@@ -38,9 +38,24 @@ const na__blis_choice *na__blis(void);
 /* The selected BLIS context, as a cntx_t* (for benchmarks and tests that
  * call BLIS's expert API directly with the same kernels). */
 void *na__blis_cntx(void);
-/* One single-threaded sgemm with the kernels of BLIS configuration "skx" or
- * "haswell"; false if this CPU cannot run them (tests use it to check the
- * fallback kernels on a machine that has better ones). */
+
+/* One candidate configuration: its name, sgemm microkernel, and measured
+ * single-threaded GFLOP/s on the selection product (0: not measured). */
+typedef struct na__blis_candidate {
+    const char *config;
+    const char *gemm_kernel;
+    double gflops;
+} na__blis_candidate;
+
+/* Fill out[0..cap) with the candidates (preference order); returns how many
+ * there are. */
+int na__blis_candidates(na__blis_candidate *out, int cap);
+/* The context of candidate `config`, or NULL if it is not one here. */
+void *na__blis_config_cntx(const char *config);
+
+/* One single-threaded sgemm with the kernels of candidate `config` ("skx",
+ * "haswell", "generic", ...); false if it is not a candidate on this CPU
+ * (tests check every candidate's kernels against the reference). */
 bool na__sgemm_config(const char *config, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t rsa, int64_t csa, const float *b,
                       int64_t rsb, int64_t csb, float beta, float *c, int64_t rsc,

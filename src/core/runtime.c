@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "blis_adapter.h"
+#include "cpu.h"
 #include "internal.h"
 
 static int g_threads; /* 0 = default */
@@ -54,5 +55,14 @@ na_status na_get_runtime_info(na_runtime_info *info)
     info->reason = c->reason;
     info->num_threads = na_get_num_threads();
     info->num_cores = cores();
+    info->cpu_features = na__cpu_features_str();
+    na__blis_candidate cand[NA_BLIS_MAX_CANDIDATES];
+    int n = na__blis_candidates(cand, NA_BLIS_MAX_CANDIDATES);
+    info->blis_candidate_count = n < NA_BLIS_MAX_CANDIDATES ? n : NA_BLIS_MAX_CANDIDATES;
+    for (int i = 0; i < info->blis_candidate_count; i++) {
+        info->blis_candidates[i].config = cand[i].config;
+        info->blis_candidates[i].gemm_kernel = cand[i].gemm_kernel;
+        info->blis_candidates[i].gflops = cand[i].gflops;
+    }
     return NA_OK;
 }
