@@ -726,13 +726,8 @@ static na_status my_softmax_call(na_layer *self, const na_value *in, const na_si
     return st;
 }
 
-static void my_softmax_destroy(na_layer *self)
-{
-    free(self);
-}
-
 static const na_layer_type my_softmax_type = {
-    .name = "MySoftmax", .call = my_softmax_call, .destroy = my_softmax_destroy};
+    .name = "MySoftmax", .call = my_softmax_call, .size = sizeof(na_layer)};
 
 Test(fused, custom_sublayer_disables_fusion)
 {
@@ -741,11 +736,10 @@ Test(fused, custom_sublayer_disables_fusion)
     na_layer *qk = na_layer_child(m, 3);
     int n = na_layer_child_count(qk);
     cr_assert_str_eq(na_layer_type_name(na_layer_child(qk, n - 1)), "Softmax");
-    na_layer *mine = malloc(sizeof *mine);
-    mine->type = &my_softmax_type;
-    na_layer **slot = qk->type->child_slot(qk, n - 1);
-    na_layer_free(*slot);
-    *slot = mine;
+    na_layer *mine = NULL;
+    NA_OK_OR_FAIL(na_layer_alloc(&my_softmax_type, &mine));
+    NA_OK_OR_FAIL(na_sequential_remove(qk, n - 1, NULL));
+    NA_OK_OR_FAIL(na_sequential_append(qk, mine));
     na_value *y = general_call(m, &f);
     na_value_free(y);
     na_layer_free(m);

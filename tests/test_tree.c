@@ -594,8 +594,6 @@ typedef struct skip_layer {
     na_layer *child;
 } skip_layer;
 
-static int skip_count(const na_layer *self) { (void)self; return 1; }
-static na_layer **skip_slot(na_layer *self, int i) { (void)i; return &((skip_layer *)self)->child; }
 static na_status skip_call(na_layer *self, const na_value *in, const na_side *side,
                            na_value **out)
 {
@@ -604,8 +602,10 @@ static na_status skip_call(na_layer *self, const na_value *in, const na_side *si
     *out = na_value_clone(in);
     return NA_OK;
 }
-static const na_layer_type skip_type = {"Skip", skip_call, skip_count, skip_slot,
-                                        .destroy = leaf_destroy};
+static const na_field_desc skip_fields[] = {NA_FIELD(skip_layer, child, NA_FIELD_CHILD)};
+static const na_layer_type skip_type = {"Skip", skip_call, .size = sizeof(skip_layer),
+                                        .fields = skip_fields,
+                                        .field_count = NA_FIELD_COUNT(skip_fields)};
 
 Test(extract, uncalled_layer_is_an_error)
 {
@@ -615,8 +615,8 @@ Test(extract, uncalled_layer_is_an_error)
     na_array *x = seqv(3, 1);
     na_value *in = na_value_ref_array(x);
     na_submodel sub;
-    NA_EXPECT_FAIL(na_call_and_extract_submodel(&s->base, "0", in, NULL, &sub, NULL),
-                   NA_ERR_NOT_FOUND, "the Scale at '0' was not called");
+    NA_EXPECT_FAIL(na_call_and_extract_submodel(&s->base, "child", in, NULL, &sub, NULL),
+                   NA_ERR_NOT_FOUND, "the Scale at 'child' was not called");
     na_value_free(in);
     na_array_free(x);
     na_layer_free(&s->base);

@@ -124,6 +124,85 @@ void na_fields_names(na_fields *f, const char *key, const char *const *names);
 /* An array field (printed as its dtype and named shape). */
 void na_fields_array(na_fields *f, const char *key, const na_array *x);
 
+/* ---- declared fields ------------------------------------------------- */
+
+/* What a field of a layer struct holds. A layer type lists its fields once
+ * (name, kind, offset); the library derives from that table the children
+ * and their names, the parameters and state, the printer's configuration
+ * line, freeing, deep cloning, structural equality, reading and setting a
+ * field by name, and saving the architecture.
+ *
+ *   kind                 member type          owned by the layer
+ *   NA_FIELD_CHILD       na_layer *           yes (NULL: an empty slot)
+ *   NA_FIELD_CHILDREN    na_layer ** + int    yes: the array and each child;
+ *                                             the int count is at count_offset
+ *   NA_FIELD_PARAM       na_param *           one reference (NULL: absent)
+ *   NA_FIELD_STATE       na_param *           one reference (NULL: absent)
+ *   NA_FIELD_NAMES       const char **        the NULL-terminated array;
+ *                                             the names are interned
+ *   NA_FIELD_AXIS        const char *         no: one interned name or NULL
+ *   NA_FIELD_INT         int64_t (or uint64_t)
+ *   NA_FIELD_FLOAT       double
+ *   NA_FIELD_BOOL        bool
+ *   NA_FIELD_STRING      char *               yes (malloc'ed; NULL allowed)
+ *   NA_FIELD_ENUM        int-sized enum       printed and saved by name:
+ *                                             enum_names[value]
+ *   NA_FIELD_ARRAY       na_array *           yes (NULL allowed)
+ */
+typedef enum na_field_kind {
+    NA_FIELD_CHILD,
+    NA_FIELD_CHILDREN,
+    NA_FIELD_PARAM,
+    NA_FIELD_STATE,
+    NA_FIELD_NAMES,
+    NA_FIELD_AXIS,
+    NA_FIELD_INT,
+    NA_FIELD_FLOAT,
+    NA_FIELD_BOOL,
+    NA_FIELD_STRING,
+    NA_FIELD_ENUM,
+    NA_FIELD_ARRAY
+} na_field_kind;
+
+/* Field flags (printing only; clone, equality and saving see every field). */
+enum {
+    NA_FIELD_NOPRINT = 1 << 0,   /* not on the printer's configuration line */
+    NA_FIELD_OMIT_DEFAULT = 1 << 1, /* not printed when equal to `dflt`
+                                    (numbers, bools, enums) or empty / NULL
+                                    (names, axes, strings, arrays)          */
+    NA_FIELD_AS_LIST = 1 << 2    /* an AXIS printed as a list: [kv_seq]     */
+};
+
+typedef struct na_field_desc {
+    const char *name;                /* "across", "input_to_query"          */
+    na_field_kind kind;
+    size_t offset;                   /* offsetof(struct, member)            */
+    size_t count_offset;             /* NA_FIELD_CHILDREN: the int count     */
+    const char *const *enum_names;   /* NA_FIELD_ENUM: NULL-terminated       */
+    unsigned flags;                  /* NA_FIELD_NOPRINT, ...                */
+    double dflt;                     /* NA_FIELD_OMIT_DEFAULT: the default   */
+} na_field_desc;
+
+/* A field named after its member:
+ *   NA_FIELD(my_layer, axes, NA_FIELD_NAMES)                                */
+#define NA_FIELD(T, member, kind_)                                           \
+    {.name = #member, .kind = (kind_), .offset = offsetof(T, member)}
+/* A field with its own public name and flags:
+ *   NA_FIELD_AS("end_index", kv_layer, end_key, NA_FIELD_STRING, 0)         */
+#define NA_FIELD_AS(name_, T, member, kind_, flags_)                         \
+    {.name = (name_), .kind = (kind_), .offset = offsetof(T, member),        \
+     .flags = (flags_)}
+/* A list of children: `member` is na_layer **, `count_member` an int.     */
+#define NA_FIELD_LIST(T, member, count_member)                               \
+    {.name = #member, .kind = NA_FIELD_CHILDREN, .offset = offsetof(T, member), \
+     .count_offset = offsetof(T, count_member)}
+/* An enum member printed and saved by name (names: NULL-terminated).     */
+#define NA_FIELD_ENUM_AS(name_, T, member, names_, flags_)                   \
+    {.name = (name_), .kind = NA_FIELD_ENUM, .offset = offsetof(T, member),  \
+     .enum_names = (names_), .flags = (flags_)}
+/* The number of entries of a static field table.                          */
+#define NA_FIELD_COUNT(table) ((int)(sizeof(table) / sizeof((table)[0])))
+
 /* ---- the layer type --------------------------------------------------- */
 
 typedef struct na_layer na_layer;
@@ -133,25 +212,46 @@ typedef struct na_layer_type {
     /* Required. `in` and `side` are borrowed; on success *out is new. */
     na_status (*call)(na_layer *self, const na_value *in, const na_side *side,
                       na_value **out);
-    /* Children (sublayers), optional (NULL: a leaf). child_slot returns the
-     * address of the child pointer so tree tools can replace it; child_name
-     * names it in paths ("0", "mlp", "input_to_query"). */
+    /* The struct's size and its fields (see above). na_layer_alloc, clone
+     * and loading allocate `size` zeroed bytes and fill the fields. */
+    size_t size;
+    const na_field_desc *fields;
+    int field_count;
+    /* Optional: rebuild what is derived from the fields (a parsed spec, a
+     * cached flag) after the fields were set by clone, a model file or the
+     * field setters; fail with a message if the fields are inconsistent. */
+    na_status (*finish)(na_layer *self);
+    /* Optional: the printer's configuration line, written by hand (it
+     * replaces the derived one; na_fields_layer / na_fields_field add the
+     * table's fields to it). */
+    void (*describe)(const na_layer *self, na_fields *fields);
+    /* Optional: free what the struct holds beyond its fields (a cache).
+     * The fields and the struct itself are freed by na_layer_free. */
+    void (*destroy)(na_layer *self);
+    /* Optional: a child's name in paths; default: the field's name for a
+     * CHILD field, "0", "1", ... for the entries of a CHILDREN field. */
+    const char *(*child_name)(const na_layer *self, int i);
+    /* Legacy (types without a field table, size 0; being removed): hand-
+     * written children and parameters, and a destroy that frees the struct. */
     int (*child_count)(const na_layer *self);
     na_layer **(*child_slot)(na_layer *self, int i);
-    const char *(*child_name)(const na_layer *self, int i);
-    /* Parameters and state, optional. */
     int (*param_count)(const na_layer *self);
     na_param *(*param_at)(na_layer *self, int i);
-    /* Configuration for the printer, optional. */
-    void (*describe)(const na_layer *self, na_fields *fields);
-    /* Free the layer's own fields and the struct itself; children and
-     * parameters are released by na_layer_free before this runs. Required. */
-    void (*destroy)(na_layer *self);
 } na_layer_type;
 
 struct na_layer {
     const na_layer_type *type;
 };
+
+/* A new zeroed layer of `type` (type->size bytes) with its type set: fill
+ * its fields, then call na_layer_finish. Free it with na_layer_free. */
+na_status na_layer_alloc(const na_layer_type *type, na_layer **out);
+/* Run the type's finish hook (if any) once the fields are set. */
+na_status na_layer_finish(na_layer *layer);
+/* Append the configuration derived from the layer's field table (for a
+ * describe hook), or the one field `name`. */
+void na_fields_layer(na_fields *f, const na_layer *layer);
+void na_fields_field(na_fields *f, const na_layer *layer, const char *name);
 
 /* Call a layer (the only way layers call each other: tree tools hook in
  * here to capture intermediate values). */

@@ -7,7 +7,9 @@
  *   array.h        the named array: views, indexing, math, reductions
  *   contract.h     contraction by names (na_contract, na_einsum)
  *   runtime.h      threads, BLIS kernels in use, memory reuse
- *   layer.h        the layer protocol: values, side inputs, parameters
+ *   layer.h        the layer protocol: values, side inputs, parameters,
+ *                  declared fields
+ *   fields.h       fields by name, clone, equality, the type registry
  *   combinators.h  Sequential, Residual, Branch..., NamedGroup
  *   layers.h       the standard layers (Linear, norms, RoPE, ...)
  *   init.h         seeded initializers
@@ -26,6 +28,7 @@
 #include "namedarr/contract.h"
 #include "namedarr/runtime.h"
 #include "namedarr/layer.h"
+#include "namedarr/fields.h"
 #include "namedarr/combinators.h"
 #include "namedarr/layers.h"
 #include "namedarr/init.h"

@@ -48,17 +48,6 @@ static bool plan_tree(const na__attn_core *c, fused_plan *p)
     return true;
 }
 
-/* Any capture or observer on this thread? Then every sublayer must really
- * be called: no fusing. */
-static bool hooks_active(void)
-{
-    na__call_hook probe = {0};
-    na__call_hook_push(&probe);
-    bool active = probe.next != NULL;
-    na__call_hook_pop(&probe);
-    return active;
-}
-
 /* ---- shapes ------------------------------------------------------------------------ */
 
 /* The batch-like axes G (logits axes but seq and kv_seq) and the value
@@ -280,7 +269,7 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
     fused_plan p;
     fused_shape s;
     if (c->no_fuse || c->keep_weights || c->return_weights || !plan_tree(c, &p) ||
-        hooks_active())
+        na__call_hooks_active()) /* a capture or observer: call every sublayer */
         return NA_OK;
     if (qv->kind != NA_VALUE_ARRAY || kv->kind != NA_VALUE_ARRAY ||
         vv->kind != NA_VALUE_ARRAY ||

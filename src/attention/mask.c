@@ -605,14 +605,10 @@ bool na__softmax_info(const na_layer *l, const char *axis, na_masked_rows *rows)
         *rows = m->rows;
         return m->axis == axis && m->value <= -1e30;
     }
-    if (!l || l->type != &na_softmax_layer_type)
+    const char *const *across = NULL;
+    if (!l || l->type != &na_softmax_layer_type ||
+        na_layer_field_names(l, "across", &across) != NA_OK)
         return false;
-    na_fields f;
-    na__fields_describe(l, &f); /* Softmax keeps its axes private */
-    char want[160];
-    snprintf(want, sizeof want, "[%s]", axis);
-    bool ok = f.count == 1 && strcmp(f.items[0].text, want) == 0;
-    na__fields_clear(&f);
     *rows = NA_MASKED_ROWS_UNIFORM;
-    return ok;
+    return across && across[0] == axis && !across[1];
 }

@@ -5,8 +5,6 @@
 
 #include "layers/std_internal.h"
 
-static void plain_destroy(na_layer *self) { free(self); }
-
 /* ---- Softmax ---------------------------------------------------------------- */
 
 typedef struct softmax_layer {
@@ -30,22 +28,16 @@ static na_status softmax_call(na_layer *self, const na_value *in, const na_side 
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static void softmax_describe(const na_layer *self, na_fields *f)
-{
-    na_fields_names(f, "across", ((const softmax_layer *)self)->across);
-}
-
-static void softmax_destroy(na_layer *self)
-{
-    free(((softmax_layer *)self)->across);
-    free(self);
-}
+static const na_field_desc softmax_fields[] = {
+    NA_FIELD(softmax_layer, across, NA_FIELD_NAMES),
+};
 
 const na_layer_type na_softmax_layer_type = {
     .name = "Softmax",
     .call = softmax_call,
-    .describe = softmax_describe,
-    .destroy = softmax_destroy,
+    .size = sizeof(softmax_layer),
+    .fields = softmax_fields,
+    .field_count = NA_FIELD_COUNT(softmax_fields),
 };
 
 na_status na_softmax_layer_new(const char *const *across, na_layer **result)
@@ -56,16 +48,16 @@ na_status na_softmax_layer_new(const char *const *across, na_layer **result)
     *result = NULL;
     if (na__std_names_len(across) == 0)
         return na__fail(NA_ERR_ARGUMENT, "%s: name at least one axis", who);
-    softmax_layer *l = calloc(1, sizeof *l);
-    const char **names = l ? na__std_names_dup(across, who) : NULL;
-    if (!names) {
-        na_status st = l ? na_last_status() : na__std_oom(who);
-        free(l);
+    const char **names = na__std_names_dup(across, who);
+    na_layer *made = NULL;
+    na_status st = names ? na_layer_alloc(&na_softmax_layer_type, &made)
+                         : na_last_status();
+    if (st != NA_OK) {
+        free(names);
         return st;
     }
-    l->base.type = &na_softmax_layer_type;
-    l->across = names;
-    *result = &l->base;
+    ((softmax_layer *)made)->across = names;
+    *result = made;
     return NA_OK;
 }
 
@@ -78,10 +70,10 @@ static const char *const unary_names[] = {
     [NA_TANH] = "tanh", [NA_SIGMOID] = "sigmoid", [NA_RELU] = "relu",
     [NA_GELU] = "gelu", [NA_GELU_TANH] = "gelu_tanh", [NA_SILU] = "silu",
     [NA_SOFTPLUS] = "softplus", [NA_FLOOR] = "floor", [NA_CEIL] = "ceil",
-    [NA_SIGN] = "sign", [NA_LOGICAL_NOT] = "logical_not",
+    [NA_SIGN] = "sign", [NA_LOGICAL_NOT] = "logical_not", [NA_LOGICAL_NOT + 1] = NULL,
 };
 
-#define N_UNARY ((int)(sizeof unary_names / sizeof unary_names[0]))
+#define N_UNARY ((int)(sizeof unary_names / sizeof unary_names[0]) - 1)
 
 const char *na_unary_op_name(na_unary_op op)
 {
@@ -106,16 +98,16 @@ static na_status elementwise_call(na_layer *self, const na_value *in,
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static void elementwise_describe(const na_layer *self, na_fields *f)
-{
-    na_fields_str(f, "op", na_unary_op_name(((const elementwise_layer *)self)->op));
-}
+static const na_field_desc elementwise_fields[] = {
+    NA_FIELD_ENUM_AS("op", elementwise_layer, op, unary_names, 0),
+};
 
 const na_layer_type na_elementwise_type = {
     .name = "Elementwise",
     .call = elementwise_call,
-    .describe = elementwise_describe,
-    .destroy = plain_destroy,
+    .size = sizeof(elementwise_layer),
+    .fields = elementwise_fields,
+    .field_count = NA_FIELD_COUNT(elementwise_fields),
 };
 
 na_status na_elementwise_new(na_unary_op op, na_layer **result)
@@ -126,13 +118,10 @@ na_status na_elementwise_new(na_unary_op op, na_layer **result)
     *result = NULL;
     if ((int)op < 0 || (int)op >= N_UNARY || !unary_names[op])
         return na__fail(NA_ERR_ARGUMENT, "%s: unknown unary op %d", who, (int)op);
-    elementwise_layer *l = calloc(1, sizeof *l);
-    if (!l)
-        return na__std_oom(who);
-    l->base.type = &na_elementwise_type;
-    l->op = op;
-    *result = &l->base;
-    return NA_OK;
+    na_status st = na_layer_alloc(&na_elementwise_type, result);
+    if (st == NA_OK)
+        ((elementwise_layer *)*result)->op = op;
+    return st;
 }
 
 /* ---- TanhSoftCap ------------------------------------------------------------- */
@@ -162,16 +151,16 @@ static na_status soft_cap_call(na_layer *self, const na_value *in, const na_side
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static void soft_cap_describe(const na_layer *self, na_fields *f)
-{
-    na_fields_float(f, "cap", ((const soft_cap_layer *)self)->cap);
-}
+static const na_field_desc soft_cap_fields[] = {
+    NA_FIELD(soft_cap_layer, cap, NA_FIELD_FLOAT),
+};
 
 const na_layer_type na_tanh_soft_cap_type = {
     .name = "TanhSoftCap",
     .call = soft_cap_call,
-    .describe = soft_cap_describe,
-    .destroy = plain_destroy,
+    .size = sizeof(soft_cap_layer),
+    .fields = soft_cap_fields,
+    .field_count = NA_FIELD_COUNT(soft_cap_fields),
 };
 
 na_status na_tanh_soft_cap_new(double cap, na_layer **result)
@@ -182,11 +171,8 @@ na_status na_tanh_soft_cap_new(double cap, na_layer **result)
     *result = NULL;
     if (!(cap > 0))
         return na__fail(NA_ERR_ARGUMENT, "%s: cap must be positive (got %g)", who, cap);
-    soft_cap_layer *l = calloc(1, sizeof *l);
-    if (!l)
-        return na__std_oom(who);
-    l->base.type = &na_tanh_soft_cap_type;
-    l->cap = cap;
-    *result = &l->base;
-    return NA_OK;
+    na_status st = na_layer_alloc(&na_tanh_soft_cap_type, result);
+    if (st == NA_OK)
+        ((soft_cap_layer *)*result)->cap = cap;
+    return st;
 }

@@ -12,9 +12,8 @@
 
 typedef struct list_layer {
     na_layer base;
-    int count, cap;
+    int count;
     na_layer **children;
-    char (*index_names)[12]; /* "0", "1", ... one per slot of `cap`       */
     char *name;              /* NamedGroup only                            */
 } list_layer;
 
@@ -27,13 +26,6 @@ static bool is_list_type(const na_layer_type *t)
 static list_layer *as_list(const na_layer *l)
 {
     return l && is_list_type(l->type) ? (list_layer *)l : NULL;
-}
-
-static int list_child_count(const na_layer *self) { return as_list(self)->count; }
-
-static na_layer **list_child_slot(na_layer *self, int i)
-{
-    return &as_list(self)->children[i];
 }
 
 /* A NamedGroup child's name if no sibling shares it, else the index. */
@@ -50,21 +42,9 @@ static const char *list_child_name(const na_layer *self, int i)
         if (unique)
             return g;
     }
-    return l->index_names[i];
-}
-
-static void list_destroy(na_layer *self)
-{
-    list_layer *l = as_list(self);
-    free(l->children);
-    free(l->index_names);
-    free(l->name);
-    free(l);
-}
-
-static void group_describe(const na_layer *self, na_fields *f)
-{
-    na_fields_str(f, "name", as_list(self)->name);
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", i);
+    return na_intern(buf); /* interned: a stable pointer */
 }
 
 static na_status sequential_call(na_layer *self, const na_value *in,
@@ -133,21 +113,29 @@ static na_status branch_mul_call(na_layer *self, const na_value *in,
     return branch_call(as_list(self), na_mul, in, side, out);
 }
 
-#define LIST_TYPE(var, tname, callfn, describefn)                            \
+static const na_field_desc list_fields[] = {
+    NA_FIELD_LIST(list_layer, children, count),
+};
+
+static const na_field_desc group_fields[] = {
+    NA_FIELD(list_layer, name, NA_FIELD_STRING),
+    NA_FIELD_LIST(list_layer, children, count),
+};
+
+#define LIST_TYPE(var, tname, callfn, table)                                 \
     const na_layer_type var = {                                              \
         .name = tname,                                                       \
         .call = callfn,                                                      \
-        .child_count = list_child_count,                                     \
-        .child_slot = list_child_slot,                                       \
+        .size = sizeof(list_layer),                                          \
+        .fields = table,                                                     \
+        .field_count = NA_FIELD_COUNT(table),                                \
         .child_name = list_child_name,                                       \
-        .describe = describefn,                                              \
-        .destroy = list_destroy,                                             \
     }
 
-LIST_TYPE(na_sequential_type, "Sequential", sequential_call, NULL);
-LIST_TYPE(na_named_group_type, "NamedGroup", sequential_call, group_describe);
-LIST_TYPE(na_branch_add_type, "BranchAndAddTogether", branch_add_call, NULL);
-LIST_TYPE(na_branch_mul_type, "BranchAndMultiplyTogether", branch_mul_call, NULL);
+LIST_TYPE(na_sequential_type, "Sequential", sequential_call, list_fields);
+LIST_TYPE(na_named_group_type, "NamedGroup", sequential_call, group_fields);
+LIST_TYPE(na_branch_add_type, "BranchAndAddTogether", branch_add_call, list_fields);
+LIST_TYPE(na_branch_mul_type, "BranchAndMultiplyTogether", branch_mul_call, list_fields);
 
 static void free_children(int n, na_layer *const *children)
 {
@@ -157,22 +145,10 @@ static void free_children(int n, na_layer *const *children)
 
 static na_status reserve(list_layer *l, int need)
 {
-    if (need <= l->cap)
-        return NA_OK;
-    int cap = l->cap ? l->cap : 4;
-    while (cap < need)
-        cap *= 2;
-    na_layer **c = realloc(l->children, (size_t)cap * sizeof *c);
+    na_layer **c = realloc(l->children, (size_t)(need > 0 ? need : 1) * sizeof *c);
     if (!c)
         return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", l->base.type->name);
     l->children = c;
-    char(*names)[12] = realloc(l->index_names, (size_t)cap * sizeof *names);
-    if (!names)
-        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", l->base.type->name);
-    l->index_names = names;
-    for (int i = l->cap; i < cap; i++)
-        snprintf(names[i], sizeof names[i], "%d", i);
-    l->cap = cap;
     return NA_OK;
 }
 
@@ -195,18 +171,16 @@ static na_status list_new_ex(const na_layer_type *type, const char *op,
 {
     na_status st = out ? check_children(op, n, children, min_count)
                        : na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", op);
-    list_layer *l = st == NA_OK ? calloc(1, sizeof *l) : NULL;
-    if (st == NA_OK && !l)
-        st = na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", op);
-    if (l) {
-        l->base.type = type;
-        st = reserve(l, n > 0 ? n : 1);
-    }
+    na_layer *made = NULL;
+    if (st == NA_OK)
+        st = na_layer_alloc(type, &made);
+    list_layer *l = (list_layer *)made;
+    if (st == NA_OK)
+        st = reserve(l, n);
     if (st != NA_OK) {
         if (consume)
             free_children(n, children);
-        if (l)
-            list_destroy(&l->base);
+        na_layer_free(made);
         return st;
     }
     if (n > 0)
@@ -338,21 +312,6 @@ typedef struct residual_layer {
     na_layer *delta;
 } residual_layer;
 
-static int residual_child_count(const na_layer *self) { (void)self; return 1; }
-
-static na_layer **residual_child_slot(na_layer *self, int i)
-{
-    (void)i;
-    return &((residual_layer *)self)->delta;
-}
-
-static const char *residual_child_name(const na_layer *self, int i)
-{
-    (void)self;
-    (void)i;
-    return "delta";
-}
-
 static na_status residual_call(na_layer *self, const na_value *in,
                                const na_side *side, na_value **out)
 {
@@ -377,15 +336,16 @@ static na_status residual_call(na_layer *self, const na_value *in,
     return *out ? NA_OK : na_last_status();
 }
 
-static void simple_destroy(na_layer *self) { free(self); }
+static const na_field_desc residual_fields[] = {
+    NA_FIELD(residual_layer, delta, NA_FIELD_CHILD),
+};
 
 const na_layer_type na_residual_type = {
     .name = "Residual",
     .call = residual_call,
-    .child_count = residual_child_count,
-    .child_slot = residual_child_slot,
-    .child_name = residual_child_name,
-    .destroy = simple_destroy,
+    .size = sizeof(residual_layer),
+    .fields = residual_fields,
+    .field_count = NA_FIELD_COUNT(residual_fields),
 };
 
 na_status na_residual_new(na_layer *delta, na_layer **out)
@@ -396,14 +356,14 @@ na_status na_residual_new(na_layer *delta, na_layer **out)
     else if (!delta)
         st = na__fail(NA_ERR_ARGUMENT, "na_residual_new: delta is NULL (did its "
                       "constructor fail?)");
-    residual_layer *r = st == NA_OK ? calloc(1, sizeof *r) : NULL;
-    if (st == NA_OK && !r)
-        st = na__fail(NA_ERR_NO_MEMORY, "na_residual_new: out of memory");
+    na_layer *made = NULL;
+    if (st == NA_OK)
+        st = na_layer_alloc(&na_residual_type, &made);
     if (st != NA_OK) {
         na_layer_free(delta);
         return st;
     }
-    r->base.type = &na_residual_type;
+    residual_layer *r = (residual_layer *)made;
     r->delta = delta;
     *out = &r->base;
     return NA_OK;
@@ -423,19 +383,14 @@ static na_status identity_call(na_layer *self, const na_value *in,
 const na_layer_type na_identity_type = {
     .name = "Identity",
     .call = identity_call,
-    .destroy = simple_destroy,
+    .size = sizeof(na_layer),
 };
 
 na_status na_identity_new(na_layer **out)
 {
     if (!out)
         return na__fail(NA_ERR_ARGUMENT, "na_identity_new: out is NULL");
-    na_layer *l = calloc(1, sizeof *l);
-    if (!l)
-        return na__fail(NA_ERR_NO_MEMORY, "na_identity_new: out of memory");
-    l->type = &na_identity_type;
-    *out = l;
-    return NA_OK;
+    return na_layer_alloc(&na_identity_type, out);
 }
 
 /* ---- CheckStructure ---------------------------------------------------- */
@@ -671,38 +626,44 @@ static na_status check_call(na_layer *self, const na_value *in, const na_side *s
     return *out ? NA_OK : na_last_status();
 }
 
-static void check_describe(const na_layer *self, na_fields *f)
+/* The parsed items and variables are derived from the spec. */
+static na_status check_finish(na_layer *self)
 {
-    na_fields_str(f, "spec", ((const check_layer *)self)->spec);
+    check_layer *c = (check_layer *)self;
+    if (!c->spec)
+        return na__fail(NA_ERR_ARGUMENT, CS_OP ": spec is required");
+    memset(c->items, 0, sizeof c->items);
+    c->nitems = c->nvars = 0;
+    return cs_parse(c);
 }
 
-static void check_destroy(na_layer *self)
-{
-    free(((check_layer *)self)->spec);
-    free(self);
-}
+static const na_field_desc check_fields[] = {
+    NA_FIELD(check_layer, spec, NA_FIELD_STRING),
+};
 
 const na_layer_type na_check_structure_type = {
     .name = "CheckStructure",
     .call = check_call,
-    .describe = check_describe,
-    .destroy = check_destroy,
+    .size = sizeof(check_layer),
+    .fields = check_fields,
+    .field_count = NA_FIELD_COUNT(check_fields),
+    .finish = check_finish,
 };
 
 na_status na_check_structure_new(const char *spec, na_layer **out)
 {
     if (!out || !spec)
         return na__fail(NA_ERR_ARGUMENT, CS_OP ": spec and out are required");
-    check_layer *c = calloc(1, sizeof *c);
-    if (!c)
-        return na__fail(NA_ERR_NO_MEMORY, CS_OP ": out of memory");
-    c->base.type = &na_check_structure_type;
-    c->spec = na__strdup(CS_OP, spec);
-    na_status st = c->spec ? cs_parse(c) : NA_ERR_NO_MEMORY;
+    na_layer *l = NULL;
+    na_status st = na_layer_alloc(&na_check_structure_type, &l);
+    if (st == NA_OK)
+        st = na_layer_field_set_string(l, "spec", spec);
+    if (st == NA_OK)
+        st = na_layer_finish(l);
     if (st != NA_OK) {
-        check_destroy(&c->base);
+        na_layer_free(l);
         return st;
     }
-    *out = &c->base;
+    *out = l;
     return NA_OK;
 }

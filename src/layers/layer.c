@@ -20,6 +20,8 @@ void na__call_hook_push(na__call_hook *hook)
     tl_hooks = hook;
 }
 
+bool na__call_hooks_active(void) { return tl_hooks != NULL; }
+
 void na__call_hook_pop(na__call_hook *hook)
 {
     if (tl_hooks == hook)
@@ -148,10 +150,9 @@ na_status na_layer_call_array(na_layer *layer, const na_array *in,
 
 /* ---- freeing and accessors -------------------------------------------- */
 
-void na_layer_free(na_layer *layer)
+/* A legacy type (no field table): its hand-written functions. */
+static void legacy_free(na_layer *layer)
 {
-    if (!layer || !layer->type)
-        return;
     const na_layer_type *t = layer->type;
     int nc = t->child_count && t->child_slot ? t->child_count(layer) : 0;
     for (int i = 0; i < nc; i++) {
@@ -168,8 +169,33 @@ void na_layer_free(na_layer *layer)
         t->destroy(layer);
 }
 
+void na_layer_free(na_layer *layer)
+{
+    if (!layer || !layer->type)
+        return;
+    if (!na__layer_declared(layer)) {
+        legacy_free(layer);
+        return;
+    }
+    if (layer->type->destroy)
+        layer->type->destroy(layer);
+    na__fields_free(layer);
+    free(layer);
+}
+
+na_layer **na__layer_child_slot(na_layer *layer, int i)
+{
+    if (i < 0 || i >= na_layer_child_count(layer))
+        return NULL;
+    if (na__layer_declared(layer))
+        return na__fields_child_slot(layer, i);
+    return layer->type->child_slot(layer, i);
+}
+
 int na_layer_child_count(const na_layer *layer)
 {
+    if (na__layer_declared(layer))
+        return na__fields_child_count(layer);
     if (!layer || !layer->type || !layer->type->child_count || !layer->type->child_slot)
         return 0;
     return layer->type->child_count(layer);
@@ -177,21 +203,23 @@ int na_layer_child_count(const na_layer *layer)
 
 na_layer *na_layer_child(const na_layer *layer, int i)
 {
-    if (i < 0 || i >= na_layer_child_count(layer))
-        return NULL;
-    na_layer **slot = layer->type->child_slot((na_layer *)layer, i);
+    na_layer **slot = na__layer_child_slot((na_layer *)layer, i);
     return slot ? *slot : NULL;
 }
 
 const char *na_layer_child_name(const na_layer *layer, int i)
 {
-    if (i < 0 || i >= na_layer_child_count(layer) || !layer->type->child_name)
+    if (i < 0 || i >= na_layer_child_count(layer))
         return NULL;
-    return layer->type->child_name(layer, i);
+    if (layer->type->child_name)
+        return layer->type->child_name(layer, i);
+    return na__layer_declared(layer) ? na__fields_child_name(layer, i) : NULL;
 }
 
 int na_layer_param_count(const na_layer *layer)
 {
+    if (na__layer_declared(layer))
+        return na__fields_param_count(layer);
     if (!layer || !layer->type || !layer->type->param_count || !layer->type->param_at)
         return 0;
     return layer->type->param_count(layer);
@@ -201,6 +229,8 @@ na_param *na_layer_param(const na_layer *layer, int i)
 {
     if (i < 0 || i >= na_layer_param_count(layer))
         return NULL;
+    if (na__layer_declared(layer))
+        return na__fields_param_at(layer, i);
     return layer->type->param_at((na_layer *)layer, i);
 }
 
@@ -235,6 +265,8 @@ void na__fields_describe(const na_layer *layer, na_fields *f)
     na__fields_init(f);
     if (layer && layer->type && layer->type->describe)
         layer->type->describe(layer, f);
+    else if (na__layer_declared(layer))
+        na_fields_layer(f, layer);
 }
 
 /* Take ownership of `text` (may be NULL: out of memory). */

@@ -3,6 +3,7 @@
 #define NAMEDARR_LAYERS_INTERNAL_H
 
 #include "core/internal.h"
+#include "namedarr/fields.h"
 #include "namedarr/layer.h"
 
 /* ---- printer fields (layer.c) ---------------------------------------- */
@@ -44,6 +45,33 @@ typedef struct na__call_hook {
 
 void na__call_hook_push(na__call_hook *hook);
 void na__call_hook_pop(na__call_hook *hook);
+/* Is any hook pushed on this thread? (the fused path must then not fuse) */
+bool na__call_hooks_active(void);
+
+/* ---- declared fields (fields.c, field_set.c) ---------------------------- */
+
+/* Does the layer's type declare its fields (size > 0)? Legacy types do not. */
+bool na__layer_declared(const na_layer *layer);
+/* The address of child slot i (replaceable by tree tools), or NULL. */
+na_layer **na__layer_child_slot(na_layer *layer, int i);
+int na__fields_child_count(const na_layer *layer);
+na_layer **na__fields_child_slot(na_layer *layer, int i);
+const char *na__fields_child_name(const na_layer *layer, int i);
+int na__fields_param_count(const na_layer *layer);
+na_param *na__fields_param_at(const na_layer *layer, int i);
+int na__field_children_count(const na_layer *layer, const na_field_desc *f);
+/* Free what one field owns and zero it; all of them. */
+void na__field_clear(na_layer *layer, const na_field_desc *f);
+void na__fields_free(na_layer *layer);
+/* The name of an enum value ("unknown" when out of range). */
+const char *na__field_enum_name(const na_field_desc *f, int v);
+/* The field `name` of `layer`, which must be of kind `kind` (PARAM also
+ * accepts STATE); an error naming `op`, the type and the field if not. */
+na_status na__field_typed(const char *op, const na_layer *layer, const char *name,
+                          na_field_kind kind, na_field_ref *r);
+/* A malloc'ed NULL-terminated copy of `names`, interned; NULL on error (an
+ * empty or repeated name, out of memory) with a message naming `op`. */
+const char **na__names_copy(const char *op, const char *const *names);
 
 /* Sequential(first, second) that does NOT take ownership on failure
  * (combinators.c; the tree tools wrap a layer they must not lose). */

@@ -194,7 +194,7 @@ static na_layer **site_slot(const na_selection *sel, const site *s)
 {
     if (!s->parent)
         return sel->root;
-    return s->parent->type->child_slot(s->parent, s->index);
+    return na__layer_child_slot(s->parent, s->index);
 }
 
 static na_status sel_add(na_selection *sel, na_layer *parent, int index,
