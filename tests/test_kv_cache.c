@@ -62,9 +62,11 @@ static double step_diff(const na_array *step, const na_array *full, int64_t t,
 }
 
 /* Full causal attention vs prefill(n_prefill) + steps of one. `full` and
- * `cached` are the same model (same seed); `cached` gets converted. */
-static void decode_matches_full(na_layer *full, na_layer *cached, bool padded,
-                                int n_prefill)
+ * `cached` are the same model (same seed); `cached` gets converted. With
+ * `own_place` the cache keeps its own place: no end index, and positions
+ * only at the prefill (when padded); else both are given at every call. */
+static void decode_run(na_layer *full, na_layer *cached, bool padded, int n_prefill,
+                       bool own_place, int64_t batch_size)
 {
     int32_t pos[B * S];
     na_array *x = ts_random(NA_F32, NA_DIMS({"batch", B}, {"seq", S}, {"embedding", E}), 5);
@@ -74,7 +76,7 @@ static void decode_matches_full(na_layer *full, na_layer *cached, bool padded,
         NA_OK_OR_FAIL(na_side_set_array(side, "token_positions", p));
     NA_OK_OR_FAIL(na_layer_call_array(full, x, side, &yf));
 
-    na_kv_cache_options o = {.capacity = S + 1};
+    na_kv_cache_options o = {.capacity = S + 1, .batch_size = batch_size};
     int converted = 0;
     NA_OK_OR_FAIL(na_attention_to_kv_cache(&cached, &o, &converted));
     cr_assert_eq(converted, 1);
@@ -82,8 +84,9 @@ static void decode_matches_full(na_layer *full, na_layer *cached, bool padded,
         int64_t n = t == 0 ? n_prefill : 1;
         na_array *xs = slice_seq(x, t, t + n), *ps = slice_seq(p, t, t + n), *ys = NULL;
         na_side *s = na_side_new();
-        set_end(s, t);
-        if (padded)
+        if (!own_place)
+            set_end(s, t);
+        if (padded && (!own_place || t == 0))
             NA_OK_OR_FAIL(na_side_set_array(s, "token_positions", ps));
         NA_OK_OR_FAIL(na_layer_call_array(cached, xs, s, &ys));
         cr_assert_eq(na_axis_size(ys, "seq"), n);
@@ -93,11 +96,18 @@ static void decode_matches_full(na_layer *full, na_layer *cached, bool padded,
         na_array_free(xs), na_array_free(ps), na_array_free(ys);
         na_side_free(s);
         t += n;
+        cr_assert_eq(na_kv_cache_length(cached), t);
     }
     na_array_free(x), na_array_free(p), na_array_free(yf);
     na_side_free(side);
     na_layer_free(full);
     na_layer_free(cached);
+}
+
+static void decode_matches_full(na_layer *full, na_layer *cached, bool padded,
+                                int n_prefill)
+{
+    decode_run(full, cached, padded, n_prefill, false, 0);
 }
 
 static na_layer *mha(int heads, int kv_heads, bool causal)
@@ -155,14 +165,17 @@ Test(kv_cache, tree_conversion_and_state)
     na_array *x = ts_random(NA_F32, NA_DIMS({"batch", B}, {"seq", 2}, {"embedding", E}), 1);
     na_array *y = NULL;
     na_side *side = na_side_new();
+    na_param_stats st;
+    NA_OK_OR_FAIL(na_tree_param_stats(model, &st));
+    cr_assert_eq(st.states, 2); /* the end indexes */
     set_end(side, 0);
     NA_OK_OR_FAIL(na_layer_call_array(model, x, side, &y));
     na_array_free(y);
-    na_param_stats st;
     NA_OK_OR_FAIL(na_tree_param_stats(model, &st));
-    cr_assert_eq(st.states, 6);
-    /* keys {batch:2, kv_seq:6, heads:2, projection:4}, values same, positions {kv_seq:6} */
-    cr_assert_eq(st.state_elements, 2 * (2 * (2 * 6 * 2 * 4) + 6)); /* two layers */
+    cr_assert_eq(st.states, 8);
+    /* keys {batch:2, kv_seq:6, heads:2, projection:4}, values same,
+     * positions {batch:2, kv_seq:6}, end index */
+    cr_assert_eq(st.state_elements, 2 * (2 * (2 * 6 * 2 * 4) + 2 * 6 + 1)); /* two layers */
     na_param_list list = {0};
     NA_OK_OR_FAIL(na_tree_params(model, &list));
     void *keys = NULL;
@@ -202,14 +215,12 @@ Test(kv_cache, overflow_and_missing_end_index)
     na_array *x = ts_random(NA_F32, NA_DIMS({"batch", B}, {"seq", 3}, {"embedding", E}), 1);
     na_array *y = NULL, *x2 = slice_seq(x, 0, 2);
     na_side *side = na_side_new();
-    NA_EXPECT_FAIL(na_layer_call_array(m, x, side, &y), NA_ERR_NOT_FOUND,
-                   "KVCachingAttention", "cache_end_index");
-    set_end(side, 0);
-    NA_OK_OR_FAIL(na_layer_call_array(m, x, side, &y));
+    NA_OK_OR_FAIL(na_layer_call_array(m, x, side, &y)); /* its own end index: 0 */
     na_array_free(y);
-    set_end(side, 3);
+    cr_assert_eq(na_kv_cache_length(m), 3);
     NA_EXPECT_FAIL(na_layer_call_array(m, x2, side, &y), NA_ERR_STATE,
                    "2 token(s) at index 3", "capacity 4");
+    cr_assert_eq(na_kv_cache_length(m), 3); /* a failed call moves nothing */
     set_end(side, -1);
     NA_EXPECT_FAIL(na_layer_call_array(m, x2, side, &y), NA_ERR_STATE, "index -1");
     /* a different batch size than the cache was made for */
@@ -238,4 +249,96 @@ Test(kv_cache, conversion_errors_keep_the_tree)
     NA_EXPECT_FAIL(na_kv_cache_from_attention(attn, &bad, &out), NA_ERR_ARGUMENT,
                    "capacity");
     cr_assert_null(out); /* attn was consumed (and freed) */
+}
+
+/* ---- a cache that keeps its own place -------------------------------------------- */
+
+Test(kv_cache, own_place_decode_equals_full)
+{
+    decode_run(mha(2, 0, true), mha(2, 0, true), false, 3, true, 0);
+}
+
+Test(kv_cache, own_place_left_padded_rows)
+{
+    decode_run(mha(4, 2, true), mha(4, 2, true), true, 3, true, B);
+    decode_run(keras_window(), keras_window(), true, 4, true, B);
+}
+
+static na_layer *rotary_mha(void)
+{
+    na_rope_options r = {.max_wavelength = 100};
+    na_mha_options o = {.num_heads = 4, .num_kv_heads = 2, .in_features = E,
+                        .causal = true, .rotary = &r, .seed = 5};
+    na_layer *m = NULL;
+    NA_OK_OR_FAIL(na_mha_new(&o, &m));
+    return m;
+}
+
+Test(kv_cache, rotary_decode_equals_full)
+{
+    decode_run(rotary_mha(), rotary_mha(), true, 2, true, B);
+    decode_run(rotary_mha(), rotary_mha(), false, 1, true, 0);
+}
+
+Test(kv_cache, batch_size_allocates_at_conversion)
+{
+    na_layer *m = rotary_mha();
+    na_kv_cache_options o = {.capacity = 5, .batch_size = 3};
+    NA_OK_OR_FAIL(na_attention_to_kv_cache(&m, &o, NULL));
+    na_param_stats st;
+    NA_OK_OR_FAIL(na_tree_param_stats(m, &st));
+    cr_assert_eq(st.states, 4);
+    /* keys {batch:3, kv_seq:5, kv_heads:2, projection:2}, values too,
+     * positions {batch:3, kv_seq:5}, end */
+    cr_assert_eq(st.state_elements, 2 * 3 * 5 * 2 * 2 + 3 * 5 + 1);
+    char *s = NULL;
+    na_print_options po = {.color = NA_COLOR_NEVER};
+    NA_OK_OR_FAIL(na_print_tree_str(m, &po, &s));
+    cr_assert(strstr(s, "batch=3"), "%s", s);
+    cr_assert_null(strstr(s, "unallocated"), "%s", s);
+    free(s);
+    na_array *x = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 1}, {"embedding", E}), 1);
+    na_array *y = NULL;
+    NA_EXPECT_FAIL(na_layer_call_array(m, x, NULL, &y), NA_ERR_SHAPE,
+                   "KVCachingAttention", "do not match the cache");
+    na_array_free(x);
+    na_layer_free(m);
+    na_kv_cache_options bad = {.capacity = 5, .batch_size = -1};
+    m = rotary_mha();
+    NA_EXPECT_FAIL(na_attention_to_kv_cache(&m, &bad, NULL), NA_ERR_ARGUMENT,
+                   "batch_size -1");
+    na_layer_free(m);
+}
+
+/* Rewind to the prompt and decode the same tokens again: same outputs;
+ * reset and redo the whole thing: same outputs. */
+Test(kv_cache, rewind_and_reset_replay)
+{
+    na_layer *m = rotary_mha(), *model = NULL;
+    NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(m), &model));
+    na_kv_cache_options o = {.capacity = 8, .batch_size = B};
+    NA_OK_OR_FAIL(na_attention_to_kv_cache(&model, &o, NULL));
+    na_array *x = ts_random(NA_F32, NA_DIMS({"batch", B}, {"seq", 6}, {"embedding", E}), 9);
+    na_array *prompt = slice_seq(x, 0, 4), *y0 = NULL, *y1 = NULL, *y2 = NULL, *y3 = NULL;
+    na_array *t4 = slice_seq(x, 4, 5), *t5 = slice_seq(x, 5, 6);
+    NA_OK_OR_FAIL(na_layer_call_array(model, prompt, NULL, &y0));
+    NA_OK_OR_FAIL(na_layer_call_array(model, t4, NULL, &y1));
+    NA_OK_OR_FAIL(na_layer_call_array(model, t5, NULL, &y2));
+    int count = 0;
+    NA_EXPECT_FAIL(na_tree_kv_cache_rewind(model, 7, &count), NA_ERR_ARGUMENT,
+                   "length 7 exceeds the 6 cached");
+    NA_OK_OR_FAIL(na_tree_kv_cache_rewind(model, 4, &count));
+    cr_assert_eq(count, 1);
+    cr_assert_eq(na_kv_cache_length(na_layer_child(model, 0)), 4);
+    NA_OK_OR_FAIL(na_layer_call_array(model, t4, NULL, &y3));
+    cr_assert_lt(ts_max_abs_diff(y1, y3), 1e-6);
+    na_array_free(y3);
+    NA_OK_OR_FAIL(na_tree_kv_cache_reset(model, NULL));
+    NA_OK_OR_FAIL(na_layer_call_array(model, prompt, NULL, &y3));
+    cr_assert_lt(ts_max_abs_diff(y0, y3), 1e-6);
+    NA_EXPECT_FAIL(na_kv_cache_rewind(na_layer_child(model, 0), 5), NA_ERR_ARGUMENT,
+                   "na_kv_cache_rewind", "length 5 not in [0, 4]");
+    NA_EXPECT_FAIL(na_kv_cache_rewind(model, 0), NA_ERR_ARGUMENT, "not a KVCachingAttention");
+    TS_FREE(x, prompt, y0, y1, y2, y3, t4, t5);
+    na_layer_free(model);
 }

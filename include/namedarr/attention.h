@@ -43,6 +43,7 @@
 
 #include "namedarr/array.h"
 #include "namedarr/layer.h"
+#include "namedarr/layers.h"
 #include "namedarr/masks.h"
 
 #ifdef __cplusplus
@@ -114,14 +115,25 @@ typedef struct na_dot_product_options {
     double dropout_rate;          /* > 0: Dropout on the weights             */
     const char *const *dropout_shared; /* axes sharing one dropout mask       */
     uint64_t seed;                /* dropout seed                            */
+    double soft_cap;              /* > 0: TanhSoftCap(soft_cap) right after  */
+                                  /* AttentionLogits; 0: none                */
 } na_dot_product_options;
 
 /* The standard query_key_to_attn: Sequential(AttentionLogits(projection),
- * [ApplyAttentionMask], [ApplyCausalMask], Softmax or MaskedSoftmax over
- * kv_seq, [Dropout]). opt NULL: all defaults (no mask). */
+ * [TanhSoftCap], [ApplyAttentionMask], [ApplyCausalMask], Softmax or
+ * MaskedSoftmax over kv_seq, [Dropout]). opt NULL: all defaults (no mask). */
 na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **out);
 
 /* ---- builders ------------------------------------------------------------ */
+
+/* Rotary position embeddings (both builders, `rotary` non-NULL; copied).
+ * ApplyRoPE (rotating a fraction of projection when asked) goes inside the
+ * query and key paths in Penzai's order: select the input, project,
+ * [normalise], rotate along projection, and — on the key path — only then
+ * rename seq to kv_seq, so the one positions side input
+ * (rotary->positions_key, default "token_positions", {batch, seq}) serves
+ * both paths and the causal mask. Self-attention only (the key input must
+ * have the queries' seq). */
 
 /* Flax-style multi-head attention. Zero fields take the defaults. */
 typedef struct na_mha_options {
@@ -147,6 +159,12 @@ typedef struct na_mha_options {
     const char *name;             /* parameter label prefix; "attention"     */
     const char *features_axis;    /* default "embedding"                     */
     uint64_t seed;                /* weights and dropout                     */
+    const na_rope_options *rotary;/* RoPE on queries and keys (see below);   */
+                                  /* NULL: none                              */
+    int64_t sliding_window;       /* with causal: keep q_pos - kv_pos <      */
+                                  /* window; 0: none                         */
+    double logit_soft_cap;        /* > 0: TanhSoftCap on the scaled logits   */
+                                  /* (Gemma 2); 0: none                      */
 } na_mha_options;
 
 na_status na_mha_new(const na_mha_options *opt, na_layer **out);
@@ -174,6 +192,7 @@ typedef struct na_gqa_options {
     const char *name;             /* default "attention"                     */
     const char *features_axis;    /* default "embedding"                     */
     uint64_t seed;
+    const na_rope_options *rotary;/* RoPE on queries and keys; NULL: none    */
 } na_gqa_options;
 
 na_status na_gqa_new(const na_gqa_options *opt, na_layer **out);
@@ -183,25 +202,43 @@ na_status na_gqa_new(const na_gqa_options *opt, na_layer **out);
 /* Zero fields take the defaults. */
 typedef struct na_kv_cache_options {
     int64_t capacity;             /* required: cache length along kv_seq     */
-    const char *end_index_key;    /* side input: i32 0-d, where the new keys */
-                                  /* go; default "cache_end_index"           */
+    int64_t batch_size;           /* > 0: allocate the cache now, with this  */
+                                  /* many rows (the layer can be printed and */
+                                  /* saved with its state before any call);  */
+                                  /* 0: at the first call, shaped like it    */
+    const char *batch_axis;       /* default "batch"                         */
+    const char *end_index_key;    /* side input overriding the end index;    */
+                                  /* default "cache_end_index"               */
     const char *query_positions_key; /* default NA_QUERY_POSITIONS_KEY       */
     const char *kv_positions_key;    /* default NA_KV_POSITIONS_KEY          */
     const char *label;            /* state label prefix; default "attention" */
 } na_kv_cache_options;
 
-/* KVCachingAttention: the five sublayers plus state (labels
- * "<label>.cache_keys", ".cache_values", ".cache_positions"), allocated on
- * the first call with the keys' and values' named shape and kv_seq of size
- * `capacity`, and never reallocated. A call with n new tokens:
- *   1. q, k, v from the three input sublayers (k, v {.., kv_seq:n, ..});
- *   2. end = side[end_index_key]; end + n > capacity is an error;
- *   3. k, v and the token positions (side[query_positions_key], default
- *      end + arange(n)) are written into the cache at [end, end + n);
- *   4. attention runs over cache[0 : end + n], with the cache's positions
+/* KVCachingAttention: the five sublayers plus a cache that keeps its own
+ * place. State (labels "<label>.cache_keys", ".cache_values",
+ * ".cache_positions", ".cache_end_index"):
+ *   keys, values {batch, kv_seq:capacity, heads..., projection}
+ *   positions    {batch, kv_seq:capacity} i32, -1 for an empty slot
+ *   end index    i32 scalar: how many slots are filled
+ * Keys, values and positions are allocated when the layer is made if
+ * opt->batch_size > 0 and the key and value paths project with a Linear or
+ * Affine (the builders' trees), else at the first call; never reallocated.
+ * A call with n new tokens x {batch, seq:n, ...}:
+ *   1. end = the end index (side[end_index_key] overrides it);
+ *      end + n > capacity is an error;
+ *   2. positions {batch, seq:n} = side[query_positions_key] if given (a
+ *      negative position marks left padding), else each row continues
+ *      after its last cached position (1 + max, or 0 for an empty row);
+ *      they are put in the side inputs for the sublayers (RoPE, masks);
+ *   3. q, k, v from the input sublayers; k, v and the positions are
+ *      written at [end, end + n);
+ *   4. attention runs over cache[0 : end + n] with the cache's positions
  *      in side[kv_positions_key]: the causal mask in query_key_to_attn
- *      masks empty slots, padding and the future.
- * query_key_to_attn must contain an ApplyCausalMask (see below). */
+ *      masks empty slots, padding and the future;
+ *   5. the end index becomes end + n.
+ * So a decode step needs only the new tokens; prefill with left-padded
+ * rows passes the positions (-1 for padding) once. query_key_to_attn must
+ * contain an ApplyCausalMask (conversion inserts one). */
 na_status na_kv_cache_attention_new(na_layer *input_to_query, na_layer *input_to_key,
                                     na_layer *input_to_value,
                                     na_layer *query_key_to_attn,
@@ -221,9 +258,17 @@ na_status na_kv_cache_from_attention(na_layer *attention, const na_kv_cache_opti
 na_status na_attention_to_kv_cache(na_layer **root, const na_kv_cache_options *opt,
                                    int *converted);
 
-/* Forget the cached tokens (positions back to -1). */
+/* Forget every cached token (end index 0, positions -1). */
 na_status na_kv_cache_reset(na_layer *layer);
-int64_t na_kv_cache_capacity(const na_layer *layer);
+/* Keep the first `length` tokens (0 <= length <= cached), forget the rest:
+ * for speculative decoding or beam search. */
+na_status na_kv_cache_rewind(na_layer *layer, int64_t length);
+int64_t na_kv_cache_capacity(const na_layer *layer);  /* -1: not a cache */
+int64_t na_kv_cache_length(const na_layer *layer);    /* tokens cached   */
+/* The same for every KVCachingAttention in a tree (*count: how many,
+ * may be NULL). Rewind checks every cache before changing any. */
+na_status na_tree_kv_cache_reset(na_layer *root, int *count);
+na_status na_tree_kv_cache_rewind(na_layer *root, int64_t length, int *count);
 
 #ifdef __cplusplus
 }

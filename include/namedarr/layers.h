@@ -190,13 +190,31 @@ na_status na_embedding_decode_new(na_param *table, const char *vocab_axis,
 typedef struct na_rope_options {
     const char *positions_key;  /* side input with the positions;
                                    default "token_positions"                 */
-    double max_wavelength;      /* default 10000                             */
-    double scale_factor;        /* positions are divided by it; default 1    */
+    double max_wavelength;      /* rope_theta; default 10000                 */
+    double scale_factor;        /* positions are divided by it (Hugging
+                                   Face's "linear" rope_scaling); default 1  */
+    double fraction;            /* rotate the first floor(D * fraction)
+                                   features (rounded down to even; Hugging
+                                   Face's partial_rotary_factor); 0: 1       */
+    /* Llama 3 frequency scaling (rope_scaling {"rope_type": "llama3"}),
+     * on when llama3_factor > 0: with wavelength w_i = 2 pi / f_i, keep f_i
+     * when w_i < original / high_freq_factor, use f_i / factor when
+     * w_i > original / low_freq_factor, and in between blend
+     * (1 - s) f_i / factor + s f_i, s = (original / w_i - low) / (high - low). */
+    double llama3_factor;
+    double llama3_low_freq_factor;   /* default 1                            */
+    double llama3_high_freq_factor;  /* default 4                            */
+    double llama3_original_max_position; /* default 8192                     */
+    /* When the positions side input is absent: arange along this axis of
+     * the input (the attention builders use "seq", as the causal mask
+     * does); NULL: a missing side input is an error (Penzai). */
+    const char *default_positions_axis;
 } na_rope_options;
 
 /* ApplyRoPE, half-split ("rotate half") form as in Llama and Gemma: with
- * D = size of `axis`, x1 = x[axis, :D/2], x2 = x[axis, D/2:],
- * theta_i = (pos / scale_factor) / max_wavelength^(2i/D), i < D/2:
+ * D = size of `axis` (or the rotated part, see fraction), x1 = x[axis, :D/2],
+ * x2 = x[axis, D/2:], f_i = 1 / max_wavelength^(2i/D) (Llama 3 scaled when
+ * asked), theta_i = (pos / scale_factor) f_i, i < D/2:
  *   y[:D/2] = x1 cos(theta) - x2 sin(theta)
  *   y[D/2:] = x2 cos(theta) + x1 sin(theta)
  * Positions (i32 or f32, named axes, a subset of the input's other axes,

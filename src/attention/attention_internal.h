@@ -38,6 +38,11 @@ void na__attn_core_describe(const na__attn_core *c, na_fields *f);
 
 bool na__is_causal_mask(const na_layer *layer);
 
+/* kv_cache.c: a KVCachingAttention over the five sublayers (taken over,
+ * freed on failure). */
+na_status na__kv_cache_new(na_layer *const *sub, const na_kv_cache_options *opt,
+                           na_layer **out);
+
 /* ---- what the fused path needs to know about the standard layers ---- */
 
 /* dot_product.c: the contracted axis and scale of an AttentionLogits; the

@@ -22,6 +22,8 @@ typedef struct plan {
     uint64_t seed;
     na_dot_product_options qk;
     const char *shared[4];         /* dropout axes shared (NULL-ended)    */
+    bool rotary;                   /* RoPE on q and k (rope below)        */
+    na_rope_options rope;
 } plan;
 
 /* Head dims of the queries (q = true) or keys/values, with projection. */
@@ -57,20 +59,36 @@ static void free_list(na_layer **l, int n)
         na_layer_free(l[i]);
 }
 
-/* Sequential(SelectAttentionInput(item), projection, [LayerNorm]) for
- * part 0 (query), 1 (key) or 2 (value). */
+/* [ApplyRoPE(projection)] and, on the key path with RoPE, the late
+ * RenameAxes(seq -> kv_seq) (Penzai's order). */
+static na_status rotary_tail(const plan *p, int part, na_layer **list, int *n)
+{
+    if (!p->rotary || part == 2)
+        return NA_OK;
+    na_status st = na_apply_rope_new("projection", &p->rope, &list[*n]);
+    if (st == NA_OK && ++*n && part == 1) {
+        st = na_rename_axes_new(NA_NAMES("seq"), NA_NAMES("kv_seq"), &list[*n]);
+        if (st == NA_OK)
+            ++*n;
+    }
+    return st;
+}
+
+/* Sequential(SelectAttentionInput(item), projection, [LayerNorm], [ApplyRoPE],
+ * [RenameAxes]) for part 0 (query), 1 (key) or 2 (value). */
 static na_status input_path(const plan *p, int part, int64_t features, bool norm,
                             na_layer **out)
 {
     int item = part == 0 ? 0 : part == 1 ? p->key_item : p->value_item;
     static const char *const parts[] = {"query", "key", "value"};
-    na_layer *list[3] = {0};
+    na_layer *list[5] = {0};
     int n = 0;
     na_dim in = {p->features, features}, heads[3];
     int nh = head_dims(p, part == 0, heads);
-    bool kv = part > 0;
-    na_status st = na_select_attention_input_new(item, kv ? "seq" : NULL,
-                                                 kv ? "kv_seq" : NULL, &list[0]);
+    bool rename_early = part == 2 || (part == 1 && !p->rotary);
+    na_status st = na_select_attention_input_new(item, rename_early ? "seq" : NULL,
+                                                 rename_early ? "kv_seq" : NULL,
+                                                 &list[0]);
     if (st == NA_OK && ++n)
         st = projection(p, parts[part], 1, &in, nh, heads, &list[1]);
     if (st == NA_OK && ++n && norm) {
@@ -81,6 +99,8 @@ static na_status input_path(const plan *p, int part, int64_t features, bool norm
         if (st == NA_OK)
             n++;
     }
+    if (st == NA_OK)
+        st = rotary_tail(p, part, list, &n);
     if (st != NA_OK) {
         free_list(list, n);
         return st;
@@ -141,6 +161,30 @@ static na_status check_heads(const char *who, const char *q_name, int nq,
     return NA_OK;
 }
 
+/* The rotary option (copied); the positions also feed the causal mask. */
+static na_status set_rotary(plan *p, const na_rope_options *r)
+{
+    if (!r)
+        return NA_OK;
+    p->rotary = true;
+    p->rope = *r;
+    if (!p->rope.default_positions_axis)
+        p->rope.default_positions_axis = "seq";
+    if (!(p->rope.fraction >= 0 && p->rope.fraction <= 1))
+        return na__fail(NA_ERR_ARGUMENT, "%s: rotary fraction %g not in (0, 1]", p->who,
+                        p->rope.fraction);
+    if (p->rope.fraction > 0 && p->rope.fraction < 1 &&
+        (int64_t)((double)p->head_dim * p->rope.fraction) / 2 == 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: rotary fraction %g of head_dim %lld "
+                        "rotates no feature pair", p->who, p->rope.fraction,
+                        (long long)p->head_dim);
+    if (p->rope.positions_key && *p->rope.positions_key) {
+        p->qk.query_positions_key = p->rope.positions_key;
+        p->qk.kv_positions_key = NULL;
+    }
+    return NA_OK;
+}
+
 /* ---- Flax-style MHA ------------------------------------------------------- */
 
 static na_status mha_plan(const na_mha_options *o, plan *p)
@@ -161,6 +205,11 @@ static na_status mha_plan(const na_mha_options *o, plan *p)
     if (o->dropout_rate < 0 || o->dropout_rate >= 1)
         return na__fail(NA_ERR_ARGUMENT, "%s: dropout_rate %g not in [0, 1)", who,
                         o->dropout_rate);
+    if (o->sliding_window < 0 || o->logit_soft_cap < 0 ||
+        (o->sliding_window > 0 && !o->causal))
+        return na__fail(NA_ERR_ARGUMENT, "%s: sliding_window %lld (needs causal) and "
+                        "logit_soft_cap %g must be >= 0", who,
+                        (long long)o->sliding_window, o->logit_soft_cap);
     p->name = o->name && *o->name ? o->name : "attention";
     p->features = o->features_axis && *o->features_axis ? o->features_axis : "embedding";
     p->in_q = o->in_features;
@@ -192,6 +241,8 @@ static void mha_qk(const na_mha_options *o, plan *p)
         .mask_tag = mask_tag_or_default(o->mask_tag),
         .mask_optional = true,
         .causal = o->causal,
+        .window = o->sliding_window,
+        .soft_cap = o->logit_soft_cap,
         .masked_rows = o->masked_rows,
         .dropout_rate = o->dropout_rate,
         .dropout_shared = p->shared,
@@ -208,7 +259,9 @@ na_status na_mha_new(const na_mha_options *opt, na_layer **out)
     if (st != NA_OK)
         return st;
     mha_qk(opt, &p);
-    st = build(&p, out);
+    st = set_rotary(&p, opt->rotary);
+    if (st == NA_OK)
+        st = build(&p, out);
     if (st == NA_OK && opt->capture_weights)
         st = na_attention_set_keep_weights(*out, true);
     return st;
@@ -267,6 +320,8 @@ na_status na_gqa_new(const na_gqa_options *opt, na_layer **out)
         return na__fail(NA_ERR_ARGUMENT, "na_gqa_new: NULL argument");
     plan p = {0};
     na_status st = gqa_plan(opt, &p);
+    if (st == NA_OK)
+        st = set_rotary(&p, opt->rotary);
     if (st == NA_OK)
         st = build(&p, out);
     if (st == NA_OK && opt->return_attention_scores)

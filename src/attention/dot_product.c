@@ -226,9 +226,11 @@ na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **
     na_dot_product_options o = opt ? *opt : (na_dot_product_options){0};
     if (!out)
         return na__fail(NA_ERR_ARGUMENT, "na_dot_product_attn_new: out is NULL");
-    na_layer *list[6] = {0};
+    na_layer *list[7] = {0};
     int n = 0;
     na_status st = push(&n, na_attention_logits_new("projection", o.scale, &list[0]));
+    if (st == NA_OK && o.soft_cap != 0)
+        st = push(&n, na_tanh_soft_cap_new(o.soft_cap, &list[n]));
     if (st == NA_OK)
         st = mask_layers(&o, list, &n);
     if (st == NA_OK)

@@ -1,6 +1,8 @@
-/* KVCachingAttention: the five attention sublayers plus a fixed-capacity
- * cache of keys, values and their token positions along kv_seq (state,
- * allocated once), and the conversion of Attention layers into it. */
+/* KVCachingAttention: the five attention sublayers plus a cache that keeps
+ * its own place — keys, values and each row's token positions along kv_seq
+ * (fixed capacity), and the end index — all state. The state is allocated
+ * when the layer is made (given a batch size) or at the first call, and
+ * never reallocated. Conversion of Attention layers: kv_cache_convert.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,22 +12,28 @@
 
 #define WHO "KVCachingAttention"
 
+enum { CACHE_KEYS, CACHE_VALUES, CACHE_POSITIONS, CACHE_END, CACHE_N };
+static const char *const state_suffix[CACHE_N] = {"cache_keys", "cache_values",
+                                                  "cache_positions", "cache_end_index"};
+
 typedef struct kv_layer {
     na_layer base;
     na__attn_core core;          /* must follow base (see attention.c)     */
-    int64_t capacity;
+    int64_t capacity, batch;     /* batch 0: taken from the first call     */
     char *end_key, *q_pos_key, *kv_pos_key, *label;
-    na_param *state[3];          /* keys, values, positions; NULL before   */
-                                 /* the first call                          */
+    const char *batch_axis;      /* interned                               */
+    na_param *state[CACHE_N];    /* END always; the others NULL until      */
+                                 /* allocated                              */
 } kv_layer;
-
-enum { CACHE_KEYS, CACHE_VALUES, CACHE_POSITIONS };
-static const char *const state_suffix[3] = {"cache_keys", "cache_values",
-                                            "cache_positions"};
 
 static kv_layer *as_kv(const na_layer *l)
 {
     return l && l->type == &na_kv_cache_attention_type ? (kv_layer *)l : NULL;
+}
+
+static int32_t *end_slot(const kv_layer *l)
+{
+    return na_data(l->state[CACHE_END]->value);
 }
 
 /* ---- copying into the cache ------------------------------------------------- */
@@ -54,89 +62,165 @@ static bool same_named_shape(const na_array *a, const na_array *b)
     return true;
 }
 
-/* cache[axis = at : at + n] = src (src: the cache's named shape with
- * axis of size n; converted to the cache's dtype). */
+/* cache[kv_seq = at : at + n] = src (src: the cache's named shape with
+ * kv_seq of size n, or broadcastable to it by name; converted to the
+ * cache's dtype). */
 static na_status write_at(na_array *cache, const na_array *src, int64_t at,
                           const char *what)
 {
     int64_t n = na_axis_size(src, "kv_seq");
-    na_array *view = NULL, *conv = NULL, *ordered = NULL;
+    na_array *view = NULL, *conv = NULL, *wide = NULL, *ordered = NULL;
     na_index r = NA_RANGE("kv_seq", at, at + n, 1);
+    na_dim dims[NA_MAX_DIMS];
     na_status st = na_index_by(cache, 1, &r, &view);
-    if (st == NA_OK && !same_named_shape(view, src))
+    for (int d = 0; st == NA_OK && d < view->ndim; d++)
+        dims[d] = (na_dim){view->name[d], view->shape[d]};
+    if (st == NA_OK && src->ndim < view->ndim && na_broadcast_to(src, view->ndim, dims,
+                                                                 &wide) != NA_OK)
+        na_clear_error();
+    const na_array *s = wide ? wide : src;
+    if (st == NA_OK && !same_named_shape(view, s))
         st = na__fail(NA_ERR_SHAPE, WHO ": new %s %s do not match the cache %s "
                       "(every axis but kv_seq must keep its size between calls)",
                       what, na__shape(src), na__shape(cache));
     if (st == NA_OK)
-        st = src->dtype == cache->dtype ? na_array_ref(src, &conv)
-                                        : na_astype(src, cache->dtype, &conv);
+        st = s->dtype == cache->dtype ? na_array_ref(s, &conv)
+                                      : na_astype(s, cache->dtype, &conv);
     if (st == NA_OK)
         st = na_order_as(conv, (const char *const *)view->name, &ordered);
-    if (st == NA_OK) {
-        size_t es = na_dtype_size(cache->dtype);
-        if (na_size(view) > 0)
-            copy_strided(na_data(view), view->stride, na_data(ordered),
-                         ordered->stride, view->shape, view->ndim, es);
-    }
-    na_array_free(view);
-    na_array_free(conv);
-    na_array_free(ordered);
+    if (st == NA_OK && na_size(view) > 0)
+        copy_strided(na_data(view), view->stride, na_data(ordered), ordered->stride,
+                     view->shape, view->ndim, na_dtype_size(cache->dtype));
+    na_array *tmp[] = {view, conv, wide, ordered};
+    for (int i = 0; i < 4; i++)
+        na_array_free(tmp[i]);
     return st;
 }
 
-/* ---- allocation (first call only) --------------------------------------------- */
+/* ---- allocation ------------------------------------------------------------------ */
 
-/* A new state parameter shaped like `like` with kv_seq of size capacity. */
-static na_status new_state(kv_layer *l, int which, const na_array *like,
-                           na_dtype dtype, double fill)
+/* A new state variable "<label>.<suffix>" of the given dims. */
+static na_status new_state(kv_layer *l, int which, na_dtype dtype, int nd,
+                           const na_dim *dims, double fill)
 {
-    na_dim dims[NA_MAX_DIMS];
-    for (int d = 0; d < like->ndim; d++) {
-        dims[d] = (na_dim){like->name[d], like->shape[d]};
-        if (like->name[d] == na_intern("kv_seq"))
-            dims[d].size = l->capacity;
-    }
     char label[512];
     snprintf(label, sizeof label, "%s.%s", l->label, state_suffix[which]);
     na_array *x = NULL;
-    na_status st = na_full(dtype, like->ndim, dims, fill, &x);
+    na_status st = na_full(dtype, nd, dims, fill, &x);
     if (st != NA_OK)
         return st;
     l->state[which] = na_param_new(label, NA_STATE, x);
     return l->state[which] ? NA_OK : na_last_status();
 }
 
-static void drop_state(kv_layer *l)
+static void drop_cache(kv_layer *l)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < CACHE_END; i++) {
         na_param_release(l->state[i]);
         l->state[i] = NULL;
     }
 }
 
-/* k, v {.., kv_seq:n, ..} and kv positions {.., kv_seq:n}. */
-static na_status ensure_state(kv_layer *l, const na_array *k, const na_array *v,
-                              const na_array *kv_pos)
+/* Keys, values {batch, kv_seq:capacity, rest of k/v...} and positions
+ * {batch, kv_seq:capacity} (i32, -1: empty). `k`, `v` give the other axes
+ * (any kv_seq size); the batch axis is the layer's when it has a size. */
+static na_status allocate(kv_layer *l, int nk, const na_dim *k, int nv, const na_dim *v,
+                          na_dtype dtype)
 {
-    if (l->state[0])
+    const char *kv = na_intern("kv_seq");
+    na_dim dims[2][NA_MAX_DIMS], pos[2];
+    int n[2] = {0, 0}, np = 0;
+    const na_dim *src[2] = {k, v};
+    int ns[2] = {nk, nv};
+    for (int i = 0; i < 2; i++)
+        for (int d = 0; d < ns[i]; d++) {
+            na_dim x = src[i][d];
+            if (x.name == kv)
+                x.size = l->capacity;
+            dims[i][n[i]++] = x;
+        }
+    if (l->batch > 0)
+        pos[np++] = (na_dim){l->batch_axis, l->batch};
+    pos[np++] = (na_dim){kv, l->capacity};
+    na_status st = new_state(l, CACHE_KEYS, dtype, n[0], dims[0], 0);
+    if (st == NA_OK)
+        st = new_state(l, CACHE_VALUES, dtype, n[1], dims[1], 0);
+    if (st == NA_OK)
+        st = new_state(l, CACHE_POSITIONS, NA_I32, np, pos, -1);
+    if (st != NA_OK)
+        drop_cache(l);
+    return st;
+}
+
+/* First call without a batch size: shape the cache like k and v. */
+static na_status ensure_state(kv_layer *l, const na_array *k, const na_array *v)
+{
+    if (l->state[CACHE_KEYS])
         return NA_OK;
     if (na_positional_count(k) || na_positional_count(v))
         return na__fail(NA_ERR_AXIS, WHO ": keys %s and values %s must have named "
                         "axes only", na__shape(k), na__shape(v));
-    na_status st = new_state(l, CACHE_KEYS, k, k->dtype, 0);
-    if (st == NA_OK)
-        st = new_state(l, CACHE_VALUES, v, v->dtype, 0);
-    if (st == NA_OK)
-        st = new_state(l, CACHE_POSITIONS, kv_pos, NA_I32, -1);
-    if (st != NA_OK)
-        drop_state(l);
-    return st;
+    na_dim dk[NA_MAX_DIMS], dv[NA_MAX_DIMS];
+    for (int d = 0; d < k->ndim; d++)
+        dk[d] = (na_dim){k->name[d], k->shape[d]};
+    for (int d = 0; d < v->ndim; d++)
+        dv[d] = (na_dim){v->name[d], v->shape[d]};
+    int64_t b = na_axis_size(k, l->batch_axis);
+    l->batch = b > 0 ? b : 0;
+    return allocate(l, k->ndim, dk, v->ndim, dv, k->dtype);
 }
 
-/* ---- a call -------------------------------------------------------------------- */
+/* The dims a projection path produces, from its Linear: {batch, kv_seq:1}
+ * plus the weight axes that are not contracted. false if not found. */
+static bool path_dims(kv_layer *l, na_layer *path, na_dim *dims, int *n, na_dtype *dt)
+{
+    na_layer *stack[64] = {path};
+    int top = 1;
+    while (top > 0) {
+        na_layer *x = stack[--top];
+        const char *const *in = na__linear_in_names(x);
+        if (in) {
+            const na_array *w = na_linear_weights(x)->value;
+            *n = 0;
+            dims[(*n)++] = (na_dim){l->batch_axis, l->batch};
+            dims[(*n)++] = (na_dim){na_intern("kv_seq"), 1};
+            for (int d = 0; d < w->ndim; d++) {
+                bool contracted = false;
+                for (int i = 0; in[i]; i++)
+                    contracted |= in[i] == w->name[d];
+                if (!contracted && *n < NA_MAX_DIMS)
+                    dims[(*n)++] = (na_dim){w->name[d], w->shape[d]};
+            }
+            *dt = w->dtype;
+            return true;
+        }
+        for (int i = na_layer_child_count(x) - 1; i >= 0 && top < 64; i--)
+            stack[top++] = na_layer_child(x, i);
+    }
+    return false;
+}
+
+/* With a batch size: allocate now when the key and value paths are the
+ * standard ones (a Linear or Affine projection); else at the first call. */
+static na_status allocate_early(kv_layer *l)
+{
+    na_dim k[NA_MAX_DIMS], v[NA_MAX_DIMS];
+    int nk = 0, nv = 0;
+    na_dtype dk = NA_F32, dv = NA_F32;
+    if (l->batch <= 0 || !path_dims(l, l->core.sub[NA__ATTN_K], k, &nk, &dk) ||
+        !path_dims(l, l->core.sub[NA__ATTN_V], v, &nv, &dv))
+        return NA_OK;
+    return allocate(l, nk, k, nv, v, dk == NA_F64 || dv == NA_F64 ? NA_F64 : NA_F32);
+}
+
+/* ---- where the new tokens go ----------------------------------------------------- */
 
 static na_status read_end(const kv_layer *l, const na_side *side, int64_t *end)
 {
+    if (!na_side_get(side, l->end_key)) {
+        *end = *end_slot(l);
+        return NA_OK;
+    }
     const na_array *e = na_side_require_array(side, l->end_key, WHO);
     if (!e)
         return na_last_status();
@@ -148,18 +232,49 @@ static na_status read_end(const kv_layer *l, const na_side *side, int64_t *end)
     return NA_OK;
 }
 
-/* Query positions {.., seq:n} (i32): from the side inputs, or end + arange(n). */
+static na_status check_room(const kv_layer *l, int64_t end, int64_t n)
+{
+    if (end < 0 || end + n > l->capacity)
+        return na__fail(NA_ERR_STATE, WHO ": cache overflow: writing %lld token(s) at "
+                        "index %lld exceeds the capacity %lld ('%s')", (long long)n,
+                        (long long)end, (long long)l->capacity, l->label);
+    return NA_OK;
+}
+
+/* Each row continues after its last cached position: row b gets
+ * 1 + max(cache_positions[b, :end]) + arange(n) ({batch, seq:n}; 0 + arange
+ * for an empty row); arange(n) ({seq:n}) when nothing is cached. */
+static na_status next_positions(const kv_layer *l, int64_t end, int64_t n,
+                                na_array **out)
+{
+    const na_param *pp = l->state[CACHE_POSITIONS];
+    na_array *r = NULL, *filled = NULL, *last = NULL, *sum = NULL;
+    na_status st = na_arange("seq", n, NA_I32, &r);
+    if (st != NA_OK || !pp || end == 0) {
+        *out = st == NA_OK ? r : NULL;
+        return st;
+    }
+    na_index head = NA_RANGE("kv_seq", 0, end, 1);
+    st = na_index_by(pp->value, 1, &head, &filled);
+    if (st == NA_OK)
+        st = na_max(filled, NA_NAMES("kv_seq"), &last);
+    if (st == NA_OK)
+        st = na_add(last, r, &sum);
+    if (st == NA_OK)
+        st = na_binary_scalar(NA_ADD, sum, 1, out);
+    na_array *tmp[] = {r, filled, last, sum};
+    for (int i = 0; i < 4; i++)
+        na_array_free(tmp[i]);
+    return st;
+}
+
+/* Query positions {.., seq:n} (i32): the override from the side inputs, or
+ * the cache's own. */
 static na_status query_positions(const kv_layer *l, const na_side *side, int64_t end,
                                  int64_t n, na_array **out)
 {
-    if (!na_side_get(side, l->q_pos_key)) {
-        na_array *r = NULL;
-        na_status st = na_arange("seq", n, NA_I32, &r);
-        if (st == NA_OK)
-            st = na_binary_scalar(NA_ADD, r, (double)end, out);
-        na_array_free(r);
-        return st;
-    }
+    if (!na_side_get(side, l->q_pos_key))
+        return next_positions(l, end, n, out);
     const na_array *p = na_side_require_array(side, l->q_pos_key, WHO);
     if (!p)
         return na_last_status();
@@ -170,20 +285,28 @@ static na_status query_positions(const kv_layer *l, const na_side *side, int64_t
     return na_astype(p, NA_I32, out);
 }
 
-static na_status check_room(const kv_layer *l, int64_t end, int64_t n)
+/* The number of new tokens: the 'seq' size of the (first) input. */
+static na_status new_tokens(const na_value *in, int64_t *n)
 {
-    if (end < 0 || end + n > l->capacity)
-        return na__fail(NA_ERR_STATE, WHO ": cache overflow: writing %lld token(s) at "
-                        "index %lld exceeds the capacity %lld ('%s')", (long long)n,
-                        (long long)end, (long long)l->capacity, l->label);
+    const na_value *v = in && in->kind == NA_VALUE_TUPLE && in->count > 0 ? in->items[0]
+                                                                        : in;
+    const na_array *x = na__attn_array(v, WHO, "the query input");
+    if (!x)
+        return na_last_status();
+    *n = na_axis_size(x, "seq");
+    if (*n < 0)
+        return na__fail(NA_ERR_AXIS, WHO ": the query input %s has no 'seq' axis (the "
+                        "new tokens)", na__shape(x));
     return NA_OK;
 }
+
+/* ---- a call -------------------------------------------------------------------- */
 
 /* Write k, v and positions at end; views of the filled prefix [0, end+n). */
 static na_status store(kv_layer *l, const na_array *k, const na_array *v,
                        const na_array *kv_pos, int64_t end, na_array **views)
 {
-    na_status st = ensure_state(l, k, v, kv_pos);
+    na_status st = ensure_state(l, k, v);
     if (st == NA_OK)
         st = write_at(l->state[CACHE_KEYS]->value, k, end, "keys");
     if (st == NA_OK)
@@ -196,46 +319,24 @@ static na_status store(kv_layer *l, const na_array *k, const na_array *v,
     return st;
 }
 
-/* Side inputs for the attention over the cache: kv positions (and query
- * positions when the caller gave none). */
-static na_status cache_side(const kv_layer *l, const na_side *side,
-                            const na_array *q_pos, const na_array *kv_pos_view,
-                            na_side **out)
-{
-    na_side *s = na_side_clone(side);
-    if (!s)
-        return na_last_status();
-    na_status st = na_side_set_array(s, l->kv_pos_key, kv_pos_view);
-    if (st == NA_OK && !na_side_get(side, l->q_pos_key))
-        st = na_side_set_array(s, l->q_pos_key, q_pos);
-    if (st != NA_OK) {
-        na_side_free(s);
-        return st;
-    }
-    *out = s;
-    return NA_OK;
-}
-
 static na_status attend_cached(kv_layer *l, const na_value *q, const na_array *k,
-                               const na_array *v, const na_side *side, na_value **out)
+                               const na_array *v, const na_array *q_pos, int64_t end,
+                               const na_side *side, na_value **out)
 {
-    int64_t end = 0, n = na_axis_size(k, "kv_seq");
-    if (n < 0 || na_axis_size(v, "kv_seq") != n)
+    int64_t n = na_axis_size(k, "kv_seq");
+    if (n < 0 || na_axis_size(v, "kv_seq") != n || na_axis_size(q_pos, "seq") != n)
         return na__fail(NA_ERR_AXIS, WHO ": keys %s and values %s need one 'kv_seq' "
-                        "axis of the same size", na__shape(k), na__shape(v));
-    na_status st = read_end(l, side, &end);
-    if (st == NA_OK)
-        st = check_room(l, end, n);
-    na_array *q_pos = NULL, *kv_pos = NULL, *views[3] = {0};
+                        "axis of the new tokens' size %lld", na__shape(k), na__shape(v),
+                        (long long)na_axis_size(q_pos, "seq"));
+    na_array *kv_pos = NULL, *views[3] = {0};
     na_side *s = NULL;
-    if (st == NA_OK)
-        st = query_positions(l, side, end, n, &q_pos);
-    if (st == NA_OK)
-        st = na_rename(q_pos, NA_NAMES("seq"), NA_NAMES("kv_seq"), &kv_pos);
+    na_status st = na_rename(q_pos, NA_NAMES("seq"), NA_NAMES("kv_seq"), &kv_pos);
     if (st == NA_OK)
         st = store(l, k, v, kv_pos, end, views);
+    if (st == NA_OK && !(s = na_side_clone(side)))
+        st = na_last_status();
     if (st == NA_OK)
-        st = cache_side(l, side, q_pos, views[CACHE_POSITIONS], &s);
+        st = na_side_set_array(s, l->kv_pos_key, views[CACHE_POSITIONS]);
     na_value *kc = st == NA_OK ? na_value_ref_array(views[CACHE_KEYS]) : NULL;
     na_value *vc = st == NA_OK ? na_value_ref_array(views[CACHE_VALUES]) : NULL;
     if (st == NA_OK && (!kc || !vc))
@@ -247,25 +348,58 @@ static na_status attend_cached(kv_layer *l, const na_value *q, const na_array *k
     na_side_free(s);
     for (int i = 0; i < 3; i++)
         na_array_free(views[i]);
-    na_array_free(q_pos);
     na_array_free(kv_pos);
     return st;
+}
+
+/* The side inputs with the query positions set (the sublayers' RoPE and
+ * the causal mask read them). */
+static na_status side_with_positions(const kv_layer *l, const na_side *side,
+                                     const na_array *q_pos, na_side **out)
+{
+    na_side *s = na_side_clone(side);
+    if (!s)
+        return na_last_status();
+    na_status st = na_side_get(side, l->q_pos_key) ? NA_OK
+                                                   : na_side_set_array(s, l->q_pos_key, q_pos);
+    if (st != NA_OK) {
+        na_side_free(s);
+        return st;
+    }
+    *out = s;
+    return NA_OK;
 }
 
 static na_status kv_call(na_layer *self, const na_value *in, const na_side *side,
                          na_value **out)
 {
     kv_layer *l = as_kv(self);
+    int64_t n = 0, end = 0;
+    na_array *q_pos = NULL;
+    na_side *s = NULL;
     na_value *q = NULL, *k = NULL, *v = NULL;
-    na_status st = na__attn_project(&l->core, in, side, &q, &k, &v);
-    if (st != NA_OK)
-        return st;
-    const na_array *ka = na__attn_array(k, WHO, "keys");
+    na_status st = new_tokens(in, &n);
+    if (st == NA_OK)
+        st = read_end(l, side, &end);
+    if (st == NA_OK)
+        st = check_room(l, end, n);
+    if (st == NA_OK)
+        st = query_positions(l, side, end, n, &q_pos);
+    if (st == NA_OK)
+        st = side_with_positions(l, side, q_pos, &s);
+    if (st == NA_OK)
+        st = na__attn_project(&l->core, in, s, &q, &k, &v);
+    const na_array *ka = st == NA_OK ? na__attn_array(k, WHO, "keys") : NULL;
     const na_array *va = ka ? na__attn_array(v, WHO, "values") : NULL;
-    st = va ? attend_cached(l, q, ka, va, side, out) : na_last_status();
+    if (st == NA_OK)
+        st = va ? attend_cached(l, q, ka, va, q_pos, end, s, out) : na_last_status();
+    if (st == NA_OK)
+        *end_slot(l) = (int32_t)(end + n);
     na_value_free(q);
     na_value_free(k);
     na_value_free(v);
+    na_side_free(s);
+    na_array_free(q_pos);
     return st;
 }
 
@@ -285,16 +419,25 @@ static const char *kv_child_name(const na_layer *self, int i)
     return na__attn_child_names[i];
 }
 
-static int kv_param_count(const na_layer *self) { return as_kv(self)->state[0] ? 3 : 0; }
+static int kv_param_count(const na_layer *self)
+{
+    return as_kv(self)->state[CACHE_KEYS] ? CACHE_N : 1;
+}
 
-static na_param *kv_param_at(na_layer *self, int i) { return as_kv(self)->state[i]; }
+static na_param *kv_param_at(na_layer *self, int i)
+{
+    kv_layer *l = as_kv(self);
+    return l->state[CACHE_KEYS] ? l->state[i] : l->state[CACHE_END];
+}
 
 static void kv_describe(const na_layer *self, na_fields *f)
 {
     const kv_layer *l = as_kv(self);
     na_fields_int(f, "capacity", l->capacity);
-    na_fields_str(f, "end_index", l->end_key);
-    if (!l->state[0])
+    if (l->batch > 0)
+        na_fields_int(f, "batch", l->batch);
+    na_fields_int(f, "end", *end_slot(l));
+    if (!l->state[CACHE_KEYS])
         na_fields_str(f, "cache", "unallocated");
     na__attn_core_describe(&l->core, f);
 }
@@ -334,43 +477,56 @@ static na_status kv_fill(kv_layer *l, const na_kv_cache_options *o)
 {
     const char *who = "na_kv_cache_attention_new";
     l->capacity = o->capacity;
+    l->batch = o->batch_size;
+    l->batch_axis = na_intern(or_default(o->batch_axis, "batch"));
     l->end_key = na__strdup(who, or_default(o->end_index_key, "cache_end_index"));
     l->q_pos_key = na__strdup(who, or_default(o->query_positions_key,
                                               NA_QUERY_POSITIONS_KEY));
     l->kv_pos_key = na__strdup(who, or_default(o->kv_positions_key, NA_KV_POSITIONS_KEY));
     l->label = na__strdup(who, or_default(o->label, "attention"));
-    return l->end_key && l->q_pos_key && l->kv_pos_key && l->label ? NA_OK
-                                                                  : na_last_status();
+    if (!l->batch_axis || !l->end_key || !l->q_pos_key || !l->kv_pos_key || !l->label)
+        return na_last_status();
+    na_status st = new_state(l, CACHE_END, NA_I32, 0, NULL, 0);
+    return st == NA_OK ? allocate_early(l) : st;
 }
 
-static na_status kv_new(na_layer *const *sub, const na_kv_cache_options *opt,
-                        na_layer **out)
+static na_status check_options(na_layer *const *sub, const na_kv_cache_options *opt,
+                               na_layer **out)
 {
     const char *who = "na_kv_cache_attention_new";
-    na_status st = NA_OK;
-    for (int i = 0; i < NA__ATTN_N && st == NA_OK; i++)
+    for (int i = 0; i < NA__ATTN_N; i++)
         if (!sub[i])
-            st = na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, na__attn_child_names[i]);
-    if (st == NA_OK && (!opt || !out || opt->capacity <= 0))
-        st = na__fail(NA_ERR_ARGUMENT, "%s: %s", who,
-                      !opt || !out ? "NULL argument" : "capacity must be > 0");
+            return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, na__attn_child_names[i]);
+    if (!opt || !out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: NULL argument", who);
+    if (opt->capacity <= 0 || opt->capacity > INT32_MAX || opt->batch_size < 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: capacity %lld must be in [1, 2^31) and "
+                        "batch_size %lld >= 0", who, (long long)opt->capacity,
+                        (long long)opt->batch_size);
+    return NA_OK;
+}
+
+na_status na__kv_cache_new(na_layer *const *sub, const na_kv_cache_options *opt,
+                           na_layer **out)
+{
+    na_status st = check_options(sub, opt, out);
     kv_layer *l = st == NA_OK ? calloc(1, sizeof *l) : NULL;
     if (st == NA_OK && !l)
-        st = na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", who);
-    if (st == NA_OK) {
-        l->base.type = &na_kv_cache_attention_type;
-        memcpy(l->core.sub, sub, sizeof l->core.sub);
-        st = kv_fill(l, opt);
-        if (st != NA_OK) {
-            na_layer_free(&l->base);
-            return st;
-        }
-        *out = &l->base;
-        return NA_OK;
+        st = na__fail(NA_ERR_NO_MEMORY, "na_kv_cache_attention_new: out of memory");
+    if (st != NA_OK) {
+        for (int i = 0; i < NA__ATTN_N; i++)
+            na_layer_free(sub[i]);
+        return st;
     }
-    for (int i = 0; i < NA__ATTN_N; i++)
-        na_layer_free(sub[i]);
-    return st;
+    l->base.type = &na_kv_cache_attention_type;
+    memcpy(l->core.sub, sub, sizeof l->core.sub);
+    st = kv_fill(l, opt);
+    if (st != NA_OK) {
+        na_layer_free(&l->base);
+        return st;
+    }
+    *out = &l->base;
+    return NA_OK;
 }
 
 na_status na_kv_cache_attention_new(na_layer *input_to_query, na_layer *input_to_key,
@@ -381,149 +537,80 @@ na_status na_kv_cache_attention_new(na_layer *input_to_query, na_layer *input_to
 {
     na_layer *sub[NA__ATTN_N] = {input_to_query, input_to_key, input_to_value,
                                  query_key_to_attn, attn_value_to_output};
-    return kv_new(sub, opt, out);
+    return na__kv_cache_new(sub, opt, out);
 }
 
-/* ---- conversion ------------------------------------------------------------------- */
+/* ---- place: reset, rewind, length ------------------------------------------------ */
 
-static na_status find_causal(na_layer *layer, const char *path, int depth, void *ctx)
-{
-    NA__UNUSED(path);
-    NA__UNUSED(depth);
-    if (na__is_causal_mask(layer))
-        *(bool *)ctx = true;
-    return NA_OK;
-}
-
-/* Where to insert an ApplyCausalMask in query_key_to_attn: -1 if it has
- * one already; else the index of its softmax (error if none). */
-static na_status causal_slot(na_layer *qk, int *slot)
-{
-    bool has = false;
-    na_status st = na_tree_walk(qk, find_causal, &has);
-    if (st != NA_OK || has) {
-        *slot = -1;
-        return st;
-    }
-    for (int i = 0; na_is_sequential(qk) && i < na_layer_child_count(qk); i++) {
-        na_layer *c = na_layer_child(qk, i);
-        if (na_layer_is(c, &na_softmax_layer_type) || na_layer_is(c, &na_masked_softmax_type)) {
-            *slot = i;
-            return NA_OK;
-        }
-    }
-    return na__fail(NA_ERR_UNSUPPORTED, "na_kv_cache_from_attention: query_key_to_attn "
-                    "(%s) has no ApplyCausalMask and is not a Sequential with a "
-                    "Softmax to put one before; the cache needs a position mask",
-                    na_layer_type_name(qk));
-}
-
-static na_status check_attention(const na_layer *attention, const na_kv_cache_options *opt,
-                                 int *slot)
-{
-    const char *who = "na_kv_cache_from_attention";
-    if (!attention || attention->type != &na_attention_type)
-        return na__fail(NA_ERR_ARGUMENT, "%s: layer is a %s, not an Attention", who,
-                        attention ? na_layer_type_name(attention) : "NULL");
-    if (!opt || opt->capacity <= 0)
-        return na__fail(NA_ERR_ARGUMENT, "%s: capacity must be > 0", who);
-    return causal_slot(na__attn_core_of(attention)->sub[NA__ATTN_QK], slot);
-}
-
-static na_status insert_causal(na_layer *qk, int slot, const na_kv_cache_options *opt)
-{
-    na_causal_mask_options co = {.query_positions_key = opt->query_positions_key,
-                                 .kv_positions_key = opt->kv_positions_key};
-    na_layer *m = NULL;
-    na_status st = na_apply_causal_mask_new(&co, &m);
-    return st == NA_OK ? na_sequential_insert(qk, slot, m) : st;
-}
-
-na_status na_kv_cache_from_attention(na_layer *attention, const na_kv_cache_options *opt,
-                                     na_layer **out)
-{
-    int slot = -1;
-    na_status st = out ? check_attention(attention, opt, &slot)
-                       : na__fail(NA_ERR_ARGUMENT, "na_kv_cache_from_attention: out "
-                                  "is NULL");
-    na__attn_core *c = st == NA_OK ? na__attn_core_of(attention) : NULL;
-    if (st == NA_OK && slot >= 0)
-        st = insert_causal(c->sub[NA__ATTN_QK], slot, opt);
-    if (st != NA_OK) {
-        na_layer_free(attention);
-        return st;
-    }
-    na_layer *sub[NA__ATTN_N];
-    memcpy(sub, c->sub, sizeof sub);
-    memset(c->sub, 0, sizeof c->sub);
-    bool keep = c->keep_weights, ret = c->return_weights;
-    na_layer_free(attention);
-    st = kv_new(sub, opt, out);
-    if (st == NA_OK) {
-        as_kv(*out)->core.keep_weights = keep;
-        as_kv(*out)->core.return_weights = ret;
-    }
-    return st;
-}
-
-typedef struct convert_ctx {
-    const na_kv_cache_options *opt;
-} convert_ctx;
-
-static na_status convert_one(na_layer *old, const char *path, void *ctx, na_layer **out)
-{
-    const convert_ctx *cc = ctx;
-    int slot;
-    na_status st = check_attention(old, cc->opt, &slot);
-    if (st != NA_OK) {
-        *out = old; /* still ours: hand it back */
-        return st;
-    }
-    na_kv_cache_options o = *cc->opt;
-    if (path && *path)
-        o.label = path;
-    return na_kv_cache_from_attention(old, &o, out);
-}
-
-na_status na_attention_to_kv_cache(na_layer **root, const na_kv_cache_options *opt,
-                                   int *converted)
-{
-    if (!root || !*root || !opt)
-        return na__fail(NA_ERR_ARGUMENT, "na_attention_to_kv_cache: NULL argument");
-    na_selection *sel = NULL;
-    na_status st = na_select_type(root, &na_attention_type, &sel);
-    if (st != NA_OK)
-        return st;
-    convert_ctx cc = {opt};
-    st = na_selection_wrap_all(sel, convert_one, &cc);
-    if (converted)
-        *converted = st == NA_OK ? na_selection_count(sel) : 0;
-    na_selection_free(sel);
-    return st;
-}
-
-na_status na_kv_cache_reset(na_layer *layer)
+static kv_layer *require_kv(const na_layer *layer, const char *who)
 {
     kv_layer *l = as_kv(layer);
     if (!l)
-        return na__fail(NA_ERR_ARGUMENT, "na_kv_cache_reset: layer is a %s, not a "
-                        "KVCachingAttention", layer ? na_layer_type_name(layer) : "NULL");
-    if (!l->state[CACHE_POSITIONS])
+        na__fail(NA_ERR_ARGUMENT, "%s: layer is a %s, not a KVCachingAttention", who,
+                 layer ? na_layer_type_name(layer) : "NULL");
+    return l;
+}
+
+/* positions[kv_seq >= from] = -1 (a value bound from outside is replaced). */
+static na_status forget_from(kv_layer *l, int64_t from)
+{
+    na_param *pp = l->state[CACHE_POSITIONS];
+    if (!pp)
         return NA_OK;
-    na_array *p = l->state[CACHE_POSITIONS]->value;
-    if (na_is_contiguous(p) && p->dtype == NA_I32) {
+    na_array *p = pp->value;
+    if (p->dtype == NA_I32 && na_is_contiguous(p)) {
+        int kd = na_axis_index(p, "kv_seq");
+        int64_t idx[NA_MAX_DIMS] = {0};
         int32_t *d = na_data(p);
-        for (int64_t i = 0; i < na_size(p); i++)
-            d[i] = -1;
+        for (int64_t i = 0; i < na_size(p); i++) {
+            int64_t rem = i; /* coordinates of element i */
+            for (int a = p->ndim - 1; a >= 0; a--) {
+                idx[a] = rem % p->shape[a];
+                rem /= p->shape[a];
+            }
+            if (idx[kd] >= from)
+                d[i] = -1;
+        }
         return NA_OK;
     }
-    na_dim dims[NA_MAX_DIMS]; /* a value bound from outside: replace it */
+    if (from > 0)
+        return na__fail(NA_ERR_UNSUPPORTED, "na_kv_cache_rewind: the positions of '%s' "
+                        "were bound from outside (%s); only a reset is possible",
+                        l->label, na__shape(p));
+    na_dim dims[NA_MAX_DIMS];
     for (int d = 0; d < p->ndim; d++)
         dims[d] = (na_dim){p->name[d], p->shape[d]};
     na_array *fresh = NULL;
     na_status st = na_full(NA_I32, p->ndim, dims, -1, &fresh);
     if (st == NA_OK)
-        na_param_set_value(l->state[CACHE_POSITIONS], fresh);
+        na_param_set_value(pp, fresh);
+    return st;
+}
+
+na_status na_kv_cache_rewind(na_layer *layer, int64_t length)
+{
+    kv_layer *l = require_kv(layer, "na_kv_cache_rewind");
+    if (!l)
+        return na_last_status();
+    int64_t end = *end_slot(l);
+    if (length < 0 || length > end)
+        return na__fail(NA_ERR_ARGUMENT, "na_kv_cache_rewind: length %lld not in [0, "
+                        "%lld] (the cached tokens of '%s')", (long long)length,
+                        (long long)end, l->label);
+    na_status st = forget_from(l, length);
+    if (st == NA_OK)
+        *end_slot(l) = (int32_t)length;
+    return st;
+}
+
+na_status na_kv_cache_reset(na_layer *layer)
+{
+    kv_layer *l = require_kv(layer, "na_kv_cache_reset");
+    if (!l)
+        return na_last_status();
+    na_status st = forget_from(l, 0);
+    if (st == NA_OK)
+        *end_slot(l) = 0;
     return st;
 }
 
@@ -531,4 +618,10 @@ int64_t na_kv_cache_capacity(const na_layer *layer)
 {
     const kv_layer *l = as_kv(layer);
     return l ? l->capacity : -1;
+}
+
+int64_t na_kv_cache_length(const na_layer *layer)
+{
+    const kv_layer *l = as_kv(layer);
+    return l ? *end_slot(l) : -1;
 }

@@ -77,6 +77,11 @@ const char **na__names_copy(const char *op, const char *const *names);
  * (combinators.c; the tree tools wrap a layer they must not lose). */
 na_status na__sequential_pair(na_layer *first, na_layer *second, na_layer **out);
 
+/* A Linear's contracted input axis names (NULL-terminated, interned), or
+ * NULL for another layer or a Linear that renames in place (linear.c;
+ * the KV cache sizes its state from them). */
+const char *const *na__linear_in_names(const na_layer *layer);
+
 /* strdup that records an out-of-memory error naming `op`. */
 char *na__strdup(const char *op, const char *s);
 

@@ -200,6 +200,12 @@ na_param *na_linear_weights(const na_layer *layer)
     return l ? l->weights : NULL;
 }
 
+const char *const *na__linear_in_names(const na_layer *layer)
+{
+    linear_layer *l = as_linear(layer);
+    return l && !l->renamed ? (const char *const *)l->in : NULL;
+}
+
 /* The weight's output dims: an output name that is also an input name is
  * primed ("<name>_out"), as Penzai's LinearInPlace does. */
 static na_status primed_out_dims(int n_in, const na_dim *in, int n_out,

@@ -16,7 +16,10 @@ typedef struct rope_layer {
     char *positions_key;
     double max_wavelength;
     double scale_factor;
-    int64_t rope_size;       /* 0: the whole axis                            */
+    int64_t rope_size;       /* 0: the whole axis (times fraction)           */
+    double fraction;         /* 1: the whole axis                            */
+    double l3_factor, l3_low, l3_high, l3_original; /* factor 0: off         */
+    const char *default_axis; /* interned; NULL: positions are required      */
 } rope_layer;
 
 static rope_layer *as_rope(const na_layer *l) { return (rope_layer *)l; }
@@ -50,12 +53,25 @@ static na_status rope_width(const rope_layer *l, const na_array *x, const char *
     if (d < 0)
         return na__fail(NA_ERR_AXIS, "%s: input %s lacks feature axis '%s'", who,
                         na__shape(x), l->axis);
-    *r = l->rope_size ? l->rope_size : d;
+    *r = l->rope_size ? l->rope_size
+         : l->fraction < 1 ? (int64_t)((double)d * l->fraction) / 2 * 2 : d;
     if (*r > d || *r % 2 != 0 || *r <= 0)
         return na__fail(NA_ERR_SHAPE, "%s: rotated size %lld must be even and at most "
                         "%s:%lld (input %s)", who, (long long)*r, l->axis, (long long)d,
                         na__shape(x));
     return NA_OK;
+}
+
+/* Llama 3's frequency scaling of one inverse frequency (see layers.h). */
+static double llama3_scaled(const rope_layer *l, double f)
+{
+    double w = 2.0 * M_PI / f;
+    if (w < l->l3_original / l->l3_high)
+        return f;
+    if (w > l->l3_original / l->l3_low)
+        return f / l->l3_factor;
+    double s = (l->l3_original / w - l->l3_low) / (l->l3_high - l->l3_low);
+    return (1.0 - s) * f / l->l3_factor + s * f;
 }
 
 /* cos and sin of theta = pos / scale / wavelength^(2i/R), i < R/2, in x's
@@ -67,8 +83,10 @@ static na_status angles(const rope_layer *l, const na_array *pos, int64_t r,
     double *inv = malloc((size_t)half * sizeof *inv);
     if (!inv)
         return na__std_oom(na_layer_type_name(&l->base));
-    for (int64_t i = 0; i < half; i++)
-        inv[i] = pow(l->max_wavelength, -2.0 * (double)i / (double)r) / l->scale_factor;
+    for (int64_t i = 0; i < half; i++) {
+        double f = pow(l->max_wavelength, -2.0 * (double)i / (double)r);
+        inv[i] = (l->l3_factor > 0 ? llama3_scaled(l, f) : f) / l->scale_factor;
+    }
     na_array *freq = NULL, *p = NULL, *theta = NULL, *c = NULL, *s = NULL;
     na_status st = na_from_data(NA_F64, 1, &(na_dim){l->axis, half}, inv, &freq);
     free(inv);
@@ -138,11 +156,17 @@ static na_status rope_call(na_layer *self, const na_value *in, const na_side *si
     rope_layer *l = as_rope(self);
     const char *who = na_layer_type_name(self);
     const na_array *x = NULL, *pos = NULL;
+    na_array *own_pos = NULL;
     int64_t r = 0;
     na_status st = na__std_input(in, who, true, &x);
     if (st == NA_OK)
         st = rope_width(l, x, who, &r);
-    if (st == NA_OK && !(pos = na_side_require_array(side, l->positions_key, who)))
+    if (st == NA_OK && l->default_axis && !na_side_get(side, l->positions_key) &&
+        na_axis_index(x, l->default_axis) >= 0) {
+        st = na_arange(l->default_axis, na_axis_size(x, l->default_axis), NA_I32, &own_pos);
+        pos = own_pos;
+    }
+    if (st == NA_OK && !pos && !(pos = na_side_require_array(side, l->positions_key, who)))
         st = na_last_status();
     if (st == NA_OK)
         st = check_positions(l, x, pos, who);
@@ -153,6 +177,7 @@ static na_status rope_call(na_layer *self, const na_value *in, const na_side *si
         st = apply(l, x, r, c, s, &y);
     na_array_free(c);
     na_array_free(s);
+    na_array_free(own_pos);
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
@@ -166,6 +191,14 @@ static void rope_describe(const na_layer *self, na_fields *f)
     na_fields_float(f, "max_wavelength", l->max_wavelength);
     if (l->scale_factor != 1.0)
         na_fields_float(f, "scale_factor", l->scale_factor);
+    if (l->fraction != 1.0)
+        na_fields_float(f, "fraction", l->fraction);
+    if (l->l3_factor > 0) {
+        na_fields_float(f, "llama3_factor", l->l3_factor);
+        na_fields_float(f, "llama3_low_freq_factor", l->l3_low);
+        na_fields_float(f, "llama3_high_freq_factor", l->l3_high);
+        na_fields_float(f, "llama3_original_max_position", l->l3_original);
+    }
 }
 
 static void rope_destroy(na_layer *self)
@@ -188,6 +221,32 @@ const na_layer_type na_apply_rope_subset_type = {
     .destroy = rope_destroy,
 };
 
+/* Defaults and checks of the fraction and the Llama 3 scaling. */
+static na_status rope_defaults(na_rope_options *o, const char *who)
+{
+    o->fraction = o->fraction != 0 ? o->fraction : 1.0;
+    if (!(o->fraction > 0 && o->fraction <= 1))
+        return na__fail(NA_ERR_ARGUMENT, "%s: fraction %g not in (0, 1]", who,
+                        o->fraction);
+    if (o->llama3_factor == 0)
+        return NA_OK;
+    if (o->llama3_low_freq_factor == 0)
+        o->llama3_low_freq_factor = 1;
+    if (o->llama3_high_freq_factor == 0)
+        o->llama3_high_freq_factor = 4;
+    if (o->llama3_original_max_position == 0)
+        o->llama3_original_max_position = 8192;
+    if (!(o->llama3_factor > 0) || !(o->llama3_low_freq_factor > 0) ||
+        !(o->llama3_high_freq_factor > o->llama3_low_freq_factor) ||
+        !(o->llama3_original_max_position > 0))
+        return na__fail(NA_ERR_ARGUMENT, "%s: Llama 3 scaling needs factor (%g) > 0, "
+                        "0 < low_freq_factor (%g) < high_freq_factor (%g) and "
+                        "original_max_position (%g) > 0", who, o->llama3_factor,
+                        o->llama3_low_freq_factor, o->llama3_high_freq_factor,
+                        o->llama3_original_max_position);
+    return NA_OK;
+}
+
 static na_status rope_new(const na_layer_type *type, const char *who, const char *axis,
                           int64_t rope_size, const na_rope_options *opt,
                           na_layer **result)
@@ -205,6 +264,9 @@ static na_status rope_new(const na_layer_type *type, const char *who, const char
     if (!(o.max_wavelength > 0) || !(o.scale_factor > 0))
         return na__fail(NA_ERR_ARGUMENT, "%s: max_wavelength (%g) and scale_factor "
                         "(%g) must be positive", who, o.max_wavelength, o.scale_factor);
+    na_status st = rope_defaults(&o, who);
+    if (st != NA_OK)
+        return st;
     rope_layer *l = calloc(1, sizeof *l);
     char *key = l ? na__strdup(who, o.positions_key) : NULL;
     if (!key) {
@@ -217,6 +279,12 @@ static na_status rope_new(const na_layer_type *type, const char *who, const char
     l->max_wavelength = o.max_wavelength;
     l->scale_factor = o.scale_factor;
     l->rope_size = rope_size;
+    l->fraction = o.fraction;
+    l->l3_factor = o.llama3_factor;
+    l->l3_low = o.llama3_low_freq_factor;
+    l->l3_high = o.llama3_high_freq_factor;
+    l->l3_original = o.llama3_original_max_position;
+    l->default_axis = o.default_positions_axis ? na_intern(o.default_positions_axis) : NULL;
     *result = &l->base;
     return NA_OK;
 }
