@@ -2,6 +2,8 @@
 #ifndef NAMEDARR_INTERNAL_H
 #define NAMEDARR_INTERNAL_H
 
+#include "alloc.h" /* first: redirects malloc & co. to the hooked wrappers */
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -45,6 +45,8 @@ static int size_class(size_t n, size_t *rounded)
 
 void *na__mem_alloc(size_t nbytes)
 {
+    if (na__alloc_should_fail()) /* test hook (alloc.h) */
+        return NULL;
     if (nbytes == 0)
         nbytes = 1;
     if (nbytes < NA__CACHE_MIN) {

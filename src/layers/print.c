@@ -24,6 +24,7 @@ typedef struct printer {
     int max_depth;
     bool hide_params;
     na_param_list all;   /* every distinct parameter, with its use count   */
+    bool oom;            /* something could not be described: fail at end */
 } printer;
 
 /* ---- counting ---------------------------------------------------------- */
@@ -87,6 +88,7 @@ na__tree_counts na__count_subtree(const na_layer *l, bool self)
         *(s.items[i]->kind == NA_STATE ? &c.state : &c.params) += n;
     }
     free(s.items);
+    c.oom = s.oom;
     return c;
 }
 
@@ -120,6 +122,14 @@ const char *na_format_count(int64_t n, bool short_form, char *buf, size_t cap)
 }
 
 /* ---- output helpers ---------------------------------------------------- */
+
+/* na__count_subtree, remembering an out-of-memory for the final status. */
+static counts subtree(printer *p, const na_layer *l, bool self)
+{
+    counts c = na__count_subtree(l, self);
+    p->oom |= c.oom;
+    return c;
+}
 
 static void put(printer *p, const char *color, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -181,6 +191,7 @@ static void put_fields(printer *p, const na_layer *l, bool body)
     }
     if (f.oom)
         put(p, C_NOTE, "%s<fields lost: out of memory>", f.count ? ", " : "");
+    p->oom |= f.oom;
     bool any = f.count > 0 || f.oom;
     na__fields_clear(&f);
     if (any && body)
@@ -238,7 +249,7 @@ const char *na__child_prefix(const na_layer *parent, int i, const na_layer *chil
 
 static void put_fold(printer *p, const na_layer *l, int depth)
 {
-    counts c = na__count_subtree(l, false);
+    counts c = subtree(p, l, false);
     char a[32];
     indent(p, depth);
     if (c.params)
@@ -284,11 +295,11 @@ static void print_node(printer *p, const na_layer *l, const char *prefix, int de
     put_fields(p, l, body);
     if (!body) {
         fprintf(p->f, ")%s", comma ? "," : "");
-        put_counts(p, na__count_subtree(l, true));
+        put_counts(p, subtree(p, l, true));
         fputc('\n', p->f);
         return;
     }
-    put_counts(p, na__count_subtree(l, true));
+    put_counts(p, subtree(p, l, true));
     fputc('\n', p->f);
     print_body(p, l, depth);
     indent(p, depth);
@@ -297,7 +308,7 @@ static void print_node(printer *p, const na_layer *l, const char *prefix, int de
 
 static void put_total(printer *p, const na_layer *root)
 {
-    counts c = na__count_subtree(root, true);
+    counts c = subtree(p, root, true);
     na_param_stats st;
     if (na_tree_param_stats(root, &st) != NA_OK)
         memset(&st, 0, sizeof st);
@@ -345,6 +356,9 @@ static na_status print_to(const na_layer *root, FILE *f, const na_print_options 
     if (!o.hide_total)
         put_total(&p, root);
     na_param_list_clear(&p.all);
+    if (p.oom)
+        return na__fail(NA_ERR_NO_MEMORY, "na_print_tree: out of memory while "
+                        "describing the tree (output incomplete)");
     if (ferror(f))
         return na__fail(NA_ERR_IO, "na_print_tree: write error");
     return NA_OK;

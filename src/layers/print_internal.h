@@ -12,6 +12,7 @@
  * itself included iff `self`); a shared parameter counts once. */
 typedef struct na__tree_counts {
     int64_t layers, params, state;
+    bool oom; /* out of memory: the counts are incomplete */
 } na__tree_counts;
 
 na__tree_counts na__count_subtree(const na_layer *layer, bool self);
