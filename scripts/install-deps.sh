@@ -5,7 +5,7 @@
 #                                           renders the HTML view
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libblis-openmp-dev libblis-dev
-      libcriterion-dev libxxhash-dev libcjson-dev
+      libcriterion-dev libxxhash-dev libcjson-dev libpcre2-dev
       clang-14 libclang-rt-14-dev libomp-14-dev)   # fuzz targets: libFuzzer, sanitizers
 if [ "${1:-}" = "--browser" ]; then
     pkgs+=(chromium fonts-liberation)

@@ -38,6 +38,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 #define NA_MAX_DIMS 16
 
@@ -324,6 +325,7 @@ na_status na_random_bernoulli(uint64_t seed, int ndim, const na_dim *dims,
 na_status na_contract(const na_array *a, const na_array *b,
                       const char *const *sum, na_array **out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -49,6 +49,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 extern const na_layer_type na_attention_type;              /* "Attention"           */
 extern const na_layer_type na_kv_cache_attention_type;     /* "KVCachingAttention"  */
@@ -270,6 +271,7 @@ int64_t na_kv_cache_length(const na_layer *layer);    /* tokens cached   */
 na_status na_tree_kv_cache_reset(na_layer *root, int *count);
 na_status na_tree_kv_cache_rewind(na_layer *root, int64_t length, int *count);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -46,6 +46,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* Flax's masked-out logit: the lowest finite float32. */
 #define NA_DPA_MASKED_OUT (-3.4028234663852886e38)
@@ -80,6 +81,7 @@ na_status na_dot_product_attention(const na_array *q, const na_array *k,
                                    const na_array *v, const na_dpa_options *opt,
                                    na_array **out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 na_status na_unflatten(const na_array *x, const char *spec, na_array **out);
 
@@ -56,6 +57,7 @@ na_status na_load_llama_attention(const na_safetensors *st, const char *prefix,
 na_status na_load_gpt2_attention(const na_safetensors *st, const char *prefix,
                                  int num_heads, na_attention_params *out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* A count and an array literal of layers: na_sequential_new(NA_LAYERS(a, b), &s) */
 #define NA_LAYERS(...)                                                       \
@@ -91,6 +92,7 @@ na_status na_identity_new(na_layer **out);
  * actual size. */
 na_status na_check_structure_new(const char *spec, na_layer **out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

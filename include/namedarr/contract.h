@@ -25,10 +25,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 na_status na_einsum(const char *spec, int n, const na_array *const *xs,
                     na_array **out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

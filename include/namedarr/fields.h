@@ -37,6 +37,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* ---- the table -------------------------------------------------------- */
 
@@ -146,6 +147,7 @@ const na_layer_type *na_layer_type_find(const char *name);
 int na_layer_type_registered_count(void);
 const na_layer_type *na_layer_type_registered_at(int i);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -30,6 +30,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 typedef enum na_init_kind {
     NA_INIT_CONSTANT = 0,     /* every element = value (zeros, ones)        */
@@ -91,6 +92,7 @@ uint64_t na_init_seed_for(uint64_t seed, const char *label);
  * "variance_scaling(2, fan_in, truncated_normal)") written into buf. */
 const char *na_init_describe(const na_init *init, char *buf, size_t cap);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

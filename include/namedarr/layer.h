@@ -33,6 +33,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* ---- values: an array or a tuple of values ---------------------------- */
 
@@ -271,6 +272,7 @@ na_param *na_layer_param(const na_layer *layer, int i);
 const char *na_layer_type_name(const na_layer *layer);
 bool na_layer_is(const na_layer *layer, const na_layer_type *type);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* The layer types, for na_layer_is and selection by type. */
 extern const na_layer_type na_linear_type;            /* "Linear"            */
@@ -227,6 +228,7 @@ na_status na_apply_rope_new(const char *axis, const na_rope_options *opt,
 na_status na_apply_rope_subset_new(const char *axis, int64_t rope_size,
                                    const na_rope_options *opt, na_layer **result);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -45,6 +45,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* The default masked-out logit (finite: fully masked rows stay defined). */
 #define NA_MASKED_OUT_DEFAULT (-2.3819763e38)
@@ -130,6 +131,7 @@ na_status na_make_causal_mask(const na_array *x, const char *axis, na_array **ou
  * they broadcast by name). None given (all NULL) -> *out = NULL, NA_OK. */
 na_status na_combine_masks(int n, const na_array *const *masks, na_array **out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -41,6 +41,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 typedef enum na_color_mode {
     NA_COLOR_AUTO = 0,  /* NO_COLOR, FORCE_COLOR, else iff a terminal        */
@@ -138,6 +139,7 @@ na_status na_layer_write_html(const na_layer *root, const na_html_options *opt,
 na_status na_layer_save_html(const na_layer *root, const na_html_options *opt,
                              const char *path);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

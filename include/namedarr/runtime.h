@@ -29,6 +29,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 #define NA_BLIS_MAX_CANDIDATES 8
 
@@ -78,6 +79,7 @@ void na_set_mem_cache_limit(size_t bytes);
 /* Give every cached block back to the system. */
 void na_mem_trim(void);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

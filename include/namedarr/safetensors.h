@@ -31,6 +31,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* Write n arrays under the given labels (labels must be unique). */
 na_status na_safetensors_write(const char *path, int n,
@@ -71,6 +72,7 @@ na_status na_safetensors_save_model(na_layer *model, const char *path);
  * and leaves the model unchanged. */
 na_status na_safetensors_load_model(na_layer *model, const char *path);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 typedef enum na_status {
     NA_OK = 0,
@@ -53,6 +54,7 @@ const char *na_status_name(na_status status);
 na_status na_fail(na_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

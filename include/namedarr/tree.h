@@ -33,6 +33,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* ---- walking and lookup ------------------------------------------------ */
 
@@ -197,6 +198,7 @@ na_status na_call_and_extract_submodel(na_layer *model, const char *path,
                                        na_submodel *out, na_value **model_out);
 void na_submodel_clear(na_submodel *s);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

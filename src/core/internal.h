@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "namedarr/namedarr.h"
+#include "namedarr/array.h"
+#include "namedarr/contract.h"
+#include "namedarr/runtime.h"
+#include "namedarr/status.h"
 
 /* Reference-counted storage. */
 struct na_storage {
