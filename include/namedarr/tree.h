@@ -142,7 +142,8 @@ typedef struct na_labeled_array {
 enum {
     NA_BIND_STRICT = 0,        /* every parameter bound, every label used    */
     NA_BIND_ALLOW_MISSING = 1, /* parameters without a value keep theirs     */
-    NA_BIND_ALLOW_EXTRA = 2    /* values without a parameter are ignored     */
+    NA_BIND_ALLOW_EXTRA = 2,   /* values without a parameter are ignored     */
+    NA_BIND_ALLOW_UNUSED = NA_BIND_ALLOW_EXTRA /* Penzai's allow_unused      */
 };
 
 /* Bind values into the tree's parameters by label (all parameters with the
@@ -153,6 +154,29 @@ enum {
  * fails with the label and both shapes in the message. */
 na_status na_tree_bind(na_layer *root, int n, const na_labeled_array *values,
                        unsigned flags);
+
+/* ---- calling with temporary variables (Penzai's stateless_call) -------- */
+
+/* State values handed back by na_stateless_call (owned by the list). */
+typedef struct na_state_list {
+    int count;
+    char **labels;
+    na_array **values;
+} na_state_list;
+void na_state_list_clear(na_state_list *list);
+
+/* Call `layer` with temporary values for some of its parameters and state
+ * variables, by label (each checked against the variable's dtype and named
+ * shape; axis order may differ), and leave the layer exactly as it was:
+ * its parameters keep their values and its state is not advanced (state
+ * runs on private copies). `new_state` (optional) receives every state
+ * variable's value after the call — for a KV-caching attention, the cache
+ * as a normal call would have left it. Errors: an unknown or repeated
+ * label, a mis-shaped value. Not safe to run concurrently with other calls
+ * of the same layer. */
+na_status na_stateless_call(na_layer *layer, int n, const na_labeled_array *values,
+                            const na_value *in, const na_side *side, na_value **out,
+                            na_state_list *new_state);
 
 /* ---- capturing intermediate values (Penzai's save_intermediates) ------- */
 
