@@ -222,7 +222,25 @@ Test(kv_cache, overflow_and_missing_end_index)
                    "2 token(s) at index 3", "capacity 4");
     cr_assert_eq(na_kv_cache_length(m), 3); /* a failed call moves nothing */
     set_end(side, -1);
-    NA_EXPECT_FAIL(na_layer_call_array(m, x2, side, &y), NA_ERR_STATE, "index -1");
+    NA_EXPECT_FAIL(na_layer_call_array(m, x2, side, &y), NA_ERR_INDEX,
+                   "bad end index -1", "cache_end_index");
+    cr_assert_null(strstr(na_last_error(), "overflow"), "%s", na_last_error());
+    /* an f32 end index is a dtype error, not silently truncated */
+    na_array *fe = NULL;
+    NA_OK_OR_FAIL(na_scalar(NA_F32, 1.5, &fe));
+    NA_OK_OR_FAIL(na_side_set_array(side, "cache_end_index", fe));
+    NA_EXPECT_FAIL(na_layer_call_array(m, x2, side, &y), NA_ERR_DTYPE,
+                   "end index 'cache_end_index' must be i32", "f32[]");
+    na_array_free(fe);
+    /* f32 token positions likewise */
+    set_end(side, 0);
+    na_array *fp = NULL;
+    NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"batch", B}, {"seq", 2}), &fp));
+    NA_OK_OR_FAIL(na_side_set_array(side, "token_positions", fp));
+    NA_EXPECT_FAIL(na_layer_call_array(m, x2, side, &y), NA_ERR_DTYPE,
+                   "token_positions", "must be i32");
+    na_array_free(fp);
+    na_side_remove(side, "token_positions");
     /* a different batch size than the cache was made for */
     na_array *xb = ts_random(NA_F32, NA_DIMS({"batch", 3}, {"seq", 1}, {"embedding", E}), 1);
     set_end(side, 3);
@@ -230,6 +248,15 @@ Test(kv_cache, overflow_and_missing_end_index)
     cr_assert_null(y);
     na_array_free(x), na_array_free(x2), na_array_free(xb);
     na_side_free(side);
+    na_layer_free(m);
+}
+
+Test(kv_cache, huge_capacity_fails_cleanly)
+{
+    na_layer *m = mha(2, 0, true);
+    na_kv_cache_options huge = {.capacity = (int64_t)1 << 62};
+    NA_EXPECT_FAIL(na_attention_to_kv_cache(&m, &huge, NULL), NA_ERR_ARGUMENT,
+                   "capacity 4611686018427387904");
     na_layer_free(m);
 }
 

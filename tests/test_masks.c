@@ -247,7 +247,14 @@ Test(masks, causal_positions_mask_function)
         cr_assert_eq(at2(m, 0, j) != 0, j >= 3 && j <= 5, "j=%d", j);
     na_array_free(m);
     NA_EXPECT_FAIL(na_causal_positions_mask(q, k, -1, &m), NA_ERR_ARGUMENT, "window");
-    na_array_free(q), na_array_free(k);
+    /* float positions are refused (4.5 >= 4 would silently hold) */
+    na_array *qf = NULL;
+    m = NULL;
+    NA_OK_OR_FAIL(na_full(NA_F32, NA_DIMS({"seq", 1}), 4.5, &qf));
+    NA_EXPECT_FAIL(na_causal_positions_mask(qf, k, 0, &m), NA_ERR_DTYPE,
+                   "na_causal_positions_mask", "must be i32", "f32[seq:1]");
+    cr_assert_null(m);
+    na_array_free(q), na_array_free(k), na_array_free(qf);
 }
 
 /* ---- Flax helpers -------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* safetensors: round trips with axis names, foreign files, bad files. */
 #include "support.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -172,4 +173,76 @@ Test(safetensors, extra_metadata_round_trips_and_reserved_keys_fail)
                                            &(na_safetensors_meta){1, NULL, values}),
                    NA_ERR_ARGUMENT, "without keys or values");
     na_array_free(a);
+
+Test(safetensors, long_labels_keep_their_axis_names)
+{
+    /* two labels longer than 1023 bytes that share their first 2000 bytes:
+     * each must get its own names back */
+    char l1[2100], l2[2100];
+    memset(l1, 'w', 2000);
+    memcpy(l1 + 2000, ".first", 7);
+    memset(l2, 'w', 2000);
+    memcpy(l2 + 2000, ".second", 8);
+    na_array *a = ts_random(NA_F32, NA_DIMS({"vocab", 3}, {"embedding", 2}), 1);
+    na_array *b = ts_random(NA_F32, NA_DIMS({"heads", 2}, {"projection", 3}), 2);
+    const char *labels[] = {l1, l2};
+    const na_array *arrays[] = {a, b};
+    NA_OK_OR_FAIL(na_safetensors_write(g_path, 2, labels, arrays));
+    na_safetensors *st = NULL;
+    NA_OK_OR_FAIL(na_safetensors_open(g_path, &st));
+    na_array *x = NULL, *y = NULL;
+    NA_OK_OR_FAIL(na_safetensors_get(st, l1, &x));
+    NA_OK_OR_FAIL(na_safetensors_get(st, l2, &y));
+    ts_expect_shape(x, "f32[vocab:3, embedding:2]");
+    ts_expect_shape(y, "f32[heads:2, projection:3]");
+    cr_assert_eq(ts_max_abs_diff(y, b), 0.0);
+    na_safetensors_close(st);
+    TS_FREE(a, b, x, y);
+}
+
+Test(safetensors, data_offsets_one_byte_past_the_data)
+{
+    /* the right length, shifted by one: ends one byte past the 8 data bytes */
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1,9]}}", 8, -1,
+               NA_ERR_FORMAT, "outside the file");
+    expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,9]}}", 8, -1,
+               NA_ERR_FORMAT, "'a'");
+    /* exactly at the end is fine */
+    unsigned char data[8] = {0};
+    write_raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", data, 8, -1);
+    na_safetensors *st = NULL;
+    NA_OK_OR_FAIL(na_safetensors_open(g_path, &st));
+    na_safetensors_close(st);
+}
+
+Test(safetensors, f16_subnormals_decode_exactly)
+{
+    /* 0x0001 = 2^-24, 0x03ff = 1023 * 2^-24, 0x8001 = -2^-24, 0x0400 = 2^-14
+     * (the smallest normal), 0x8000 = -0 */
+    const unsigned char data[] = {0x01, 0x00, 0xff, 0x03, 0x01, 0x80, 0x00, 0x04,
+                                  0x00, 0x80};
+    write_raw("{\"h\":{\"dtype\":\"F16\",\"shape\":[5],\"data_offsets\":[0,10]}}", data,
+              sizeof data, -1);
+    na_safetensors *st = NULL;
+    NA_OK_OR_FAIL(na_safetensors_open(g_path, &st));
+    na_array *h = NULL;
+    NA_OK_OR_FAIL(na_safetensors_get(st, "h", &h));
+    const float *v = na_data(h);
+    cr_assert_eq(v[0], ldexpf(1.0f, -24), "%a", (double)v[0]);
+    cr_assert_eq(v[1], 1023.0f * ldexpf(1.0f, -24), "%a", (double)v[1]);
+    cr_assert_eq(v[2], -ldexpf(1.0f, -24), "%a", (double)v[2]);
+    cr_assert_eq(v[3], ldexpf(1.0f, -14), "%a", (double)v[3]);
+    cr_assert(v[4] == 0.0f && signbit(v[4]), "%a", (double)v[4]);
+    na_array_free(h);
+    na_safetensors_close(st);
+}
+
+Test(safetensors, directory_and_reserved_names_are_refused_clearly)
+{
+    na_safetensors *st = NULL;
+    NA_EXPECT_FAIL(na_safetensors_open("/tmp", &st), NA_ERR_IO, "'/tmp' is a directory");
+    cr_assert_null(st);
+    expect_bad("{\"__metadata__\":{\"namedarr.axes.a\":\"\\u001fi\"},"
+               "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+               8, -1, NA_ERR_FORMAT, "reserved");
 }

@@ -42,6 +42,13 @@ extern "C" {
 
 #define NA_MAX_DIMS 16
 
+/* The most elements one array may hold (2^48, counting a size-0 axis as 1
+ * so that strides stay bounded). A constructor, view or reshape whose shape
+ * passes it, or whose size product overflows, fails with NA_ERR_SHAPE and a
+ * message naming the operation and the shape; an allocation the system
+ * refuses is NA_ERR_NO_MEMORY. */
+#define NA_MAX_ELEMENTS ((int64_t)1 << 48)
+
 /* A NULL-terminated list of axis names, built in place. */
 #define NA_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -114,7 +121,10 @@ na_status na_arange(const char *name, int64_t n, na_dtype dtype, na_array **out)
 /* A 0-d array holding one value. */
 na_status na_scalar(na_dtype dtype, double value, na_array **out);
 
-/* ---- inspection ------------------------------------------------------- */
+/* ---- inspection -------------------------------------------------------
+ * Every inspector takes NULL safely: counts and sizes are 0 (na_axis_size,
+ * na_axis_index and na_positional_index give -1), na_is_contiguous and
+ * na_same_shape false, na_data NULL, na_get NaN, na_shape_str "(null)". */
 
 int na_named_count(const na_array *x);       /* number of named axes        */
 int na_positional_count(const na_array *x);  /* number of positional axes   */

@@ -65,7 +65,10 @@ int na_get_num_threads(void);
 
 /* Memory reuse: freed array storage of 64 KiB and up is kept in size
  * classes and handed out again, so repeating an operation with the same
- * shapes takes no fresh pages from the kernel. */
+ * shapes takes no fresh pages from the kernel. The cache holds at most
+ * cache_limit bytes (default 4 GiB; na_set_mem_cache_limit changes it) and
+ * never costs an allocation: when the system refuses a block, the cache
+ * gives everything back and the request is tried again. */
 typedef struct na_mem_stats {
     uint64_t allocs;          /* storage blocks handed out                   */
     uint64_t reused;          /* of which came from the cache                */

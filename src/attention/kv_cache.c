@@ -224,17 +224,24 @@ static na_status read_end(const kv_layer *l, const na_side *side, int64_t *end)
     const na_array *e = na_side_require_array(side, l->end_key, WHO);
     if (!e)
         return na_last_status();
-    if (na_size(e) != 1 || e->dtype == NA_BOOL)
+    if (e->dtype != NA_I32)
+        return na__fail(NA_ERR_DTYPE, WHO ": end index '%s' must be i32, got %s",
+                        l->end_key, na__shape(e));
+    if (na_size(e) != 1)
         return na__fail(NA_ERR_SHAPE, WHO ": end index '%s' must be one integer, "
                         "got %s", l->end_key, na__shape(e));
     int64_t idx[NA_MAX_DIMS] = {0};
     *end = (int64_t)na_get(e, idx);
+    if (*end < 0)
+        return na__fail(NA_ERR_INDEX, WHO ": bad end index %lld in '%s' (must be "
+                        ">= 0; capacity %lld, '%s')", (long long)*end, l->end_key,
+                        (long long)l->capacity, l->label);
     return NA_OK;
 }
 
 static na_status check_room(const kv_layer *l, int64_t end, int64_t n)
 {
-    if (end < 0 || end + n > l->capacity)
+    if (end < 0 || end > l->capacity || n > l->capacity - end)
         return na__fail(NA_ERR_STATE, WHO ": cache overflow: writing %lld token(s) at "
                         "index %lld exceeds the capacity %lld ('%s')", (long long)n,
                         (long long)end, (long long)l->capacity, l->label);
@@ -278,6 +285,9 @@ static na_status query_positions(const kv_layer *l, const na_side *side, int64_t
     const na_array *p = na_side_require_array(side, l->q_pos_key, WHO);
     if (!p)
         return na_last_status();
+    if (p->dtype != NA_I32)
+        return na__fail(NA_ERR_DTYPE, WHO ": positions '%s' must be i32, got %s",
+                        l->q_pos_key, na__shape(p));
     if (na_axis_size(p, "seq") != n || na_positional_count(p))
         return na__fail(NA_ERR_SHAPE, WHO ": positions '%s' %s must have named axes "
                         "with 'seq' of size %lld (the new tokens)", l->q_pos_key,

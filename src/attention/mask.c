@@ -164,10 +164,10 @@ na_status na_causal_positions_mask(const na_array *q_pos, const na_array *kv_pos
     const char *who = "na_causal_positions_mask";
     if (!q_pos || !kv_pos || !out)
         return na__fail(NA_ERR_ARGUMENT, "%s: NULL argument", who);
-    if (q_pos->dtype == NA_BOOL || kv_pos->dtype == NA_BOOL)
-        return na__fail(NA_ERR_DTYPE, "%s: positions must be i32 or float, got "
-                        "queries %s and keys %s", who, na__shape(q_pos),
-                        na__shape(kv_pos));
+    if (q_pos->dtype != NA_I32 || kv_pos->dtype != NA_I32)
+        return na__fail(NA_ERR_DTYPE, "%s: positions must be i32 (token "
+                        "indices), got queries %s and keys %s", who,
+                        na__shape(q_pos), na__shape(kv_pos));
     if (window < 0)
         return na__fail(NA_ERR_ARGUMENT, "%s: window %lld < 0", who, (long long)window);
     na_array *past = NULL, *real = NULL, *keep = NULL, *dist = NULL, *near = NULL;

@@ -144,6 +144,66 @@ int na__names_count(const char *const *names)
     return n;
 }
 
+/* ---- checked sizes ---------------------------------------------------- */
+
+int64_t na__checked_count(int ndim, const int64_t *shape)
+{
+    int64_t n = 1, extent = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0 ||
+            !na__mul_ok(extent, shape[d] > 0 ? shape[d] : 1, &extent) ||
+            extent > NA_MAX_ELEMENTS)
+            return -1;
+        n *= shape[d];
+    }
+    return n;
+}
+
+/* "[x:4611686018427387904, 3]" for sizes and optional names. */
+static const char *sizes_str(int ndim, const int64_t *shape,
+                             const char *const *names, char *buf, size_t cap)
+{
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int d = 0; d < ndim && used < cap; d++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s%s%lld",
+                                 d ? ", " : "", names && names[d] ? names[d] : "",
+                                 names && names[d] ? ":" : "", (long long)shape[d]);
+    if (used < cap)
+        snprintf(buf + used, cap - used, "]");
+    return buf;
+}
+
+na_status na__check_count(const char *op, int ndim, const int64_t *shape,
+                          const char *const *names, int64_t *n)
+{
+    int64_t count = na__checked_count(ndim, shape);
+    if (count >= 0) {
+        if (n)
+            *n = count;
+        return NA_OK;
+    }
+    char buf[512];
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 0)
+            return na__fail(NA_ERR_SHAPE, "%s: shape %s has a negative size",
+                            op, sizes_str(ndim, shape, names, buf, sizeof buf));
+    return na__fail(NA_ERR_SHAPE,
+                    "%s: shape %s has more than %lld elements (2^48, the most "
+                    "an array may hold)",
+                    op, sizes_str(ndim, shape, names, buf, sizeof buf),
+                    (long long)NA_MAX_ELEMENTS);
+}
+
+bool na__bytes_ok(int64_t n, na_dtype dtype, size_t *bytes)
+{
+    int64_t b;
+    if (n < 0 || !na__mul_ok(n, (int64_t)na_dtype_size(dtype), &b) ||
+        (uint64_t)b > SIZE_MAX)
+        return false;
+    *bytes = (size_t)b;
+    return true;
+}
+
 /* Check dims and fill a header (no storage). */
 static na_status header_from_dims(const char *op, na_dtype dtype, int ndim,
                                   const na_dim *dims, na_array *x)
@@ -165,8 +225,8 @@ static na_status header_from_dims(const char *op, na_dtype dtype, int ndim,
         if (dims[d].name) {
             const char *nm = na_intern(dims[d].name);
             if (!nm)
-                return na__fail(NA_ERR_ARGUMENT, "%s: axis %d has an empty name",
-                                op, d);
+                return na__fail(na_last_status(), "%s: axis %d has %s name",
+                                op, d, dims[d].name[0] ? "a reserved" : "an empty");
             for (int e = 0; e < d; e++)
                 if (x->name[e] == nm)
                     return na__fail(NA_ERR_AXIS, "%s: axis name '%s' repeats",
@@ -174,6 +234,9 @@ static na_status header_from_dims(const char *op, na_dtype dtype, int ndim,
             x->name[d] = nm;
         }
     }
+    na_status st = na__check_count(op, ndim, x->shape, x->name, NULL);
+    if (st != NA_OK)
+        return st;
     na__set_contiguous_strides(x);
     return NA_OK;
 }
@@ -188,8 +251,14 @@ static int64_t header_size(const na_array *x)
 
 static na_status alloc_header(const char *op, na_array *hdr, na_array **out)
 {
-    int64_t n = header_size(hdr);
-    size_t bytes = (size_t)n * na_dtype_size(hdr->dtype);
+    int64_t n;
+    size_t bytes = 0;
+    na_status st = na__check_count(op, hdr->ndim, hdr->shape, hdr->name, &n);
+    if (st != NA_OK)
+        return st;
+    if (!na__bytes_ok(n, hdr->dtype, &bytes))
+        return na__fail(NA_ERR_NO_MEMORY, "%s: %s needs more bytes than fit in "
+                        "memory", op, na__shape(hdr));
     na_array *x = malloc(sizeof *x);
     na_storage *s = x ? na__storage_new(bytes) : NULL;
     if (!s) {
@@ -348,14 +417,19 @@ na_status na_arange(const char *name, int64_t n, na_dtype dtype, na_array **out)
 int na_named_count(const na_array *x)
 {
     int n = 0;
+    if (!x)
+        return 0;
     for (int d = 0; d < x->ndim; d++)
         n += x->name[d] != NULL;
     return n;
 }
 
-int na_positional_count(const na_array *x) { return x->ndim - na_named_count(x); }
+int na_positional_count(const na_array *x)
+{
+    return x ? x->ndim - na_named_count(x) : 0;
+}
 
-int64_t na_size(const na_array *x) { return header_size(x); }
+int64_t na_size(const na_array *x) { return x ? header_size(x) : 0; }
 
 int na_axis_index(const na_array *x, const char *name)
 {
@@ -379,6 +453,8 @@ int64_t na_axis_size(const na_array *x, const char *name)
 
 int na_positional_index(const na_array *x, int pos)
 {
+    if (!x)
+        return -1;
     int np = na_positional_count(x);
     if (pos < 0)
         pos += np;
@@ -393,6 +469,8 @@ int na_positional_index(const na_array *x, int pos)
 bool na_is_contiguous(const na_array *x)
 {
     int64_t s = 1;
+    if (!x)
+        return false;
     for (int d = x->ndim - 1; d >= 0; d--) {
         if (x->shape[d] == 0)
             return true;
@@ -405,12 +483,16 @@ bool na_is_contiguous(const na_array *x)
 
 void *na_data(const na_array *x)
 {
+    if (!x || !x->storage)
+        return NULL;
     return (char *)x->storage->data + x->offset * (int64_t)na_dtype_size(x->dtype);
 }
 
 double na_get(const na_array *x, const int64_t *idx)
 {
     int64_t off = 0;
+    if (!x || (!idx && x->ndim > 0) || !x->storage)
+        return NAN;
     for (int d = 0; d < x->ndim; d++)
         off += idx[d] * x->stride[d];
     return na__load(x->dtype, na_data(x), off);
@@ -418,6 +500,8 @@ double na_get(const na_array *x, const int64_t *idx)
 
 bool na_same_shape(const na_array *a, const na_array *b)
 {
+    if (!a || !b)
+        return false;
     if (a->ndim != b->ndim)
         return false;
     int pa = 0, pb = 0;
@@ -454,6 +538,10 @@ size_t na_shape_str(const na_array *x, char *buf, size_t cap)
 {
     size_t used = 0;
 #define PUT(...) shape_put(buf, cap, &used, __VA_ARGS__)
+    if (!x) {
+        PUT("(null)");
+        return used;
+    }
     PUT("%s[", na_dtype_name(x->dtype));
     bool first = true;
     for (int d = 0; d < x->ndim; d++) {
@@ -565,13 +653,14 @@ na_status na_reshape(const na_array *x, int ndim, const int64_t *sizes,
                         na__shape(x));
     if (ndim < 0 || ndim > NA_MAX_DIMS)
         return na__fail(NA_ERR_ARGUMENT, "na_reshape: %d dims", ndim);
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) {
+    for (int d = 0; d < ndim; d++)
         if (sizes[d] < 0)
             return na__fail(NA_ERR_SHAPE, "na_reshape: size %lld at axis %d",
                             (long long)sizes[d], d);
-        n *= sizes[d];
-    }
+    int64_t n = 0;
+    na_status st = na__check_count("na_reshape", ndim, sizes, NULL, &n);
+    if (st != NA_OK)
+        return st;
     if (n != na_size(x)) {
         char want[256];
         size_t used = 0;
@@ -585,7 +674,7 @@ na_status na_reshape(const na_array *x, int ndim, const int64_t *sizes,
                         na__shape(x), (long long)na_size(x), want);
     }
     na_array *src;
-    na_status st = na_contiguous(x, &src);
+    st = na_contiguous(x, &src);
     if (st != NA_OK)
         return st;
     src->ndim = ndim;

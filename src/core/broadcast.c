@@ -207,10 +207,15 @@ na_status na__broadcast(const char *op, int n, const na_array *const *xs,
     for (int k = 0; k < n && st == NA_OK; k++)
         st = na__align(op, xs[k], bc->ndim, bc->dims, bc->stride[k]);
     if (st == NA_OK) {
-        for (int d = 0; d < bc->ndim; d++)
+        const char *names[NA_MAX_DIMS];
+        for (int d = 0; d < bc->ndim; d++) {
             bc->shape[d] = bc->dims[d].size;
-        *out = *bc;
+            names[d] = bc->dims[d].name;
+        }
+        st = na__check_count(op, bc->ndim, bc->shape, names, NULL);
     }
+    if (st == NA_OK)
+        *out = *bc;
     free(bc);
     return st;
 }

@@ -88,8 +88,9 @@ static na_status check_args(const na_array *a, const na_array *b,
     for (int i = 0; i < n; i++) {
         const char *nm = sum[i][0] ? na_intern(sum[i]) : NULL;
         if (!nm)
-            return na__fail(NA_ERR_ARGUMENT, "%s: sum axis %d has an empty name",
-                            OP, i);
+            return na__fail(sum[i][0] ? NA_ERR_AXIS : NA_ERR_ARGUMENT,
+                            "%s: sum axis %d has %s name", OP, i,
+                            sum[i][0] ? "a reserved" : "an empty");
         if (in_list(isum, i, nm))
             return na__fail(NA_ERR_AXIS, "%s: sum axis '%s' listed twice (%s)",
                             OP, nm, na__names(sum));

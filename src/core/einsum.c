@@ -20,7 +20,7 @@
 #include "internal.h"
 
 #define OP "na_einsum"
-#define IDX_PREFIX "\x1f"
+#define IDX_PREFIX "\x1f" /* NA__RESERVED_NAME_BYTE */
 #define IDX_MAX 120
 
 typedef struct term {
@@ -86,9 +86,12 @@ static na_status parse_term(const char *text, char *part, const char *where,
         snprintf(iname, sizeof iname, IDX_PREFIX "%s", idx);
         t->axis[t->n] = na_intern(tok);
         t->idx[t->n] = idx;
-        t->iname[t->n] = na_intern(iname);
-        if (!t->axis[t->n] || !t->iname[t->n])
-            return NA_ERR_ARGUMENT;
+        t->iname[t->n] = na__intern_reserved(iname);
+        if (!t->axis[t->n] || !t->iname[t->n]) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", na_last_error());
+            return na__fail(na_last_status(), "%s: spec \"%s\": %s", OP, text, why);
+        }
         t->n++;
     }
     return NA_OK;
@@ -276,6 +279,15 @@ static na_status input_view(const na_array *x, const term *tm, na_array **out)
         for (int e = d + 1; e < v->ndim; e++) {
             if (v->name[e] != v->name[d])
                 continue;
+            if (v->shape[e] != v->shape[d]) {
+                na_status st = na__fail(NA_ERR_SHAPE,
+                                        "%s: axes merged into one index differ in "
+                                        "size (%lld vs %lld) in %s",
+                                        OP, (long long)v->shape[d],
+                                        (long long)v->shape[e], na__shape(x));
+                na_array_free(v);
+                return st;
+            }
             v->stride[d] += v->stride[e];
             for (int f = e; f + 1 < v->ndim; f++) {
                 v->name[f] = v->name[f + 1];

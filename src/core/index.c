@@ -377,12 +377,13 @@ static na_status gather_new(const char *op, const na_array *x, const plan *p,
     na_dim dims[2 * NA_MAX_DIMS];
     na_array *y = NULL;
     int64_t rows = n > 0 ? view_rows(&p->view) : 0;
-    int64_t *roff = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *roff);
-    st = roff ? na__new(op, x->dtype, region_dims(p, dims), dims, &y)
-              : na__fail(NA_ERR_NO_MEMORY, "%s: out of memory for %lld row "
-                         "offsets", op, (long long)rows);
+    int64_t *roff = NULL;
+    st = na__new(op, x->dtype, region_dims(p, dims), dims, &y);
+    if (st == NA_OK && !(roff = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *roff)))
+        st = na__fail(NA_ERR_NO_MEMORY, "%s: out of memory for %lld row offsets", op,
+                      (long long)rows);
     if (st != NA_OK) {
-        free(roff);
+        na_array_free(y);
         free(goff);
         return st;
     }

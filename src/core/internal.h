@@ -35,6 +35,32 @@ const char *na__shape(const na_array *x);
 /* A name list as "foo, bar" in the same ring. */
 const char *na__names(const char *const *names);
 
+/* ---- checked sizes (array.c) ----
+ * Every element count, byte size and stride is computed through these.
+ * An array holds at most NA_MAX_ELEMENTS elements, counting a size-0 axis
+ * as 1 so that the strides of empty arrays stay bounded too; below that
+ * bound no product of sizes, strides or byte counts overflows int64. */
+static inline bool na__mul_ok(int64_t a, int64_t b, int64_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+/* The element count of `ndim` sizes, or -1 if a size is negative or the
+ * extent (sizes, 0 counted as 1) passes NA_MAX_ELEMENTS. */
+int64_t na__checked_count(int ndim, const int64_t *shape);
+/* The same as a status: NA_ERR_SHAPE with a message naming `op` and the
+ * shape (`names` may be NULL: all positional). *n may be NULL. */
+na_status na__check_count(const char *op, int ndim, const int64_t *shape,
+                          const char *const *names, int64_t *n);
+/* n elements of dtype in bytes, checked (false on overflow). */
+bool na__bytes_ok(int64_t n, na_dtype dtype, size_t *bytes);
+
+/* ---- names (names.c) ----
+ * Internal axis names (einsum's index names) start with this byte; na_intern
+ * refuses it, so no name from a user or a file can collide with them. */
+#define NA__RESERVED_NAME_BYTE '\x1f'
+/* na_intern without the reserved-prefix check (name non-empty). */
+const char *na__intern_reserved(const char *name);
+
 /* ---- memory (memory.c): size-class cache for big blocks ---- */
 void *na__mem_alloc(size_t nbytes);          /* 64-byte aligned; NULL on OOM */
 void na__mem_free(void *p, size_t nbytes);

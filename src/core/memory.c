@@ -4,8 +4,10 @@
  * glibc hands big blocks back to the kernel on free. Blocks of 64 KiB and up
  * are therefore rounded to a size class (4 classes per power of two) and,
  * when freed, kept on a per-class list for the next request of that class,
- * up to a byte limit. Smaller blocks go straight to malloc, which reuses
- * them without page faults. */
+ * up to a byte limit (na_set_mem_cache_limit). Smaller blocks go straight
+ * to malloc, which reuses them without page faults. When the system refuses
+ * a block, every cached block is given back and the request tried again, so
+ * the cache never makes an allocation fail that would succeed without it. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #define NA__ALIGN 64
 #define NA__CACHE_MIN ((size_t)64 << 10)
 #define NA__CLASSES 192
+#define NA__MAX_REQUEST ((size_t)1 << 60) /* size classes stay in range */
 
 typedef struct block {
     struct block *next;
@@ -43,18 +46,37 @@ static int size_class(size_t n, size_t *rounded)
     return cls < NA__CLASSES ? cls : -1;
 }
 
+static void trim_locked(void);
+
+/* A block from the system; when it refuses, the cache goes back first and
+ * the request is tried once more. */
+static void *fresh_block(size_t nbytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, NA__ALIGN, nbytes) == 0)
+        return p;
+    pthread_mutex_lock(&g_lock);
+    bool had = g_cached > 0;
+    trim_locked();
+    pthread_mutex_unlock(&g_lock);
+    if (had && posix_memalign(&p, NA__ALIGN, nbytes) == 0)
+        return p;
+    return NULL;
+}
+
 void *na__mem_alloc(size_t nbytes)
 {
     if (na__alloc_should_fail()) /* test hook (alloc.h) */
         return NULL;
     if (nbytes == 0)
         nbytes = 1;
+    if (nbytes > NA__MAX_REQUEST)
+        return NULL;
     if (nbytes < NA__CACHE_MIN) {
-        void *p = NULL;
         size_t sz = (nbytes + NA__ALIGN - 1) / NA__ALIGN * NA__ALIGN;
-        if (posix_memalign(&p, NA__ALIGN, sz) != 0)
-            return NULL;
-        __atomic_fetch_add(&g_allocs, 1, __ATOMIC_RELAXED);
+        void *p = fresh_block(sz);
+        if (p)
+            __atomic_fetch_add(&g_allocs, 1, __ATOMIC_RELAXED);
         return p;
     }
     size_t rounded;
@@ -70,10 +92,7 @@ void *na__mem_alloc(size_t nbytes)
         return b;
     }
     pthread_mutex_unlock(&g_lock);
-    void *p = NULL;
-    if (posix_memalign(&p, NA__ALIGN, cls >= 0 ? rounded : nbytes) != 0)
-        return NULL;
-    return p;
+    return fresh_block(cls >= 0 ? rounded : nbytes);
 }
 
 void na__mem_free(void *p, size_t nbytes)

@@ -53,6 +53,18 @@ static bool grow(void)
     return true;
 }
 
+/* Whether `name` is itself a canonical interned copy (internal code hands
+ * its reserved names around as those pointers; text from outside never is). */
+static bool is_interned(const char *name)
+{
+    size_t len = strlen(name), where = 0;
+    uint64_t h = XXH3_64bits(name, len);
+    pthread_mutex_lock(&g_lock);
+    bool yes = g_cap && probe(g_slots, g_cap, h, name, len, &where) == name;
+    pthread_mutex_unlock(&g_lock);
+    return yes;
+}
+
 const char *na_intern(const char *name)
 {
     if (!name || !name[0]) {
@@ -60,6 +72,18 @@ const char *na_intern(const char *name)
                  name ? "empty" : "NULL");
         return NULL;
     }
+    if (name[0] == NA__RESERVED_NAME_BYTE && !is_interned(name)) {
+        na__fail(NA_ERR_AXIS,
+                 "na_intern: axis name \"\\x1f%s\" starts with the byte 0x1f, "
+                 "which is reserved for internal names",
+                 name + 1);
+        return NULL;
+    }
+    return na__intern_reserved(name);
+}
+
+const char *na__intern_reserved(const char *name)
+{
     size_t len = strlen(name);
     uint64_t h = XXH3_64bits(name, len);
     const char *found = NULL;

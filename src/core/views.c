@@ -25,8 +25,10 @@ static na_status intern_list(const char *op, const na_array *x,
     for (int i = 0; i < n; i++) {
         out[i] = names[i][0] ? na_intern(names[i]) : NULL;
         if (!out[i])
-            return na__fail(NA_ERR_ARGUMENT, "%s: name %d of (%s) is empty (x %s)",
-                            op, i, na__names(names), na__shape(x));
+            return na__fail(names[i][0] ? NA_ERR_AXIS : NA_ERR_ARGUMENT,
+                            "%s: name %d of (%s) is %s (x %s)", op, i,
+                            na__names(names), names[i][0] ? "reserved" : "empty",
+                            na__shape(x));
         for (int j = 0; j < i; j++)
             if (out[j] == out[i])
                 return na__fail(NA_ERR_AXIS,
@@ -266,8 +268,9 @@ static na_status target_dims(const char *op, const na_array *x, int ndim,
             continue;
         t[d].name = dims[d].name[0] ? na_intern(dims[d].name) : NULL;
         if (!t[d].name)
-            return na__fail(NA_ERR_ARGUMENT, "%s: target axis %d has an empty name",
-                            op, d);
+            return na__fail(dims[d].name[0] ? NA_ERR_AXIS : NA_ERR_ARGUMENT,
+                            "%s: target axis %d has %s name", op, d,
+                            dims[d].name[0] ? "a reserved" : "an empty");
         for (int e = 0; e < d; e++)
             if (t[e].name == t[d].name)
                 return na__fail(NA_ERR_AXIS, "%s: target axis '%s' repeats", op,
@@ -282,6 +285,14 @@ static na_status broadcast_impl(const char *op, const na_array *x, int ndim,
     na_dim t[NA_MAX_DIMS] = {{NULL, 0}};
     int64_t stride[NA_MAX_DIMS] = {0};
     na_status st = target_dims(op, x, ndim, dims, t);
+    int64_t shape[NA_MAX_DIMS];
+    const char *names[NA_MAX_DIMS];
+    for (int d = 0; st == NA_OK && d < ndim; d++) {
+        shape[d] = t[d].size;
+        names[d] = t[d].name;
+    }
+    if (st == NA_OK)
+        st = na__check_count(op, ndim, shape, names, NULL);
     if (st == NA_OK)
         st = na__align(op, x, ndim, t, stride);
     if (st != NA_OK)
@@ -331,7 +342,8 @@ na_status na_diagonal(const na_array *x, const char *a, const char *b,
         return st;
     nm[2] = to[0] ? na_intern(to) : NULL;
     if (!nm[2])
-        return na__fail(NA_ERR_ARGUMENT, "%s: the new axis name is empty", op);
+        return na__fail(to[0] ? NA_ERR_AXIS : NA_ERR_ARGUMENT,
+                        "%s: the new axis name is %s", op, to[0] ? "reserved" : "empty");
     int da = dim_named(x, nm[0]), db = dim_named(x, nm[1]);
     if (da < 0 || db < 0)
         return na__fail(NA_ERR_AXIS, "%s: no axis '%s' in %s", op,

@@ -1,6 +1,7 @@
 /* Checkpoint layouts: naming flat positional tensors (na_unflatten) and the
  * Hugging Face Llama / GPT-2 attention loaders. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +43,9 @@ static const char *parse_item(const char *p, group *g, const char *spec)
     p += len;
     if (*p == ':') {
         char *end;
-        long long v = strtoll(p + 1, &end, 10);
-        if (end == p + 1 || v <= 0) {
+        errno = 0;
+        long long v = isdigit((unsigned char)p[1]) ? strtoll(p + 1, &end, 10) : 0;
+        if (v <= 0 || errno == ERANGE || v > NA_MAX_ELEMENTS) {
             na__fail(NA_ERR_ARGUMENT, OP ": bad size for '%s' in \"%s\"",
                      g->names[g->count], spec);
             return NULL;
@@ -90,8 +92,8 @@ static na_status resolve_sizes(group *g, int64_t n, const na_array *x, int pos)
                                 "may be left out",
                                 pos, na__shape(x));
             infer = i;
-        } else {
-            known *= g->sizes[i];
+        } else if (!na__mul_ok(known, g->sizes[i], &known)) {
+            goto mismatch;
         }
     }
     if (infer >= 0) {
@@ -125,7 +127,7 @@ na_status na_unflatten(const na_array *x, const char *spec, na_array **out)
     const char *p = spec;
     int ng = 0;
     while (s == NA_OK && *skip_space(p)) {
-        if (ng == npos) {
+        if (ng == npos || ng == NA_MAX_DIMS) {
             s = na__fail(NA_ERR_SHAPE, OP ": \"%s\" has more groups than %s has "
                                       "positional axes", spec, na__shape(x));
             break;
@@ -136,7 +138,9 @@ na_status na_unflatten(const na_array *x, const char *spec, na_array **out)
             break;
         }
         p = skip_space(p);
-        if (*p == ',')
+        if (*p == ',' && !*skip_space(p + 1))
+            s = na__fail(NA_ERR_ARGUMENT, OP ": trailing ',' in \"%s\"", spec);
+        else if (*p == ',')
             p++;
         else if (*p)
             s = na__fail(NA_ERR_ARGUMENT, OP ": expected ',' at \"%s\" in \"%s\"", p, spec);
@@ -148,6 +152,11 @@ na_status na_unflatten(const na_array *x, const char *spec, na_array **out)
     na_array hdr = *x;
     hdr.ndim = 0;
     for (int d = 0, pos = 0; s == NA_OK && d < x->ndim; d++) {
+        if (hdr.ndim + (x->name[d] ? 1 : groups[pos].count) > NA_MAX_DIMS) {
+            s = na__fail(NA_ERR_ARGUMENT, OP ": \"%s\" gives %s more than %d axes",
+                         spec, na__shape(x), NA_MAX_DIMS);
+            break;
+        }
         if (x->name[d]) {
             hdr.shape[hdr.ndim] = x->shape[d];
             hdr.stride[hdr.ndim] = x->stride[d];
@@ -157,14 +166,13 @@ na_status na_unflatten(const na_array *x, const char *spec, na_array **out)
         group *g = &groups[pos];
         s = resolve_sizes(g, x->shape[d], x, pos);
         pos++;
-        if (s == NA_OK && hdr.ndim + g->count > NA_MAX_DIMS)
-            s = na__fail(NA_ERR_ARGUMENT, OP ": more than %d axes", NA_MAX_DIMS);
         int64_t stride = x->stride[d];
         int first = hdr.ndim;
         for (int i = g->count - 1; s == NA_OK && i >= 0; i--) {
             hdr.shape[first + i] = g->sizes[i];
             hdr.stride[first + i] = stride;
-            stride *= g->sizes[i];
+            if (i > 0)
+                stride *= g->sizes[i];
             if (!(hdr.name[first + i] = na_intern(g->names[i])))
                 s = NA_ERR_ARGUMENT;
         }

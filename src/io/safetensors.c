@@ -275,6 +275,8 @@ static na_status parse_names(na_safetensors *st, entry *e, const char *axes)
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if ((d + 1 < e->ndim) != (comma != NULL))
             return bad(st, e->label, "axis-name metadata does not match the shape");
+        if (len > 0 && p[0] == NA__RESERVED_NAME_BYTE)
+            return bad(st, e->label, "an axis name starts with the reserved byte 0x1f");
         if (len > 0) {
             e->names[d] = strndup(p, len);
             if (!e->names[d])
@@ -285,6 +287,18 @@ static na_status parse_names(na_safetensors *st, entry *e, const char *axes)
     if (e->ndim == 0 && axes[0] != '\0')
         return bad(st, e->label, "axis-name metadata does not match the shape");
     return NA_OK;
+}
+
+/* The axis-name metadata item of `label` (any length), or NULL. */
+static const cJSON *axes_item(const cJSON *meta, const char *label)
+{
+    for (const cJSON *it = meta->child; it; it = it->next) {
+        size_t n = strlen(AXES_KEY);
+        if (it->string && strncmp(it->string, AXES_KEY, n) == 0 &&
+            strcmp(it->string + n, label) == 0)
+            return it;
+    }
+    return NULL;
 }
 
 static na_status parse_entry(na_safetensors *st, const cJSON *t, const cJSON *meta,
@@ -329,9 +343,7 @@ static na_status parse_entry(na_safetensors *st, const cJSON *t, const cJSON *me
     size_t esize = k_dtypes[e->dtype_index].size;
     if (count > UINT64_MAX / esize || e->end - e->begin != count * esize)
         return bad(st, e->label, "data_offsets do not match dtype and shape");
-    char key[1024];
-    snprintf(key, sizeof key, "%s%s", AXES_KEY, e->label);
-    const cJSON *axes = meta ? cJSON_GetObjectItemCaseSensitive(meta, key) : NULL;
+    const cJSON *axes = meta ? axes_item(meta, e->label) : NULL;
     if (axes && !cJSON_IsString(axes))
         return bad(st, e->label, "axis-name metadata is not a string");
     return axes ? parse_names(st, e, axes->valuestring) : NA_OK;
@@ -400,7 +412,16 @@ static na_status map_file(na_safetensors *st)
                         strerror(errno));
     struct stat sb;
     na_status s = NA_OK;
-    if (fstat(fd, &sb) != 0 || sb.st_size < 8) {
+    if (fstat(fd, &sb) != 0) {
+        s = na__fail(NA_ERR_IO, "na_safetensors_open: cannot stat '%s': %s", st->path,
+                     strerror(errno));
+    } else if (S_ISDIR(sb.st_mode)) {
+        s = na__fail(NA_ERR_IO, "na_safetensors_open: '%s' is a directory, not a "
+                     "safetensors file", st->path);
+    } else if (!S_ISREG(sb.st_mode)) {
+        s = na__fail(NA_ERR_IO, "na_safetensors_open: '%s' is not a regular file",
+                     st->path);
+    } else if (sb.st_size < 8) {
         s = bad(st, NULL, "the file is shorter than its 8-byte header length");
     } else {
         st->map_size = (size_t)sb.st_size;

@@ -1,6 +1,7 @@
 /* Combinators: Sequential, NamedGroup, BranchAndAdd/MultiplyTogether (list
  * shaped), Residual, Identity and CheckStructure. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,8 +455,9 @@ static na_status cs_parse_size(check_layer *c, const char *word, cs_axis *a)
 {
     if (isdigit((unsigned char)word[0])) {
         char *end;
+        errno = 0;
         long long v = strtoll(word, &end, 10);
-        if (*end || v < 0)
+        if (*end || v < 0 || errno == ERANGE || v > NA_MAX_ELEMENTS)
             return na__fail(NA_ERR_ARGUMENT, CS_OP ": bad size '%s' for axis '%s' "
                             "in \"%s\"", word, a->name, c->spec);
         a->size = v;
@@ -520,6 +522,11 @@ static na_status cs_parse(check_layer *c)
                                 "\"%s\"", CS_MAX_ITEMS, c->spec);
             item = &c->items[c->nitems++];
             p++;
+            while (isspace((unsigned char)*p))
+                p++;
+            if (!*p)
+                return na__fail(NA_ERR_ARGUMENT, CS_OP ": trailing ',' in \"%s\" "
+                                "(an empty last item)", c->spec);
         } else if (strncmp(p, "...", 3) == 0) {
             item->open = true;
             p += 3;
