@@ -173,6 +173,7 @@ Test(safetensors, extra_metadata_round_trips_and_reserved_keys_fail)
                                            &(na_safetensors_meta){1, NULL, values}),
                    NA_ERR_ARGUMENT, "without keys or values");
     na_array_free(a);
+}
 
 Test(safetensors, long_labels_keep_their_axis_names)
 {
