@@ -828,3 +828,43 @@ Test(fused, bad_mask_fails_like_the_general_path)
     na_layer_free(m);
     free_data(&f);
 }
+
+/* A finite masked-out value (here -ln 2) does not underflow to a zero
+ * weight: masked keys keep a share. The fused kernels drop masked keys, so
+ * the planner must leave such a model to the general path, and the result
+ * must equal the general path's (forced by capturing the weights). */
+Test(fused, finite_masked_out_value_matches_the_general_path)
+{
+    fcase c = small;
+    c.mask = MASK_BOOL;
+    c.dead_row = -1;
+    fdata f = make_data(&c, 43);
+    na_dot_product_options o = {.mask_tag = "attn_mask", .masked_out_value = -M_LN2};
+    na_layer *sel[3] = {0}, *qk = NULL, *comb = NULL, *av = NULL, *m = NULL;
+    for (int i = 0; i < 3; i++)
+        NA_OK_OR_FAIL(na_select_attention_input_new(i, NULL, NULL, &sel[i]));
+    NA_OK_OR_FAIL(na_dot_product_attn_new(&o, &qk));
+    NA_OK_OR_FAIL(na_attention_combine_new("kv_seq", &comb));
+    NA_OK_OR_FAIL(na_sequential_new(1, &comb, &av));
+    NA_OK_OR_FAIL(na_attention_new(sel[0], sel[1], sel[2], qk, av, &m));
+    na_value *y1 = NULL, *y2 = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y1));
+    na_capture *cap = NULL;
+    NA_OK_OR_FAIL(na_capture_new(&cap));
+    NA_OK_OR_FAIL(na_capture_add(cap, na_layer_child(m, 3), "weights"));
+    na_capture_begin(cap);
+    NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y2));
+    na_capture_end(cap);
+    const na_array *a1 = na_value_array(y1, "test"), *a2 = na_value_array(y2, "test");
+    cr_assert_not_null(a1);
+    cr_assert_not_null(a2);
+    double d = ts_max_abs_diff(a1, a2);
+    cr_assert(d < 1e-6, "planned call and general path differ by %g", d);
+    /* and the masked keys really count: the default value gives another result */
+    cr_assert(rel_err(&c, &f, a2) > 1e-3, "-ln 2 acted like the default mask value");
+    na_value_free(y1);
+    na_value_free(y2);
+    na_capture_free(cap);
+    na_layer_free(m);
+    free_data(&f);
+}
