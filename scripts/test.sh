@@ -2,6 +2,7 @@
 # Build namedarr and run every test suite (Criterion, via CTest).
 #   bash scripts/test.sh             the normal build, in build/
 #   bash scripts/test.sh --sanitize  AddressSanitizer + UBSan, in build-san/
+#   bash scripts/test.sh --clang     the normal build with clang-14, in build-clang/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --browser
@@ -13,6 +14,10 @@ if [ "${1:-}" = "--sanitize" ]; then
            -DNAMEDARR_BROWSER_TESTS=OFF)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+elif [ "${1:-}" = "--clang" ]; then
+    dir=build-clang
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14
+           -DNAMEDARR_BROWSER_TESTS=OFF)
 fi
 cmake -S . -B "$dir" "${flags[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"

@@ -47,36 +47,9 @@ double ts_at(const na_array *x, int n, const char *const *names,
 
 double ts_max_abs_diff(const na_array *a, const na_array *b)
 {
-    char sa[256], sb[256];
-    na_shape_str(a, sa, sizeof sa);
-    na_shape_str(b, sb, sizeof sb);
-    cr_assert(na_same_shape(a, b), "shapes differ: %s vs %s", sa, sb);
-    /* Map each dim of a to the dim of b. */
-    int map[NA_MAX_DIMS];
-    int pa = 0;
-    for (int d = 0; d < a->ndim; d++)
-        map[d] = a->name[d] ? na_axis_index(b, a->name[d])
-                            : na_positional_index(b, pa++);
-    int64_t n = na_size(a);
-    int64_t idx[NA_MAX_DIMS] = {0}, jdx[NA_MAX_DIMS] = {0};
     double worst = 0;
-    for (int64_t i = 0; i < n; i++) {
-        for (int d = 0; d < a->ndim; d++)
-            jdx[map[d]] = idx[d];
-        double va = na_get(a, idx), vb = na_get(b, jdx);
-        double diff = fabs(va - vb);
-        if (isnan(va) != isnan(vb))
-            diff = INFINITY;
-        else if (isnan(va) || va == vb)
-            diff = 0;
-        if (diff > worst)
-            worst = diff;
-        for (int d = a->ndim - 1; d >= 0; d--) {
-            if (++idx[d] < a->shape[d])
-                break;
-            idx[d] = 0;
-        }
-    }
+    na_status st = na_max_abs_diff(a, b, &worst);
+    cr_assert_eq(st, NA_OK, "%s", na_last_error());
     return worst;
 }
 

@@ -549,7 +549,7 @@ Test(capture, failing_call_ends_capture)
     NA_OK_OR_FAIL(na_capture_add(c, na_tree_get(m, "block_0"), "b0"));
     na_array *x = seqv(4, 1);
     na_value *in = na_value_ref_array(x), *y = NULL;
-    NA_EXPECT_FAIL(na_call_capturing(m, in, NULL, c, &y), NA_ERR_SHAPE, "(in Bias)");
+    NA_EXPECT_FAIL(na_call_capturing(m, in, NULL, c, &y), NA_ERR_SHAPE, "(in block_0/0)");
     cr_assert_eq(na_capture_count(c), 0);
     na_capture_free(c);
     na_value_free(in);
@@ -620,4 +620,47 @@ Test(extract, uncalled_layer_is_an_error)
     na_value_free(in);
     na_array_free(x);
     na_layer_free(&s->base);
+}
+
+/* ---- error context: the whole path of the failing layer ---------------- */
+
+Test(error_path, failure_names_the_full_path_once)
+{
+    /* block_1's bias has 4 entries, the input 3: the failure is in
+     * block_1/0, inside the outer Sequential and its NamedGroup. */
+    na_layer *inner = NULL, *m = NULL, *b1 = NULL;
+    NA_OK_OR_FAIL(na_residual_new(scale(2), &inner));
+    na_array *w = NULL;
+    NA_OK_OR_FAIL(na_full(NA_F32, 1, (na_dim[]){{"seq", 4}}, 1, &w));
+    NA_OK_OR_FAIL(na_named_group_new("block_1", NA_LAYERS(inner,
+                  mk(&bias_type, 0, na_param_new("block_1/bias", NA_PARAM, w))), &b1));
+    NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(block("block_0", "block_0/bias", 1), b1),
+                                    &m));
+    na_array *x = seqv(3, 1), *y = NULL;
+    NA_EXPECT_FAIL(na_layer_call_array(m, x, NULL, &y), NA_ERR_SHAPE,
+                   "lhs f32[seq:3] vs rhs f32[seq:4] (in block_1/1)");
+    const char *msg = na_last_error();
+    cr_assert_null(strstr(msg, "block_0"), "%s", msg);
+    cr_assert_null(strstr(strstr(msg, "(in ") + 1, "(in "), "annotated twice: %s", msg);
+    cr_assert_null(y);
+    na_array_free(x);
+    na_layer_free(m);
+}
+
+Test(error_path, path_in_message_resolves_to_the_failing_layer)
+{
+    /* The Bias inside a Residual inside two groups fails. */
+    na_layer *r = NULL, *inner = NULL, *outer = NULL, *b = bias("w", 1);
+    NA_OK_OR_FAIL(na_residual_new(b, &r));
+    NA_OK_OR_FAIL(na_named_group_new("inner", NA_LAYERS(scale(1), r), &inner));
+    NA_OK_OR_FAIL(na_named_group_new("outer", NA_LAYERS(inner), &outer));
+    na_array *x = seqv(5, 1), *y = NULL;
+    NA_EXPECT_FAIL(na_layer_call_array(outer, x, NULL, &y), NA_ERR_SHAPE, "seq",
+                   "(in inner/1/");
+    char path[128];
+    const char *at = strstr(na_last_error(), "(in ") + 4;
+    snprintf(path, sizeof path, "%.*s", (int)strcspn(at, ")"), at);
+    cr_assert_eq(na_tree_get(outer, path), b, "path '%s' in: %s", path, na_last_error());
+    na_array_free(x);
+    na_layer_free(outer);
 }

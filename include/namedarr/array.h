@@ -148,6 +148,17 @@ bool na_same_shape(const na_array *a, const na_array *b);
  * then '|' and the positional sizes if any); returns the length it needed. */
 size_t na_shape_str(const na_array *x, char *buf, size_t cap);
 
+/* Compare a and b element by element, lined up by axis name (dim order
+ * may differ; positional axes pair in order). The named shapes must be
+ * equal (NA_ERR_SHAPE naming both otherwise); dtypes may differ. A NaN
+ * equals a NaN and is infinitely far from any number.
+ *   na_max_abs_diff: *out = max |a - b| (0 for empty arrays).
+ *   na_allclose:     *out = every |a - b| <= atol + rtol * |b| (numpy's rule).
+ *     bool ok; na_allclose(y, y_ref, 1e-5, 1e-6, &ok);  */
+na_status na_max_abs_diff(const na_array *a, const na_array *b, double *out);
+na_status na_allclose(const na_array *a, const na_array *b, double rtol, double atol,
+                      bool *out);
+
 /* Print dtype, named shape and values (summarised past `edge` items per
  * axis when large). Values are laid out by dimension order. */
 na_status na_array_print(const na_array *x, FILE *f);

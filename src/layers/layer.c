@@ -10,7 +10,7 @@
 /* ---- call hooks -------------------------------------------------------- */
 
 static _Thread_local na__call_hook *tl_hooks;
-/* Hash of the last message this thread annotated with " (in Type)": an
+/* Hash of the last message this thread annotated with " (in path)": an
  * error bubbling up through several layers is annotated once, innermost. */
 static _Thread_local uint64_t tl_annotated_hash;
 
@@ -44,15 +44,21 @@ static bool names_layer(const char *msg, const na_layer *layer)
     return strncmp(msg, t, n) == 0 && msg[n] == ':';
 }
 
-static na_status annotate(const na_layer *layer, na_status st)
+/* Name the failing layer once, innermost: by its path when it was called
+ * by another layer, by its type when it is the outermost. */
+static na_status annotate(const na_layer *layer, const na__call_frame *frame,
+                          na_status st)
 {
     const char *msg = na_last_error();
     if (na_last_status() == NA_OK || !msg[0])
         na__fail(st, "%s: call failed (%s)", na_layer_type_name(layer),
                  na_status_name(st));
-    else if (hash_str(msg) == tl_annotated_hash || names_layer(msg, layer))
+    else if (hash_str(msg) == tl_annotated_hash ||
+             (!frame->prev && names_layer(msg, layer)))
         return st;
-    na__fail_append(" (in %s)", na_layer_type_name(layer));
+    char path[512];
+    na__fail_append(" (in %s)", frame->prev ? na__call_path(frame, path, sizeof path)
+                                            : na_layer_type_name(layer));
     tl_annotated_hash = hash_str(na_last_error());
     return st;
 }
@@ -105,10 +111,13 @@ na_status na_layer_call(na_layer *layer, const na_value *in, const na_side *side
     if (tl_hooks && (st = run_before(layer, in, side)) != NA_OK)
         return st;
     na_value *y = NULL;
+    na__call_frame frame;
+    na__call_frame_push(&frame, layer);
     st = layer->type->call(layer, in, side, &y);
+    na__call_frame_pop(&frame);
     if (st != NA_OK) {
         na_value_free(y);
-        return annotate(layer, st);
+        return annotate(layer, &frame, st);
     }
     if (!y)
         return na__fail(NA_ERR_STATE, "%s: call returned NA_OK without an output",

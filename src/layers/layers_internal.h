@@ -45,6 +45,19 @@ typedef struct na__call_hook {
 
 void na__call_hook_push(na__call_hook *hook);
 void na__call_hook_pop(na__call_hook *hook);
+
+/* ---- call frames (call_path.c): the layers being called, per thread -- */
+
+typedef struct na__call_frame {
+    na_layer *layer;
+    struct na__call_frame *prev;    /* the caller's frame; NULL outermost */
+} na__call_frame;
+
+void na__call_frame_push(na__call_frame *frame, na_layer *layer);
+void na__call_frame_pop(na__call_frame *frame);
+/* The path of frame's layer from the outermost call, written to buf
+ * ("block_1/attention/query_key_to_attn"; "" for the outermost layer). */
+const char *na__call_path(const na__call_frame *frame, char *buf, size_t cap);
 /* Is any hook pushed on this thread? (the fused path must then not fuse) */
 bool na__call_hooks_active(void);
 
