@@ -1,5 +1,7 @@
 /* The Attention combinator (five sublayers, DESIGN §5) and
  * SelectAttentionInput, which picks the query / key / value input. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,18 +11,16 @@ const char *const na__attn_child_names[NA__ATTN_N] = {
     "input_to_query", "input_to_key", "input_to_value", "query_key_to_attn",
     "attn_value_to_output"};
 
-/* Attention and KVCachingAttention both start with this prefix. */
-typedef struct attn_prefix {
+typedef struct attention_layer {
     na_layer base;
     na__attn_core core;
-} attn_prefix;
+} attention_layer;
 
 na__attn_core *na__attn_core_of(const na_layer *layer)
 {
-    if (!layer || (layer->type != &na_attention_type &&
-                   layer->type != &na_kv_cache_attention_type))
-        return NULL;
-    return &((attn_prefix *)layer)->core;
+    if (layer && layer->type == &na_attention_type)
+        return &((attention_layer *)layer)->core;
+    return na__kv_attn_core(layer);
 }
 
 const na_array *na__attn_array(const na_value *v, const char *who, const char *what)
@@ -132,22 +132,16 @@ void na__attn_core_clear(na__attn_core *c)
     c->weights = NULL;
 }
 
-void na__attn_core_describe(const na__attn_core *c, na_fields *f)
+na_status na__attn_core_check(const na__attn_core *c, const char *who)
 {
-    if (c->keep_weights)
-        na_fields_bool(f, "keep_weights", true);
-    if (c->return_weights)
-        na_fields_bool(f, "return_weights", true);
-    if (c->no_fuse)
-        na_fields_bool(f, "fused", false);
+    for (int i = 0; i < NA__ATTN_N; i++)
+        if (!c->sub[i])
+            return na__fail(NA_ERR_ARGUMENT, "%s: %s is missing", who,
+                            na__attn_child_names[i]);
+    return NA_OK;
 }
 
 /* ---- Attention ------------------------------------------------------------- */
-
-typedef struct attention_layer {
-    na_layer base;
-    na__attn_core core;
-} attention_layer;
 
 /* x -> q, k, v -> a -> y (see attention.h). */
 static na_status attention_call(na_layer *self, const na_value *in,
@@ -165,41 +159,27 @@ static na_status attention_call(na_layer *self, const na_value *in,
     return st;
 }
 
-static int attention_child_count(const na_layer *self)
+static na_status attention_finish(na_layer *self)
 {
-    NA__UNUSED(self);
-    return NA__ATTN_N;
-}
-
-static na_layer **attention_child_slot(na_layer *self, int i)
-{
-    return &na__attn_core_of(self)->sub[i];
-}
-
-static const char *attention_child_name(const na_layer *self, int i)
-{
-    NA__UNUSED(self);
-    return na__attn_child_names[i];
-}
-
-static void attention_describe(const na_layer *self, na_fields *f)
-{
-    na__attn_core_describe(na__attn_core_of(self), f);
+    return na__attn_core_check(na__attn_core_of(self), "Attention");
 }
 
 static void attention_destroy(na_layer *self)
 {
     na__attn_core_clear(na__attn_core_of(self));
-    free(self);
 }
+
+static const na_field_desc attention_fields[] = {
+    NA__ATTN_CORE_FIELDS(attention_layer),
+};
 
 const na_layer_type na_attention_type = {
     .name = "Attention",
     .call = attention_call,
-    .child_count = attention_child_count,
-    .child_slot = attention_child_slot,
-    .child_name = attention_child_name,
-    .describe = attention_describe,
+    .size = sizeof(attention_layer),
+    .fields = attention_fields,
+    .field_count = NA_FIELD_COUNT(attention_fields),
+    .finish = attention_finish,
     .destroy = attention_destroy,
 };
 
@@ -223,14 +203,16 @@ na_status na_attention_new(na_layer *input_to_query, na_layer *input_to_key,
                             out ? na__attn_child_names[i] : "out");
         }
     }
-    attention_layer *l = calloc(1, sizeof *l);
-    if (!l) {
+    na_layer *made = NULL;
+    na_status st = na_layer_alloc(&na_attention_type, &made);
+    if (st != NA_OK) {
         free_layers(sub, NA__ATTN_N);
-        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", who);
+        return st;
     }
-    l->base.type = &na_attention_type;
+    attention_layer *l = (attention_layer *)made;
     memcpy(l->core.sub, sub, sizeof sub);
-    *out = &l->base;
+    l->core.fused = true;
+    *out = made;
     return NA_OK;
 }
 
@@ -265,7 +247,7 @@ na_status na_attention_set_fused(na_layer *attention, bool allowed)
     na__attn_core *c = require_core(attention, "na_attention_set_fused");
     if (!c)
         return na_last_status();
-    c->no_fuse = !allowed;
+    c->fused = allowed;
     return NA_OK;
 }
 
@@ -282,7 +264,7 @@ na_status na_attention_set_return_weights(na_layer *attention, bool on)
 
 typedef struct select_input_layer {
     na_layer base;
-    int item;
+    int64_t item;
     const char *from, *to;   /* interned, or NULL                          */
 } select_input_layer;
 
@@ -314,10 +296,11 @@ static na_status select_input_call(na_layer *self, const na_value *in,
     return *out ? NA_OK : na_last_status();
 }
 
+/* item=0, rename="seq->kv_seq" */
 static void select_input_describe(const na_layer *self, na_fields *f)
 {
     const select_input_layer *l = (const select_input_layer *)self;
-    na_fields_int(f, "item", l->item);
+    na_fields_field(f, self, "item");
     if (l->from) {
         char buf[128];
         snprintf(buf, sizeof buf, "%s->%s", l->from, l->to);
@@ -325,13 +308,29 @@ static void select_input_describe(const na_layer *self, na_fields *f)
     }
 }
 
-static void select_input_destroy(na_layer *self) { free(self); }
+static na_status select_input_finish(na_layer *self)
+{
+    const select_input_layer *l = (const select_input_layer *)self;
+    if (l->item < 0 || l->item > INT32_MAX || !l->from != !l->to)
+        return na__fail(NA_ERR_ARGUMENT, "SelectAttentionInput: item must be >= 0 and "
+                        "rename_from and rename_to given together");
+    return NA_OK;
+}
+
+static const na_field_desc select_input_fields[] = {
+    NA_FIELD(select_input_layer, item, NA_FIELD_INT),
+    NA_FIELD_AS("rename_from", select_input_layer, from, NA_FIELD_AXIS, NA_FIELD_NOPRINT),
+    NA_FIELD_AS("rename_to", select_input_layer, to, NA_FIELD_AXIS, NA_FIELD_NOPRINT),
+};
 
 const na_layer_type na_select_attention_input_type = {
     .name = "SelectAttentionInput",
     .call = select_input_call,
+    .size = sizeof(select_input_layer),
+    .fields = select_input_fields,
+    .field_count = NA_FIELD_COUNT(select_input_fields),
+    .finish = select_input_finish,
     .describe = select_input_describe,
-    .destroy = select_input_destroy,
 };
 
 na_status na_select_attention_input_new(int item, const char *rename_from,
@@ -347,13 +346,31 @@ na_status na_select_attention_input_new(int item, const char *rename_from,
     const char *to = rename_to ? na_intern(rename_to) : NULL;
     if (rename_from && (!from || !to))
         return na_last_status();
-    select_input_layer *l = calloc(1, sizeof *l);
-    if (!l)
-        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", who);
-    l->base.type = &na_select_attention_input_type;
+    na_layer *made = NULL;
+    na_status st = na_layer_alloc(&na_select_attention_input_type, &made);
+    if (st != NA_OK)
+        return st;
+    select_input_layer *l = (select_input_layer *)made;
     l->item = item;
     l->from = from;
     l->to = to;
-    *out = &l->base;
+    *out = made;
     return NA_OK;
+}
+
+/* ---- the registry ------------------------------------------------------------ */
+
+/* The attention module's types join the registry (fields.h) when the
+ * module is loaded: a model file naming them then loads with no further
+ * call. */
+__attribute__((constructor)) static void register_attention_types(void)
+{
+    static const na_layer_type *const types[] = {
+        &na_attention_type, &na_select_attention_input_type,
+        &na_kv_cache_attention_type, &na_attention_logits_type,
+        &na_attention_combine_type, &na_apply_attention_mask_type,
+        &na_apply_causal_mask_type, &na_masked_softmax_type,
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        na_layer_type_register(types[i]);
 }

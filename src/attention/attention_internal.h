@@ -18,12 +18,29 @@ typedef struct na__attn_core {
     na_layer *sub[NA__ATTN_N];
     bool keep_weights;
     bool return_weights;
-    bool no_fuse;                /* always take the general path            */
+    bool fused;                  /* false: always take the general path     */
     na_array *weights;           /* kept by the last call (keep_weights)   */
 } na__attn_core;
 
+/* The core's fields, for the field table of a struct T with a member
+ * `core`: the five children, then keep_weights, return_weights, fused. */
+#define NA__ATTN_CORE_FIELDS(T)                                               \
+    NA_FIELD_AS("input_to_query", T, core.sub[0], NA_FIELD_CHILD, 0),         \
+    NA_FIELD_AS("input_to_key", T, core.sub[1], NA_FIELD_CHILD, 0),           \
+    NA_FIELD_AS("input_to_value", T, core.sub[2], NA_FIELD_CHILD, 0),         \
+    NA_FIELD_AS("query_key_to_attn", T, core.sub[3], NA_FIELD_CHILD, 0),      \
+    NA_FIELD_AS("attn_value_to_output", T, core.sub[4], NA_FIELD_CHILD, 0),   \
+    NA_FIELD_AS("keep_weights", T, core.keep_weights, NA_FIELD_BOOL,          \
+                NA_FIELD_OMIT_DEFAULT),                                       \
+    NA_FIELD_AS("return_weights", T, core.return_weights, NA_FIELD_BOOL,      \
+                NA_FIELD_OMIT_DEFAULT),                                       \
+    {.name = "fused", .kind = NA_FIELD_BOOL, .offset = offsetof(T, core.fused), \
+     .flags = NA_FIELD_OMIT_DEFAULT, .dflt = 1}
+
 /* The core of an Attention or KVCachingAttention layer, else NULL. */
 na__attn_core *na__attn_core_of(const na_layer *layer);
+/* kv_cache.c: the core of a KVCachingAttention, else NULL. */
+na__attn_core *na__kv_attn_core(const na_layer *layer);
 
 /* Run the three input sublayers: *q, *k, *v (owned on success). */
 na_status na__attn_project(na__attn_core *c, const na_value *in, const na_side *side,
@@ -33,33 +50,25 @@ na_status na__attn_project(na__attn_core *c, const na_value *in, const na_side *
 na_status na__attn_finish(na__attn_core *c, const char *who, const na_value *q,
                           const na_value *k, const na_value *v, const na_side *side,
                           na_value **out);
+/* Drop the kept weights (a destroy hook). */
 void na__attn_core_clear(na__attn_core *c);
-void na__attn_core_describe(const na__attn_core *c, na_fields *f);
+/* Every child present (a finish hook), else an error naming `who`. */
+na_status na__attn_core_check(const na__attn_core *c, const char *who);
 
-bool na__is_causal_mask(const na_layer *layer);
+/* ---- what the fused path needs beyond the fields ---- */
 
 /* kv_cache.c: a KVCachingAttention over the five sublayers (taken over,
  * freed on failure). */
 na_status na__kv_cache_new(na_layer *const *sub, const na_kv_cache_options *opt,
                            na_layer **out);
 
-/* ---- what the fused path needs to know about the standard layers ---- */
-
-/* dot_product.c: the contracted axis and scale of an AttentionLogits; the
- * axis of an AttentionCombine. false for other layers. */
-bool na__attn_logits_info(const na_layer *l, const char **axis, double *scale);
-bool na__attn_combine_info(const na_layer *l, const char **axis);
-
-/* mask.c: is `l` a mask layer (ApplyAttentionMask / ApplyCausalMask), and
- * its masked-out value. */
-bool na__mask_layer_info(const na_layer *l, double *masked_out_value);
-/* Its bool mask for logits shaped like `logits` (any array of that named
- * shape; it is not read): axes a subset of the logits'. *mask is NULL for an
- * optional mask that is absent. Fails as the layer's call would. */
+/* mask_layers.c: the bool mask of a mask layer (ApplyAttentionMask /
+ * ApplyCausalMask) for logits shaped like `logits` (any array of that
+ * named shape; it is not read): axes a subset of the logits'. *mask is
+ * NULL for an optional mask that is absent. Fails as the layer's call
+ * would. */
 na_status na__mask_layer_eval(const na_layer *l, const na_side *side,
                               const na_array *logits, na_array **mask);
-/* Softmax (layers.h) or MaskedSoftmax over exactly `axis`: its row policy. */
-bool na__softmax_info(const na_layer *l, const char *axis, na_masked_rows *rows);
 
 /* fused.c: run query_key_to_attn + AttentionCombine fused (online softmax,
  * no logits buffer) when the sublayers are the standard ones; *done false

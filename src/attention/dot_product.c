@@ -8,8 +8,8 @@
 
 typedef struct contract_layer {
     na_layer base;
-    const char *axis;   /* interned: the contracted axis                  */
-    double scale;       /* AttentionLogits: 0 = size(axis)**-0.5          */
+    const char *contract; /* interned: the contracted axis                */
+    double scale;         /* AttentionLogits: 0 = size(axis)**-0.5        */
 } contract_layer;
 
 /* The two arrays of a pair input. */
@@ -52,13 +52,13 @@ static na_status logits_call(na_layer *self, const na_value *in, const na_side *
     const na_array *q = NULL, *k = NULL;
     na_status st = pair_arrays(in, who, "queries", "keys", &q, &k);
     if (st == NA_OK)
-        st = require_axis(who, l->axis, "queries", q, "keys", k);
+        st = require_axis(who, l->contract, "queries", q, "keys", k);
     if (st != NA_OK)
         return st;
     double scale = l->scale != 0 ? l->scale
-                                 : 1.0 / sqrt((double)na_axis_size(q, l->axis));
+                                 : 1.0 / sqrt((double)na_axis_size(q, l->contract));
     na_array *dot = NULL, *y = NULL;
-    st = na_contract(q, k, (const char *const[]){l->axis, NULL}, &dot);
+    st = na_contract(q, k, (const char *const[]){l->contract, NULL}, &dot);
     if (st != NA_OK) {
         na__fail_append(" (%s: queries %s, keys %s)", who, na__shape(q), na__shape(k));
         return st;
@@ -82,11 +82,11 @@ static na_status combine_call(na_layer *self, const na_value *in, const na_side 
     const na_array *a = NULL, *v = NULL;
     na_status st = pair_arrays(in, who, "weights", "values", &a, &v);
     if (st == NA_OK)
-        st = require_axis(who, l->axis, "weights", a, "values", v);
+        st = require_axis(who, l->contract, "weights", a, "values", v);
     if (st != NA_OK)
         return st;
     na_array *y = NULL;
-    st = na_contract(a, v, (const char *const[]){l->axis, NULL}, &y);
+    st = na_contract(a, v, (const char *const[]){l->contract, NULL}, &y);
     if (st != NA_OK) {
         na__fail_append(" (%s: weights %s, values %s)", who, na__shape(a),
                         na__shape(v));
@@ -96,54 +96,53 @@ static na_status combine_call(na_layer *self, const na_value *in, const na_side 
     return *out ? NA_OK : na_last_status();
 }
 
+/* contract=[projection], scale=0.125 or scale="auto" (0) */
 static void logits_describe(const na_layer *self, na_fields *f)
 {
     const contract_layer *l = (const contract_layer *)self;
-    na_fields_names(f, "contract", (const char *const[]){l->axis, NULL});
+    na_fields_field(f, self, "contract");
     if (l->scale != 0)
         na_fields_float(f, "scale", l->scale);
     else
         na_fields_str(f, "scale", "auto");
 }
 
-static void combine_describe(const na_layer *self, na_fields *f)
+static na_status contract_finish(na_layer *self)
 {
     const contract_layer *l = (const contract_layer *)self;
-    na_fields_names(f, "contract", (const char *const[]){l->axis, NULL});
+    if (!l->contract || !(l->scale >= 0) || isinf(l->scale))
+        return na__fail(NA_ERR_ARGUMENT, "%s: an axis and a finite scale >= 0 (0: "
+                        "automatic) are required", self->type->name);
+    return NA_OK;
 }
 
-static void contract_destroy(na_layer *self) { free(self); }
+static const na_field_desc logits_fields[] = {
+    NA_FIELD_AS("contract", contract_layer, contract, NA_FIELD_AXIS, NA_FIELD_AS_LIST),
+    NA_FIELD_AS("scale", contract_layer, scale, NA_FIELD_FLOAT, NA_FIELD_NOPRINT),
+};
+
+static const na_field_desc combine_fields[] = {
+    NA_FIELD_AS("contract", contract_layer, contract, NA_FIELD_AXIS, NA_FIELD_AS_LIST),
+};
 
 const na_layer_type na_attention_logits_type = {
     .name = "AttentionLogits",
     .call = logits_call,
+    .size = sizeof(contract_layer),
+    .fields = logits_fields,
+    .field_count = NA_FIELD_COUNT(logits_fields),
+    .finish = contract_finish,
     .describe = logits_describe,
-    .destroy = contract_destroy,
 };
 
 const na_layer_type na_attention_combine_type = {
     .name = "AttentionCombine",
     .call = combine_call,
-    .describe = combine_describe,
-    .destroy = contract_destroy,
+    .size = sizeof(contract_layer),
+    .fields = combine_fields,
+    .field_count = NA_FIELD_COUNT(combine_fields),
+    .finish = contract_finish,
 };
-
-bool na__attn_logits_info(const na_layer *l, const char **axis, double *scale)
-{
-    if (!l || l->type != &na_attention_logits_type)
-        return false;
-    *axis = ((const contract_layer *)l)->axis;
-    *scale = ((const contract_layer *)l)->scale;
-    return true;
-}
-
-bool na__attn_combine_info(const na_layer *l, const char **axis)
-{
-    if (!l || l->type != &na_attention_combine_type)
-        return false;
-    *axis = ((const contract_layer *)l)->axis;
-    return true;
-}
 
 static na_status contract_new(const na_layer_type *type, const char *axis,
                               const char *dflt, double scale, na_layer **out)
@@ -156,13 +155,11 @@ static na_status contract_new(const na_layer_type *type, const char *axis,
     if (!(scale >= 0) || isinf(scale))
         return na__fail(NA_ERR_ARGUMENT, "%s: scale %g must be finite and >= 0 "
                         "(0: automatic)", type->name, scale);
-    contract_layer *l = calloc(1, sizeof *l);
-    if (!l)
-        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", type->name);
-    l->base.type = type;
-    l->axis = a;
-    l->scale = scale;
-    *out = &l->base;
+    na_status st = na_layer_alloc(type, out);
+    if (st != NA_OK)
+        return st;
+    ((contract_layer *)*out)->contract = a;
+    ((contract_layer *)*out)->scale = scale;
     return NA_OK;
 }
 

@@ -25,22 +25,70 @@ typedef struct fused_plan {
     na_layer *av; /* attn_value_to_output (a Sequential)      */
 } fused_plan;
 
+/* ---- the plan: read from the sublayers' fields ---------------------------------- */
+
+/* AttentionLogits: the contracted axis and the scale. */
+static bool logits_plan(const na_layer *l, fused_plan *p)
+{
+    return na_layer_is(l, &na_attention_logits_type) &&
+           na_layer_field_axis(l, "contract", &p->p_axis) == NA_OK &&
+           na_layer_field_float(l, "scale", &p->scale) == NA_OK;
+}
+
+/* Softmax over exactly kv_seq, or MaskedSoftmax over kv_seq with a very
+ * negative masked-out value: the row policy. */
+static bool softmax_plan(const na_layer *l, const char *kv, fused_plan *p)
+{
+    if (na_layer_is(l, &na_softmax_layer_type)) {
+        const char *const *across = NULL;
+        p->rows = NA_MASKED_ROWS_UNIFORM;
+        return na_layer_field_names(l, "across", &across) == NA_OK && across &&
+               across[0] == kv && !across[1];
+    }
+    const char *axis = NULL;
+    double value = 0;
+    int rows = 0;
+    if (!na_layer_is(l, &na_masked_softmax_type) ||
+        na_layer_field_axis(l, "across", &axis) != NA_OK ||
+        na_layer_field_enum(l, "masked_rows", &rows) != NA_OK ||
+        na_layer_field_float(l, "masked_out_value", &value) != NA_OK)
+        return false;
+    p->rows = (na_masked_rows)rows;
+    return axis == kv && value <= -1e30;
+}
+
+/* A mask layer with a very negative masked-out value. */
+static bool mask_plan(const na_layer *l)
+{
+    double value = 0;
+    return (na_layer_is(l, &na_apply_attention_mask_type) ||
+            na_layer_is(l, &na_apply_causal_mask_type)) &&
+           na_layer_field_float(l, "masked_out_value", &value) == NA_OK &&
+           value <= -1e30;
+}
+
+/* AttentionCombine over kv_seq. */
+static bool combine_plan(const na_layer *l, const char *kv)
+{
+    const char *axis = NULL;
+    return na_layer_is(l, &na_attention_combine_type) &&
+           na_layer_field_axis(l, "contract", &axis) == NA_OK && axis == kv;
+}
+
 /* Is the tree the standard one? (structure only; cheap) */
 static bool plan_tree(const na__attn_core *c, fused_plan *p)
 {
     const na_layer *qk = c->sub[NA__ATTN_QK], *av = c->sub[NA__ATTN_AV];
-    const char *kv = na_intern("kv_seq"), *axis = NULL;
+    const char *kv = na_intern("kv_seq");
     int n = na_layer_child_count(qk);
     if (!na_is_sequential(qk) || !na_is_sequential(av) || n < 2 ||
-        !na__attn_logits_info(na_layer_child(qk, 0), &p->p_axis, &p->scale) ||
-        !na__softmax_info(na_layer_child(qk, n - 1), kv, &p->rows) ||
-        !na__attn_combine_info(na_layer_child(av, 0), &axis) || axis != kv)
+        !logits_plan(na_layer_child(qk, 0), p) ||
+        !softmax_plan(na_layer_child(qk, n - 1), kv, p) ||
+        !combine_plan(na_layer_child(av, 0), kv))
         return false;
     p->n_masks = 0;
     for (int i = 1; i < n - 1; i++) {
-        double value = 0;
-        if (p->n_masks == MAX_MASKS ||
-            !na__mask_layer_info(na_layer_child(qk, i), &value) || value > -1e30)
+        if (p->n_masks == MAX_MASKS || !mask_plan(na_layer_child(qk, i)))
             return false;
         p->masks[p->n_masks++] = na_layer_child(qk, i);
     }
@@ -268,7 +316,7 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
     *done = false;
     fused_plan p;
     fused_shape s;
-    if (c->no_fuse || c->keep_weights || c->return_weights || !plan_tree(c, &p) ||
+    if (!c->fused || c->keep_weights || c->return_weights || !plan_tree(c, &p) ||
         na__call_hooks_active()) /* a capture or observer: call every sublayer */
         return NA_OK;
     if (qv->kind != NA_VALUE_ARRAY || kv->kind != NA_VALUE_ARRAY ||

@@ -18,7 +18,7 @@ static const char *const state_suffix[CACHE_N] = {"cache_keys", "cache_values",
 
 typedef struct kv_layer {
     na_layer base;
-    na__attn_core core;          /* must follow base (see attention.c)     */
+    na__attn_core core;
     int64_t capacity, batch;     /* batch 0: taken from the first call     */
     char *end_key, *q_pos_key, *kv_pos_key, *label;
     const char *batch_axis;      /* interned                               */
@@ -29,6 +29,12 @@ typedef struct kv_layer {
 static kv_layer *as_kv(const na_layer *l)
 {
     return l && l->type == &na_kv_cache_attention_type ? (kv_layer *)l : NULL;
+}
+
+na__attn_core *na__kv_attn_core(const na_layer *layer)
+{
+    kv_layer *l = as_kv(layer);
+    return l ? &l->core : NULL;
 }
 
 static int32_t *end_slot(const kv_layer *l)
@@ -415,63 +421,57 @@ static na_status kv_call(na_layer *self, const na_value *in, const na_side *side
 
 /* ---- the layer type ------------------------------------------------------------- */
 
-static int kv_child_count(const na_layer *self)
-{
-    NA__UNUSED(self);
-    return NA__ATTN_N;
-}
-
-static na_layer **kv_child_slot(na_layer *self, int i) { return &as_kv(self)->core.sub[i]; }
-
-static const char *kv_child_name(const na_layer *self, int i)
-{
-    NA__UNUSED(self);
-    return na__attn_child_names[i];
-}
-
-static int kv_param_count(const na_layer *self)
-{
-    return as_kv(self)->state[CACHE_KEYS] ? CACHE_N : 1;
-}
-
-static na_param *kv_param_at(na_layer *self, int i)
-{
-    kv_layer *l = as_kv(self);
-    return l->state[CACHE_KEYS] ? l->state[i] : l->state[CACHE_END];
-}
-
+/* capacity, [batch], end, [cache="unallocated"], then the core's options. */
 static void kv_describe(const na_layer *self, na_fields *f)
 {
     const kv_layer *l = as_kv(self);
-    na_fields_int(f, "capacity", l->capacity);
-    if (l->batch > 0)
-        na_fields_int(f, "batch", l->batch);
+    na_fields_field(f, self, "capacity");
+    na_fields_field(f, self, "batch");
     na_fields_int(f, "end", *end_slot(l));
     if (!l->state[CACHE_KEYS])
         na_fields_str(f, "cache", "unallocated");
-    na__attn_core_describe(&l->core, f);
+    na_fields_field(f, self, "keep_weights");
+    na_fields_field(f, self, "return_weights");
+    na_fields_field(f, self, "fused");
 }
 
-/* Parameters were released by na_layer_free already. */
+static na_status kv_finish(na_layer *self)
+{
+    const kv_layer *l = as_kv(self);
+    if (l->capacity <= 0 || !l->end_key || !l->q_pos_key || !l->kv_pos_key ||
+        !l->label || !l->batch_axis || !l->state[CACHE_END])
+        return na__fail(NA_ERR_ARGUMENT, WHO ": capacity must be > 0 and the keys, "
+                        "label, batch axis and end index given");
+    return na__attn_core_check(&l->core, WHO);
+}
+
 static void kv_destroy(na_layer *self)
 {
-    kv_layer *l = as_kv(self);
-    na__attn_core_clear(&l->core);
-    free(l->end_key);
-    free(l->q_pos_key);
-    free(l->kv_pos_key);
-    free(l->label);
-    free(l);
+    na__attn_core_clear(&as_kv(self)->core);
 }
+
+static const na_field_desc kv_fields[] = {
+    NA_FIELD(kv_layer, capacity, NA_FIELD_INT),
+    NA_FIELD_AS("batch", kv_layer, batch, NA_FIELD_INT, NA_FIELD_OMIT_DEFAULT),
+    NA_FIELD_AS("end_index", kv_layer, end_key, NA_FIELD_STRING, 0),
+    NA_FIELD_AS("query_positions", kv_layer, q_pos_key, NA_FIELD_STRING, 0),
+    NA_FIELD_AS("kv_positions", kv_layer, kv_pos_key, NA_FIELD_STRING, 0),
+    NA_FIELD(kv_layer, label, NA_FIELD_STRING),
+    NA_FIELD(kv_layer, batch_axis, NA_FIELD_AXIS),
+    NA__ATTN_CORE_FIELDS(kv_layer),
+    NA_FIELD_AS("cache_keys", kv_layer, state[CACHE_KEYS], NA_FIELD_STATE, 0),
+    NA_FIELD_AS("cache_values", kv_layer, state[CACHE_VALUES], NA_FIELD_STATE, 0),
+    NA_FIELD_AS("cache_positions", kv_layer, state[CACHE_POSITIONS], NA_FIELD_STATE, 0),
+    NA_FIELD_AS("cache_end_index", kv_layer, state[CACHE_END], NA_FIELD_STATE, 0),
+};
 
 const na_layer_type na_kv_cache_attention_type = {
     .name = "KVCachingAttention",
     .call = kv_call,
-    .child_count = kv_child_count,
-    .child_slot = kv_child_slot,
-    .child_name = kv_child_name,
-    .param_count = kv_param_count,
-    .param_at = kv_param_at,
+    .size = sizeof(kv_layer),
+    .fields = kv_fields,
+    .field_count = NA_FIELD_COUNT(kv_fields),
+    .finish = kv_finish,
     .describe = kv_describe,
     .destroy = kv_destroy,
 };
@@ -520,16 +520,17 @@ na_status na__kv_cache_new(na_layer *const *sub, const na_kv_cache_options *opt,
                            na_layer **out)
 {
     na_status st = check_options(sub, opt, out);
-    kv_layer *l = st == NA_OK ? calloc(1, sizeof *l) : NULL;
-    if (st == NA_OK && !l)
-        st = na__fail(NA_ERR_NO_MEMORY, "na_kv_cache_attention_new: out of memory");
+    na_layer *made = NULL;
+    if (st == NA_OK)
+        st = na_layer_alloc(&na_kv_cache_attention_type, &made);
     if (st != NA_OK) {
         for (int i = 0; i < NA__ATTN_N; i++)
             na_layer_free(sub[i]);
         return st;
     }
-    l->base.type = &na_kv_cache_attention_type;
+    kv_layer *l = (kv_layer *)made;
     memcpy(l->core.sub, sub, sizeof l->core.sub);
+    l->core.fused = true;
     st = kv_fill(l, opt);
     if (st != NA_OK) {
         na_layer_free(&l->base);

@@ -11,7 +11,7 @@ static na_status find_causal(na_layer *layer, const char *path, int depth, void 
 {
     NA__UNUSED(path);
     NA__UNUSED(depth);
-    if (na__is_causal_mask(layer))
+    if (na_layer_is(layer, &na_apply_causal_mask_type))
         *(bool *)ctx = true;
     return NA_OK;
 }

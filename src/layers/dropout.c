@@ -10,7 +10,8 @@ typedef struct dropout_layer {
     double rate;          /* probability of dropping, in [0, 1)            */
     const char **shared;  /* mask broadcast along these axes               */
     uint64_t seed;
-    uint64_t calls;       /* masks drawn so far (atomic)                   */
+    uint64_t calls;       /* masks drawn so far (atomic; not a field: a    */
+                          /* clone starts the stream afresh)               */
     bool enabled;
 } dropout_layer;
 
@@ -73,27 +74,29 @@ static na_status dropout_call(na_layer *self, const na_value *in, const na_side 
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static void dropout_describe(const na_layer *self, na_fields *f)
+static const na_field_desc dropout_fields[] = {
+    NA_FIELD(dropout_layer, rate, NA_FIELD_FLOAT),
+    NA_FIELD_AS("shared", dropout_layer, shared, NA_FIELD_NAMES, NA_FIELD_OMIT_DEFAULT),
+    NA_FIELD(dropout_layer, seed, NA_FIELD_INT),
+    NA_FIELD(dropout_layer, enabled, NA_FIELD_BOOL),
+};
+
+static na_status dropout_finish(na_layer *self)
 {
     const dropout_layer *l = as_dropout(self);
-    na_fields_float(f, "rate", l->rate);
-    if (l->shared[0])
-        na_fields_names(f, "shared", l->shared);
-    na_fields_int(f, "seed", (int64_t)l->seed);
-    na_fields_bool(f, "enabled", l->enabled);
-}
-
-static void dropout_destroy(na_layer *self)
-{
-    free(as_dropout(self)->shared);
-    free(self);
+    if (!(l->rate >= 0.0 && l->rate < 1.0))
+        return na__fail(NA_ERR_ARGUMENT, "Dropout: rate must be in [0, 1) (got %g)",
+                        l->rate);
+    return NA_OK;
 }
 
 const na_layer_type na_dropout_type = {
     .name = "Dropout",
     .call = dropout_call,
-    .describe = dropout_describe,
-    .destroy = dropout_destroy,
+    .size = sizeof(dropout_layer),
+    .fields = dropout_fields,
+    .field_count = NA_FIELD_COUNT(dropout_fields),
+    .finish = dropout_finish,
 };
 
 na_status na_dropout_new(double rate, const char *const *shared, uint64_t seed,
@@ -106,14 +109,14 @@ na_status na_dropout_new(double rate, const char *const *shared, uint64_t seed,
     if (!(rate >= 0.0 && rate < 1.0))
         return na__fail(NA_ERR_ARGUMENT, "%s: rate must be in [0, 1) (got %g)", who,
                         rate);
-    dropout_layer *l = calloc(1, sizeof *l);
-    const char **names = l ? na__std_names_dup(shared, who) : NULL;
-    if (!names) {
-        na_status st = l ? na_last_status() : na__std_oom(who);
-        free(l);
+    const char **names = na__std_names_dup(shared, who);
+    na_layer *made = NULL;
+    na_status st = names ? na_layer_alloc(&na_dropout_type, &made) : na_last_status();
+    if (st != NA_OK) {
+        free(names);
         return st;
     }
-    l->base.type = &na_dropout_type;
+    dropout_layer *l = as_dropout(made);
     l->rate = rate;
     l->shared = names;
     l->seed = seed;

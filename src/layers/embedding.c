@@ -52,7 +52,9 @@ typedef struct embed_layer {
 
 static embed_layer *as_embed(const na_layer *l)
 {
-    return (embed_layer *)l;
+    bool ok = l && (l->type == &na_embedding_lookup_type ||
+                    l->type == &na_embedding_decode_type);
+    return ok ? (embed_layer *)l : NULL;
 }
 
 /* No axis of x may be the vocabulary axis or (when `emb_too`) an
@@ -113,44 +115,33 @@ static na_status decode_call(na_layer *self, const na_value *in, const na_side *
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static int embed_param_count(const na_layer *self) { (void)self; return 1; }
-
-static na_param *embed_param_at(na_layer *self, int i)
-{
-    (void)i;
-    return as_embed(self)->table;
-}
-
-static void embed_describe(const na_layer *self, na_fields *f)
+static na_status embed_finish(na_layer *self)
 {
     const embed_layer *l = as_embed(self);
-    na_fields_str(f, "vocab_axis", l->vocab);
-    na_fields_names(f, "embedding", l->emb);
+    if (!l->table || !l->table->value || !l->vocab || !l->emb)
+        return na__fail(NA_ERR_ARGUMENT, "%s: table, vocab_axis and embedding are "
+                        "required", self->type->name);
+    return NA_OK;
 }
 
-static void embed_destroy(na_layer *self)
-{
-    free(as_embed(self)->emb);
-    free(self);
-}
-
-const na_layer_type na_embedding_lookup_type = {
-    .name = "EmbeddingLookup",
-    .call = lookup_call,
-    .param_count = embed_param_count,
-    .param_at = embed_param_at,
-    .describe = embed_describe,
-    .destroy = embed_destroy,
+static const na_field_desc embed_fields[] = {
+    NA_FIELD(embed_layer, table, NA_FIELD_PARAM),
+    NA_FIELD_AS("vocab_axis", embed_layer, vocab, NA_FIELD_AXIS, 0),
+    NA_FIELD_AS("embedding", embed_layer, emb, NA_FIELD_NAMES, 0),
 };
 
-const na_layer_type na_embedding_decode_type = {
-    .name = "EmbeddingDecode",
-    .call = decode_call,
-    .param_count = embed_param_count,
-    .param_at = embed_param_at,
-    .describe = embed_describe,
-    .destroy = embed_destroy,
-};
+#define EMBED_TYPE(var, type_name, callfn)                                   \
+    const na_layer_type var = {                                              \
+        .name = type_name,                                                   \
+        .call = callfn,                                                      \
+        .size = sizeof(embed_layer),                                         \
+        .fields = embed_fields,                                              \
+        .field_count = NA_FIELD_COUNT(embed_fields),                         \
+        .finish = embed_finish,                                              \
+    }
+
+EMBED_TYPE(na_embedding_lookup_type, "EmbeddingLookup", lookup_call);
+EMBED_TYPE(na_embedding_decode_type, "EmbeddingDecode", decode_call);
 
 static na_status embed_new(const na_layer_type *type, const char *who,
                            na_param *table, const char *vocab_axis, na_layer **result)
@@ -169,14 +160,14 @@ static na_status embed_new(const na_layer_type *type, const char *who,
     for (int d = 0; d < t->ndim; d++)
         if (strcmp(t->name[d], vocab_axis) != 0)
             names[n++] = t->name[d];
-    embed_layer *l = calloc(1, sizeof *l);
-    const char **emb = l ? na__std_names_dup(names, who) : NULL;
-    if (!emb) {
-        na_status st = l ? na_last_status() : na__std_oom(who);
-        free(l);
+    const char **emb = na__std_names_dup(names, who);
+    na_layer *made = NULL;
+    na_status st = emb ? na_layer_alloc(type, &made) : na_last_status();
+    if (st != NA_OK) {
+        free(emb);
         return st;
     }
-    l->base.type = type;
+    embed_layer *l = as_embed(made);
     l->table = na_param_retain(table);
     l->vocab = na_intern(vocab_axis);
     l->emb = emb;

@@ -79,40 +79,36 @@ static na_status linear_call(na_layer *self, const na_value *in, const na_side *
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static int linear_param_count(const na_layer *self) { (void)self; return 1; }
-
-static na_param *linear_param_at(na_layer *self, int i)
-{
-    (void)i;
-    return as_linear(self)->weights;
-}
-
-static void linear_describe(const na_layer *self, na_fields *f)
-{
-    const linear_layer *l = as_linear(self);
-    na_fields_names(f, "in", l->in);
-    na_fields_names(f, "out", l->out);
-    if (l->parallel[0])
-        na_fields_names(f, "parallel", l->parallel);
-}
-
-static void linear_destroy(na_layer *self)
+/* `renamed` is derived: some output axis has another name in the weight. */
+static na_status linear_finish(na_layer *self)
 {
     linear_layer *l = as_linear(self);
-    free(l->in);
-    free(l->out);
-    free(l->weight_out);
-    free(l->parallel);
-    free(l);
+    if (!l->weights || !l->weights->value || !l->in || !l->out || !l->weight_out ||
+        !l->parallel || na__std_names_len(l->out) != na__std_names_len(l->weight_out))
+        return na__fail(NA_ERR_ARGUMENT, "Linear: weights, in, out, weight_out and "
+                        "parallel are required (out and weight_out of one length)");
+    l->renamed = false;
+    for (int i = 0; l->out[i]; i++)
+        l->renamed |= l->out[i] != l->weight_out[i];
+    return NA_OK;
 }
+
+static const na_field_desc linear_fields[] = {
+    NA_FIELD(linear_layer, weights, NA_FIELD_PARAM),
+    NA_FIELD(linear_layer, in, NA_FIELD_NAMES),
+    NA_FIELD(linear_layer, out, NA_FIELD_NAMES),
+    NA_FIELD_AS("weight_out", linear_layer, weight_out, NA_FIELD_NAMES, NA_FIELD_NOPRINT),
+    NA_FIELD_AS("parallel", linear_layer, parallel, NA_FIELD_NAMES,
+                NA_FIELD_OMIT_DEFAULT),
+};
 
 const na_layer_type na_linear_type = {
     .name = "Linear",
     .call = linear_call,
-    .param_count = linear_param_count,
-    .param_at = linear_param_at,
-    .describe = linear_describe,
-    .destroy = linear_destroy,
+    .size = sizeof(linear_layer),
+    .fields = linear_fields,
+    .field_count = NA_FIELD_COUNT(linear_fields),
+    .finish = linear_finish,
 };
 
 /* The weight axes that are neither in `in` nor in `wout`. */
@@ -132,11 +128,10 @@ static const char **other_axes(const na_array *w, const char *const *in,
 static na_status linear_make(na_param *weights, const char **in, const char **out,
                              const char **wout, const char *who, na_layer **result)
 {
-    linear_layer *l = calloc(1, sizeof *l);
+    na_layer *made = NULL;
     const char **par = other_axes(weights->value, in, wout, who);
-    if (!l || !par) {
-        na_status st = par ? na__std_oom(who) : na_last_status();
-        free(l);
+    na_status st = par ? na_layer_alloc(&na_linear_type, &made) : na_last_status();
+    if (st != NA_OK) {
         free(par);
         free(in);
         free(out);
@@ -144,15 +139,14 @@ static na_status linear_make(na_param *weights, const char **in, const char **ou
         na_param_release(weights);
         return st;
     }
-    l->base.type = &na_linear_type;
+    linear_layer *l = as_linear(made);
     l->weights = weights;
     l->in = in;
     l->out = out;
     l->weight_out = wout;
     l->parallel = par;
-    for (int i = 0; out[i]; i++)
-        l->renamed |= out[i] != wout[i];
-    *result = &l->base;
+    linear_finish(made);
+    *result = made;
     return NA_OK;
 }
 
@@ -308,14 +302,7 @@ static na_status bias_call(na_layer *self, const na_value *in, const na_side *si
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static int bias_param_count(const na_layer *self) { (void)self; return 1; }
-
-static na_param *bias_param_at(na_layer *self, int i)
-{
-    (void)i;
-    return ((bias_layer *)self)->bias;
-}
-
+/* The biased axes are the bias's named axes. */
 static void bias_describe(const na_layer *self, na_fields *f)
 {
     const na_array *b = ((const bias_layer *)self)->bias->value;
@@ -326,15 +313,25 @@ static void bias_describe(const na_layer *self, na_fields *f)
     na_fields_names(f, "biased", names);
 }
 
-static void bias_destroy(na_layer *self) { free(self); }
+static na_status bias_finish(na_layer *self)
+{
+    const na_param *b = ((const bias_layer *)self)->bias;
+    return b && b->value ? NA_OK
+                         : na__fail(NA_ERR_ARGUMENT, "AddBias: a bias is required");
+}
+
+static const na_field_desc bias_fields[] = {
+    NA_FIELD(bias_layer, bias, NA_FIELD_PARAM),
+};
 
 const na_layer_type na_add_bias_type = {
     .name = "AddBias",
     .call = bias_call,
-    .param_count = bias_param_count,
-    .param_at = bias_param_at,
+    .size = sizeof(bias_layer),
+    .fields = bias_fields,
+    .field_count = NA_FIELD_COUNT(bias_fields),
+    .finish = bias_finish,
     .describe = bias_describe,
-    .destroy = bias_destroy,
 };
 
 na_status na_add_bias_new(const char *name, int n, const na_dim *biased,
@@ -354,14 +351,12 @@ na_status na_add_bias_new(const char *name, int n, const na_dim *biased,
     free(label);
     if (st != NA_OK)
         return st;
-    bias_layer *l = calloc(1, sizeof *l);
-    if (!l) {
+    st = na_layer_alloc(&na_add_bias_type, result);
+    if (st != NA_OK) {
         na_param_release(b);
-        return na__std_oom(who);
+        return st;
     }
-    l->base.type = &na_add_bias_type;
-    l->bias = b;
-    *result = &l->base;
+    ((bias_layer *)*result)->bias = b;
     return NA_OK;
 }
 
@@ -369,46 +364,34 @@ na_status na_add_bias_new(const char *name, int n, const na_dim *biased,
 
 typedef struct affine_layer {
     na_layer base;
-    na_layer *children[2]; /* linear, bias */
+    na_layer *linear;
+    na_layer *bias;
 } affine_layer;
-
-static const char *const affine_child_names[2] = {"linear", "bias"};
 
 static na_status affine_call(na_layer *self, const na_value *in, const na_side *side,
                              na_value **out)
 {
     affine_layer *l = (affine_layer *)self;
     na_value *h = NULL;
-    na_status st = na_layer_call(l->children[0], in, side, &h);
+    na_status st = na_layer_call(l->linear, in, side, &h);
     if (st != NA_OK)
         return st;
-    st = na_layer_call(l->children[1], h, side, out);
+    st = na_layer_call(l->bias, h, side, out);
     na_value_free(h);
     return st;
 }
 
-static int affine_child_count(const na_layer *self) { (void)self; return 2; }
-
-static na_layer **affine_child_slot(na_layer *self, int i)
-{
-    return &((affine_layer *)self)->children[i];
-}
-
-static const char *affine_child_name(const na_layer *self, int i)
-{
-    (void)self;
-    return affine_child_names[i];
-}
-
-static void affine_destroy(na_layer *self) { free(self); }
+static const na_field_desc affine_fields[] = {
+    NA_FIELD(affine_layer, linear, NA_FIELD_CHILD),
+    NA_FIELD(affine_layer, bias, NA_FIELD_CHILD),
+};
 
 const na_layer_type na_affine_type = {
     .name = "Affine",
     .call = affine_call,
-    .child_count = affine_child_count,
-    .child_slot = affine_child_slot,
-    .child_name = affine_child_name,
-    .destroy = affine_destroy,
+    .size = sizeof(affine_layer),
+    .fields = affine_fields,
+    .field_count = NA_FIELD_COUNT(affine_fields),
 };
 
 na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
@@ -433,16 +416,16 @@ na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
                                  init, seed, &lin);
     if (st == NA_OK)
         st = na_add_bias_new(name, n_out + n_parallel, bias_dims, NULL, seed, &bias);
-    affine_layer *l = st == NA_OK ? calloc(1, sizeof *l) : NULL;
-    if (!l) {
-        st = st == NA_OK ? na__std_oom(who) : st;
+    na_layer *made = NULL;
+    if (st == NA_OK)
+        st = na_layer_alloc(&na_affine_type, &made);
+    if (st != NA_OK) {
         na_layer_free(lin);
         na_layer_free(bias);
         return st;
     }
-    l->base.type = &na_affine_type;
-    l->children[0] = lin;
-    l->children[1] = bias;
-    *result = &l->base;
+    ((affine_layer *)made)->linear = lin;
+    ((affine_layer *)made)->bias = bias;
+    *result = made;
     return NA_OK;
 }

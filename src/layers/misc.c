@@ -12,7 +12,7 @@
 typedef struct einsum_layer {
     na_layer base;
     char *spec;
-    int n_inputs;
+    int n_inputs;       /* derived from the spec                         */
 } einsum_layer;
 
 /* The arrays of `in`: the items of a tuple, or the one array. */
@@ -54,22 +54,40 @@ static na_status einsum_call(na_layer *self, const na_value *in, const na_side *
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static void einsum_describe(const na_layer *self, na_fields *f)
+/* The number of inputs of a spec (the commas before "->", plus one). */
+static na_status einsum_count(const char *who, const char *spec, int *n)
 {
-    na_fields_str(f, "spec", ((const einsum_layer *)self)->spec);
+    const char *arrow = spec ? strstr(spec, "->") : NULL;
+    if (!arrow)
+        return na__fail(NA_ERR_ARGUMENT, "%s: spec \"%s\" has no \"->\"", who,
+                        spec ? spec : "");
+    *n = 1;
+    for (const char *c = spec; c < arrow; c++)
+        *n += *c == ',';
+    if (*n > NA_MAX_DIMS)
+        return na__fail(NA_ERR_ARGUMENT, "%s: spec \"%s\" has more than %d inputs",
+                        who, spec, NA_MAX_DIMS);
+    return NA_OK;
 }
 
-static void einsum_destroy(na_layer *self)
+/* The number of inputs is derived from the spec. */
+static na_status einsum_finish(na_layer *self)
 {
-    free(((einsum_layer *)self)->spec);
-    free(self);
+    einsum_layer *l = (einsum_layer *)self;
+    return einsum_count("NamedEinsum", l->spec, &l->n_inputs);
 }
+
+static const na_field_desc einsum_fields[] = {
+    NA_FIELD(einsum_layer, spec, NA_FIELD_STRING),
+};
 
 const na_layer_type na_named_einsum_type = {
     .name = "NamedEinsum",
     .call = einsum_call,
-    .describe = einsum_describe,
-    .destroy = einsum_destroy,
+    .size = sizeof(einsum_layer),
+    .fields = einsum_fields,
+    .field_count = NA_FIELD_COUNT(einsum_fields),
+    .finish = einsum_finish,
 };
 
 na_status na_named_einsum_new(const char *spec, na_layer **result)
@@ -78,26 +96,20 @@ na_status na_named_einsum_new(const char *spec, na_layer **result)
     if (!result || !spec)
         return na__fail(NA_ERR_ARGUMENT, "%s: spec and result are required", who);
     *result = NULL;
-    const char *arrow = strstr(spec, "->");
-    if (!arrow)
-        return na__fail(NA_ERR_ARGUMENT, "%s: spec \"%s\" has no \"->\"", who, spec);
-    int n = 1;
-    for (const char *c = spec; c < arrow; c++)
-        n += *c == ',';
-    if (n > NA_MAX_DIMS)
-        return na__fail(NA_ERR_ARGUMENT, "%s: spec \"%s\" has more than %d inputs",
-                        who, spec, NA_MAX_DIMS);
-    einsum_layer *l = calloc(1, sizeof *l);
-    char *copy = na__strdup(who, spec);
-    if (!l || !copy) {
-        free(l);
-        free(copy);
-        return na__std_oom(who);
+    int n = 0;
+    na_status st = einsum_count(who, spec, &n);
+    na_layer *l = NULL;
+    if (st == NA_OK)
+        st = na_layer_alloc(&na_named_einsum_type, &l);
+    if (st == NA_OK)
+        st = na_layer_field_set_string(l, "spec", spec);
+    if (st == NA_OK)
+        st = na_layer_finish(l);
+    if (st != NA_OK) {
+        na_layer_free(l);
+        return st;
     }
-    l->base.type = &na_named_einsum_type;
-    l->spec = copy;
-    l->n_inputs = n;
-    *result = &l->base;
+    *result = l;
     return NA_OK;
 }
 
@@ -124,26 +136,17 @@ static na_status rename_call(na_layer *self, const na_value *in, const na_side *
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static void rename_describe(const na_layer *self, na_fields *f)
-{
-    const rename_layer *l = (const rename_layer *)self;
-    na_fields_names(f, "old", l->old);
-    na_fields_names(f, "new", l->new_names);
-}
-
-static void rename_destroy(na_layer *self)
-{
-    rename_layer *l = (rename_layer *)self;
-    free(l->old);
-    free(l->new_names);
-    free(l);
-}
+static const na_field_desc rename_fields[] = {
+    NA_FIELD(rename_layer, old, NA_FIELD_NAMES),
+    NA_FIELD_AS("new", rename_layer, new_names, NA_FIELD_NAMES, 0),
+};
 
 const na_layer_type na_rename_axes_type = {
     .name = "RenameAxes",
     .call = rename_call,
-    .describe = rename_describe,
-    .destroy = rename_destroy,
+    .size = sizeof(rename_layer),
+    .fields = rename_fields,
+    .field_count = NA_FIELD_COUNT(rename_fields),
 };
 
 na_status na_rename_axes_new(const char *const *old, const char *const *new_names,
@@ -157,17 +160,18 @@ na_status na_rename_axes_new(const char *const *old, const char *const *new_name
         return na__fail(NA_ERR_ARGUMENT, "%s: %d old names [%s] but %d new names [%s]",
                         who, na__std_names_len(old), na__names(old),
                         na__std_names_len(new_names), na__names(new_names));
-    rename_layer *l = calloc(1, sizeof *l);
-    if (!l)
-        return na__std_oom(who);
-    l->base.type = &na_rename_axes_type;
-    l->old = na__std_names_dup(old, who);
-    l->new_names = l->old ? na__std_names_dup(new_names, who) : NULL;
-    if (!l->new_names) {
-        rename_destroy(&l->base);
-        return na_last_status();
+    na_layer *made = NULL;
+    na_status st = na_layer_alloc(&na_rename_axes_type, &made);
+    rename_layer *l = (rename_layer *)made;
+    if (st == NA_OK && !(l->old = na__std_names_dup(old, who)))
+        st = na_last_status();
+    if (st == NA_OK && !(l->new_names = na__std_names_dup(new_names, who)))
+        st = na_last_status();
+    if (st != NA_OK) {
+        na_layer_free(made);
+        return st;
     }
-    *result = &l->base;
+    *result = made;
     return NA_OK;
 }
 
@@ -190,31 +194,26 @@ static na_status rescale_call(na_layer *self, const na_value *in, const na_side 
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static void rescale_describe(const na_layer *self, na_fields *f)
-{
-    na_fields_float(f, "by", ((const rescale_layer *)self)->by);
-}
-
-static void plain_destroy(na_layer *self) { free(self); }
+static const na_field_desc rescale_fields[] = {
+    NA_FIELD(rescale_layer, by, NA_FIELD_FLOAT),
+};
 
 const na_layer_type na_constant_rescale_type = {
     .name = "ConstantRescale",
     .call = rescale_call,
-    .describe = rescale_describe,
-    .destroy = plain_destroy,
+    .size = sizeof(rescale_layer),
+    .fields = rescale_fields,
+    .field_count = NA_FIELD_COUNT(rescale_fields),
 };
 
 na_status na_constant_rescale_new(double by, na_layer **result)
 {
     if (!result)
         return na__fail(NA_ERR_ARGUMENT, "na_constant_rescale_new: result is NULL");
-    rescale_layer *l = calloc(1, sizeof *l);
-    if (!l)
-        return na__std_oom("na_constant_rescale_new");
-    l->base.type = &na_constant_rescale_type;
-    l->by = by;
-    *result = &l->base;
-    return NA_OK;
+    na_status st = na_layer_alloc(&na_constant_rescale_type, result);
+    if (st == NA_OK)
+        ((rescale_layer *)*result)->by = by;
+    return st;
 }
 
 /* ---- CastToDType ----------------------------------------------------------- */
@@ -236,16 +235,20 @@ static na_status cast_call(na_layer *self, const na_value *in, const na_side *si
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static void cast_describe(const na_layer *self, na_fields *f)
-{
-    na_fields_str(f, "dtype", na_dtype_name(((const cast_layer *)self)->dtype));
-}
+static const char *const dtype_names[] = {
+    [NA_F32] = "f32", [NA_F64] = "f64", [NA_I32] = "i32", [NA_BOOL] = "bool",
+    [NA_BOOL + 1] = NULL};
+
+static const na_field_desc cast_fields[] = {
+    NA_FIELD_ENUM_AS("dtype", cast_layer, dtype, dtype_names, 0),
+};
 
 const na_layer_type na_cast_to_dtype_type = {
     .name = "CastToDType",
     .call = cast_call,
-    .describe = cast_describe,
-    .destroy = plain_destroy,
+    .size = sizeof(cast_layer),
+    .fields = cast_fields,
+    .field_count = NA_FIELD_COUNT(cast_fields),
 };
 
 na_status na_cast_to_dtype_new(na_dtype dtype, na_layer **result)
@@ -256,11 +259,8 @@ na_status na_cast_to_dtype_new(na_dtype dtype, na_layer **result)
     *result = NULL;
     if ((int)dtype < NA_F32 || dtype > NA_BOOL)
         return na__fail(NA_ERR_DTYPE, "%s: unknown dtype %d", who, (int)dtype);
-    cast_layer *l = calloc(1, sizeof *l);
-    if (!l)
-        return na__std_oom(who);
-    l->base.type = &na_cast_to_dtype_type;
-    l->dtype = dtype;
-    *result = &l->base;
-    return NA_OK;
+    na_status st = na_layer_alloc(&na_cast_to_dtype_type, result);
+    if (st == NA_OK)
+        ((cast_layer *)*result)->dtype = dtype;
+    return st;
 }

@@ -10,10 +10,16 @@ typedef struct norm_layer {
     na_layer base;
     const char **across;   /* the axes normalised over (jointly)            */
     double eps;
-    bool rms;              /* divide by the RMS, no centring                 */
+    bool use_bias;         /* LayerNorm: has a bias                          */
     na_param *scale;       /* {across...}: LayerNorm, RMSLayerNorm           */
     na_param *bias;        /* {across...}: LayerNorm with use_bias           */
 } norm_layer;
+
+/* Divide by the RMS, no centring? */
+static bool is_rms(const na_layer_type *t)
+{
+    return t == &na_rms_standardize_type || t == &na_rms_layer_norm_type;
+}
 
 static norm_layer *as_norm(const na_layer *l)
 {
@@ -30,7 +36,7 @@ static na_status standardize(const norm_layer *l, const na_array *x, na_array **
 {
     na_array *mean = NULL, *c = NULL, *sq = NULL, *var = NULL, *ve = NULL, *inv = NULL;
     na_status st = NA_OK;
-    if (l->rms)
+    if (is_rms(l->base.type))
         st = na_array_ref(x, &c);
     else if ((st = na_mean(x, l->across, &mean)) == NA_OK)
         st = na_sub(x, mean, &c);
@@ -100,47 +106,53 @@ static na_status norm_call(na_layer *self, const na_value *in, const na_side *si
     return st == NA_OK ? na__std_output(y, out) : st;
 }
 
-static int norm_param_count(const na_layer *self)
+/* A learned norm has its scale (and LayerNorm its bias when use_bias). */
+static na_status norm_finish(na_layer *self)
 {
     const norm_layer *l = as_norm(self);
-    return (l->scale ? 1 : 0) + (l->bias ? 1 : 0);
+    const na_layer_type *t = self->type;
+    bool learned = t == &na_layer_norm_type || t == &na_rms_layer_norm_type;
+    if (na__std_names_len(l->across) == 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: name at least one axis", t->name);
+    if (learned != (l->scale != NULL) || (l->bias != NULL) != l->use_bias)
+        return na__fail(NA_ERR_ARGUMENT, "%s: the scale (and bias when use_bias) "
+                        "parameters do not match the type", t->name);
+    return NA_OK;
 }
 
-static na_param *norm_param_at(na_layer *self, int i)
-{
-    norm_layer *l = as_norm(self);
-    return i == 0 && l->scale ? l->scale : l->bias;
-}
+static const na_field_desc standardize_fields[] = {
+    NA_FIELD(norm_layer, across, NA_FIELD_NAMES),
+    NA_FIELD(norm_layer, eps, NA_FIELD_FLOAT),
+};
 
-static void norm_describe(const na_layer *self, na_fields *f)
-{
-    const norm_layer *l = as_norm(self);
-    na_fields_names(f, "across", l->across);
-    na_fields_float(f, "eps", l->eps);
-    if (self->type == &na_layer_norm_type)
-        na_fields_bool(f, "use_bias", l->bias != NULL);
-}
+static const na_field_desc rms_layer_norm_fields[] = {
+    NA_FIELD(norm_layer, across, NA_FIELD_NAMES),
+    NA_FIELD(norm_layer, eps, NA_FIELD_FLOAT),
+    NA_FIELD(norm_layer, scale, NA_FIELD_PARAM),
+};
 
-static void norm_destroy(na_layer *self)
-{
-    free(as_norm(self)->across);
-    free(self);
-}
+static const na_field_desc layer_norm_fields[] = {
+    NA_FIELD(norm_layer, across, NA_FIELD_NAMES),
+    NA_FIELD(norm_layer, eps, NA_FIELD_FLOAT),
+    NA_FIELD(norm_layer, use_bias, NA_FIELD_BOOL),
+    NA_FIELD(norm_layer, scale, NA_FIELD_PARAM),
+    NA_FIELD(norm_layer, bias, NA_FIELD_PARAM),
+};
 
-#define NORM_TYPE(var, type_name)                                            \
+#define NORM_TYPE(var, type_name, table)                                     \
     const na_layer_type var = {                                              \
         .name = type_name,                                                   \
         .call = norm_call,                                                   \
-        .param_count = norm_param_count,                                     \
-        .param_at = norm_param_at,                                           \
-        .describe = norm_describe,                                           \
-        .destroy = norm_destroy,                                             \
+        .size = sizeof(norm_layer),                                          \
+        .fields = table,                                                     \
+        .field_count = NA_FIELD_COUNT(table),                                \
+        .finish = norm_finish,                                               \
     }
 
-NORM_TYPE(na_standardize_type, "Standardize");
-NORM_TYPE(na_rms_standardize_type, "RMSStandardize");
-NORM_TYPE(na_layer_norm_type, "LayerNorm");
-NORM_TYPE(na_rms_layer_norm_type, "RMSLayerNorm");
+NORM_TYPE(na_standardize_type, "Standardize", standardize_fields);
+NORM_TYPE(na_rms_standardize_type, "RMSStandardize", standardize_fields);
+NORM_TYPE(na_layer_norm_type, "LayerNorm", layer_norm_fields);
+NORM_TYPE(na_rms_layer_norm_type, "RMSLayerNorm", rms_layer_norm_fields);
 
 /* ---- constructors ------------------------------------------------------------ */
 
@@ -148,21 +160,21 @@ static na_status norm_make(const na_layer_type *type, const char **across,
                            na_param *scale, na_param *bias, const char *who,
                            na_layer **result)
 {
-    norm_layer *l = across ? calloc(1, sizeof *l) : NULL;
-    if (!l) {
-        na_status st = across ? na__std_oom(who) : na_last_status();
+    na_layer *made = NULL;
+    na_status st = across ? na_layer_alloc(type, &made) : na_last_status();
+    if (st != NA_OK) {
         free(across);
         na_param_release(scale);
         na_param_release(bias);
         return st;
     }
-    l->base.type = type;
+    norm_layer *l = as_norm(made);
     l->across = across;
     l->eps = NA_NORM_DEFAULT_EPS;
-    l->rms = type == &na_rms_standardize_type || type == &na_rms_layer_norm_type;
+    l->use_bias = bias != NULL;
     l->scale = scale;
     l->bias = bias;
-    *result = &l->base;
+    *result = made;
     return NA_OK;
 }
 

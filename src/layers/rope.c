@@ -201,25 +201,34 @@ static void rope_describe(const na_layer *self, na_fields *f)
     }
 }
 
-static void rope_destroy(na_layer *self)
-{
-    free(as_rope(self)->positions_key);
-    free(self);
-}
-
-const na_layer_type na_apply_rope_type = {
-    .name = "ApplyRoPE",
-    .call = rope_call,
-    .describe = rope_describe,
-    .destroy = rope_destroy,
+static const na_field_desc rope_fields[] = {
+    NA_FIELD(rope_layer, axis, NA_FIELD_AXIS),
+    NA_FIELD(rope_layer, rope_size, NA_FIELD_INT),
+    NA_FIELD_AS("positions", rope_layer, positions_key, NA_FIELD_STRING, 0),
+    NA_FIELD(rope_layer, max_wavelength, NA_FIELD_FLOAT),
+    NA_FIELD(rope_layer, scale_factor, NA_FIELD_FLOAT),
+    NA_FIELD(rope_layer, fraction, NA_FIELD_FLOAT),
+    NA_FIELD_AS("llama3_factor", rope_layer, l3_factor, NA_FIELD_FLOAT, 0),
+    NA_FIELD_AS("llama3_low_freq_factor", rope_layer, l3_low, NA_FIELD_FLOAT, 0),
+    NA_FIELD_AS("llama3_high_freq_factor", rope_layer, l3_high, NA_FIELD_FLOAT, 0),
+    NA_FIELD_AS("llama3_original_max_position", rope_layer, l3_original,
+                NA_FIELD_FLOAT, 0),
+    NA_FIELD_AS("default_positions_axis", rope_layer, default_axis, NA_FIELD_AXIS, 0),
 };
 
-const na_layer_type na_apply_rope_subset_type = {
-    .name = "ApplyRoPEToSubset",
-    .call = rope_call,
-    .describe = rope_describe,
-    .destroy = rope_destroy,
-};
+#define ROPE_TYPE(var, type_name)                                            \
+    const na_layer_type var = {                                              \
+        .name = type_name,                                                   \
+        .call = rope_call,                                                   \
+        .size = sizeof(rope_layer),                                          \
+        .fields = rope_fields,                                               \
+        .field_count = NA_FIELD_COUNT(rope_fields),                          \
+        .describe = rope_describe,                                           \
+    }
+
+ROPE_TYPE(na_apply_rope_type, "ApplyRoPE");
+ROPE_TYPE(na_apply_rope_subset_type, "ApplyRoPEToSubset");
+
 
 /* Defaults and checks of the fraction and the Llama 3 scaling. */
 static na_status rope_defaults(na_rope_options *o, const char *who)
@@ -267,13 +276,14 @@ static na_status rope_new(const na_layer_type *type, const char *who, const char
     na_status st = rope_defaults(&o, who);
     if (st != NA_OK)
         return st;
-    rope_layer *l = calloc(1, sizeof *l);
-    char *key = l ? na__strdup(who, o.positions_key) : NULL;
-    if (!key) {
-        free(l);
-        return na__std_oom(who);
+    na_layer *made = NULL;
+    char *key = na__strdup(who, o.positions_key);
+    st = key ? na_layer_alloc(type, &made) : na_last_status();
+    if (st != NA_OK) {
+        free(key);
+        return st;
     }
-    l->base.type = type;
+    rope_layer *l = as_rope(made);
     l->axis = na_intern(axis);
     l->positions_key = key;
     l->max_wavelength = o.max_wavelength;
@@ -285,7 +295,7 @@ static na_status rope_new(const na_layer_type *type, const char *who, const char
     l->l3_high = o.llama3_high_freq_factor;
     l->l3_original = o.llama3_original_max_position;
     l->default_axis = o.default_positions_axis ? na_intern(o.default_positions_axis) : NULL;
-    *result = &l->base;
+    *result = made;
     return NA_OK;
 }
 
