@@ -282,3 +282,336 @@ Test(fields, custom_type_from_table)
     na_layer_free(l);
     na_layer_free(c);
 }
+
+/* ---- every built-in type, read back through the field API --------------------- */
+
+/* "name:kind=value; ..." for every field, through the typed getters. */
+static void field_text(const na_layer *l, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < na_layer_type_field_count(l->type); k++) {
+        const na_field_desc *f = na_layer_type_field_at(l->type, k);
+        char v[256] = "";
+        na_layer *child = NULL;
+        na_layer *const *kids = NULL;
+        na_param *p = NULL;
+        const char *const *names = NULL;
+        const char *s = NULL;
+        int64_t i = 0;
+        double x = 0;
+        bool b = false;
+        int e = 0;
+        const na_array *a = NULL;
+        int count = 0;
+        switch (f->kind) {
+        case NA_FIELD_CHILD:
+            NA_OK_OR_FAIL(na_layer_field_child(l, f->name, &child));
+            snprintf(v, sizeof v, "%s", child ? na_layer_type_name(child) : "null");
+            break;
+        case NA_FIELD_CHILDREN:
+            NA_OK_OR_FAIL(na_layer_field_children(l, f->name, &count, &kids));
+            for (int c = 0; c < count; c++)
+                snprintf(v + strlen(v), sizeof v - strlen(v), "%s%s", c ? "," : "",
+                         na_layer_type_name(kids[c]));
+            break;
+        case NA_FIELD_PARAM:
+        case NA_FIELD_STATE:
+            NA_OK_OR_FAIL(na_layer_field_param(l, f->name, &p));
+            snprintf(v, sizeof v, "%s", p ? p->label : "null");
+            break;
+        case NA_FIELD_NAMES:
+            NA_OK_OR_FAIL(na_layer_field_names(l, f->name, &names));
+            for (int c = 0; names && names[c]; c++)
+                snprintf(v + strlen(v), sizeof v - strlen(v), "%s%s", c ? "," : "",
+                         names[c]);
+            break;
+        case NA_FIELD_AXIS:
+            NA_OK_OR_FAIL(na_layer_field_axis(l, f->name, &s));
+            snprintf(v, sizeof v, "%s", s ? s : "null");
+            break;
+        case NA_FIELD_INT:
+            NA_OK_OR_FAIL(na_layer_field_int(l, f->name, &i));
+            snprintf(v, sizeof v, "%lld", (long long)i);
+            break;
+        case NA_FIELD_FLOAT:
+            NA_OK_OR_FAIL(na_layer_field_float(l, f->name, &x));
+            snprintf(v, sizeof v, "%g", x);
+            break;
+        case NA_FIELD_BOOL:
+            NA_OK_OR_FAIL(na_layer_field_bool(l, f->name, &b));
+            snprintf(v, sizeof v, "%s", b ? "true" : "false");
+            break;
+        case NA_FIELD_STRING:
+            NA_OK_OR_FAIL(na_layer_field_string(l, f->name, &s));
+            snprintf(v, sizeof v, "%s", s ? s : "null");
+            break;
+        case NA_FIELD_ENUM:
+            NA_OK_OR_FAIL(na_layer_field_enum(l, f->name, &e));
+            snprintf(v, sizeof v, "%s", f->enum_names[e]);
+            break;
+        case NA_FIELD_ARRAY:
+            NA_OK_OR_FAIL(na_layer_field_array(l, f->name, &a));
+            if (a)
+                na_shape_str(a, v, sizeof v);
+            break;
+        }
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s:%s=%s", k ? "; " : "", f->name,
+                              na_field_kind_name(f->kind), v);
+    }
+}
+
+typedef struct type_case {
+    const na_layer_type *type;
+    na_layer *layer;
+    const char *want;
+} type_case;
+
+static na_layer *leaf(void)
+{
+    na_layer *l = NULL;
+    NA_OK_OR_FAIL(na_identity_new(&l));
+    return l;
+}
+
+static na_layer *made_ok(na_status st, na_layer **made)
+{
+    cr_assert_eq(st, NA_OK, "%s", na_last_error());
+    return *made;
+}
+
+#define MAKE(call) made_ok((call), &made)
+
+static int all_types(type_case *c)
+{
+    na_layer *made = NULL;
+    na_param *table = NULL;
+    NA_OK_OR_FAIL(na_embedding_table_new("emb", "vocab", 7, 1, &(na_dim){"embedding", 4},
+                                         NULL, 1, &table));
+    na_dim e4 = {"embedding", 4}, h3 = {"heads", 3}, p2 = {"projection", 2};
+    na_kv_cache_options kvo = {.capacity = 16, .label = "blk"};
+    na_causal_mask_options cmo = {.window = 4};
+    na_rope_options ro = {.scale_factor = 2};
+    int n = 0;
+    c[n++] = (type_case){&na_sequential_type,
+        MAKE(na_sequential_new(NA_LAYERS(leaf(), leaf()), &made)),
+        "children:children=Identity,Identity"};
+    c[n++] = (type_case){&na_named_group_type,
+        MAKE(na_named_group_new("blk", NA_LAYERS(leaf()), &made)),
+        "name:string=blk; children:children=Identity"};
+    c[n++] = (type_case){&na_branch_add_type,
+        MAKE(na_branch_add_new(NA_LAYERS(leaf()), &made)), "children:children=Identity"};
+    c[n++] = (type_case){&na_branch_mul_type,
+        MAKE(na_branch_mul_new(NA_LAYERS(leaf(), leaf()), &made)),
+        "children:children=Identity,Identity"};
+    c[n++] = (type_case){&na_residual_type, MAKE(na_residual_new(leaf(), &made)),
+        "delta:child=Identity"};
+    c[n++] = (type_case){&na_identity_type, leaf(), ""};
+    c[n++] = (type_case){&na_check_structure_type,
+        MAKE(na_check_structure_new("seq:S ...", &made)), "spec:string=seq:S ..."};
+    c[n++] = (type_case){&na_linear_type,
+        MAKE(na_linear_new("q", 1, &e4, 2, (na_dim[]){h3, p2}, 0, NULL, NULL, 1, &made)),
+        "weights:param=q.weights; in:names=embedding; out:names=heads,projection; "
+        "weight_out:names=heads,projection; parallel:names="};
+    c[n++] = (type_case){&na_add_bias_type,
+        MAKE(na_add_bias_new("q", 1, &h3, NULL, 1, &made)), "bias:param=q.bias"};
+    c[n++] = (type_case){&na_affine_type,
+        MAKE(na_affine_new("o", 1, &e4, 1, &h3, 0, NULL, NULL, 1, &made)),
+        "linear:child=Linear; bias:child=AddBias"};
+    c[n++] = (type_case){&na_named_einsum_type,
+        MAKE(na_named_einsum_new("a:i, b:i -> c:i", &made)),
+        "spec:string=a:i, b:i -> c:i"};
+    c[n++] = (type_case){&na_rename_axes_type,
+        MAKE(na_rename_axes_new(NA_NAMES("seq"), NA_NAMES("kv_seq"), &made)),
+        "old:names=seq; new:names=kv_seq"};
+    c[n++] = (type_case){&na_constant_rescale_type,
+        MAKE(na_constant_rescale_new(0.25, &made)), "by:float=0.25"};
+    c[n++] = (type_case){&na_cast_to_dtype_type,
+        MAKE(na_cast_to_dtype_new(NA_F64, &made)), "dtype:enum=f64"};
+    c[n++] = (type_case){&na_standardize_type,
+        MAKE(na_standardize_new(NA_NAMES("embedding"), &made)),
+        "across:names=embedding; eps:float=1e-06"};
+    c[n++] = (type_case){&na_rms_standardize_type,
+        MAKE(na_rms_standardize_new(NA_NAMES("embedding"), &made)),
+        "across:names=embedding; eps:float=1e-06"};
+    c[n++] = (type_case){&na_layer_norm_type,
+        MAKE(na_layer_norm_new("ln", 1, &e4, true, &made)),
+        "across:names=embedding; eps:float=1e-06; use_bias:bool=true; "
+        "scale:param=ln.scale; bias:param=ln.bias"};
+    c[n++] = (type_case){&na_rms_layer_norm_type,
+        MAKE(na_rms_layer_norm_new("rn", 1, &e4, &made)),
+        "across:names=embedding; eps:float=1e-06; scale:param=rn.scale"};
+    c[n++] = (type_case){&na_softmax_layer_type,
+        MAKE(na_softmax_layer_new(NA_NAMES("kv_seq"), &made)), "across:names=kv_seq"};
+    c[n++] = (type_case){&na_elementwise_type, MAKE(na_elementwise_new(NA_SILU, &made)),
+        "op:enum=silu"};
+    c[n++] = (type_case){&na_tanh_soft_cap_type,
+        MAKE(na_tanh_soft_cap_new(30, &made)), "cap:float=30"};
+    c[n++] = (type_case){&na_dropout_type,
+        MAKE(na_dropout_new(0.1, NA_NAMES("heads"), 9, &made)),
+        "rate:float=0.1; shared:names=heads; seed:int=9; enabled:bool=true"};
+    c[n++] = (type_case){&na_embedding_lookup_type,
+        MAKE(na_embedding_lookup_new(table, "vocab", &made)),
+        "table:param=emb.embeddings; vocab_axis:axis=vocab; embedding:names=embedding"};
+    c[n++] = (type_case){&na_embedding_decode_type,
+        MAKE(na_embedding_decode_new(table, "vocab", &made)),
+        "table:param=emb.embeddings; vocab_axis:axis=vocab; embedding:names=embedding"};
+    c[n++] = (type_case){&na_apply_rope_type,
+        MAKE(na_apply_rope_new("projection", &ro, &made)),
+        "axis:axis=projection; rope_size:int=0; positions:string=token_positions; "
+        "max_wavelength:float=10000; scale_factor:float=2"};
+    c[n++] = (type_case){&na_apply_rope_subset_type,
+        MAKE(na_apply_rope_subset_new("projection", 4, NULL, &made)),
+        "axis:axis=projection; rope_size:int=4; positions:string=token_positions; "
+        "max_wavelength:float=10000; scale_factor:float=1"};
+    c[n++] = (type_case){&na_attention_type,
+        MAKE(na_attention_new(leaf(), leaf(), leaf(), leaf(), leaf(), &made)),
+        "input_to_query:child=Identity; input_to_key:child=Identity; "
+        "input_to_value:child=Identity; query_key_to_attn:child=Identity; "
+        "attn_value_to_output:child=Identity; keep_weights:bool=false; "
+        "return_weights:bool=false; fused:bool=true"};
+    c[n++] = (type_case){&na_kv_cache_attention_type,
+        MAKE(na_kv_cache_attention_new(leaf(), leaf(), leaf(), leaf(), leaf(), &kvo,
+                                       &made)),
+        "capacity:int=16; end_index:string=cache_end_index; "
+        "query_positions:string=token_positions; kv_positions:string=kv_positions; "
+        "label:string=blk; input_to_query:child=Identity; input_to_key:child=Identity; "
+        "input_to_value:child=Identity; query_key_to_attn:child=Identity; "
+        "attn_value_to_output:child=Identity; keep_weights:bool=false; "
+        "return_weights:bool=false; fused:bool=true; cache_keys:state=null; "
+        "cache_values:state=null; cache_positions:state=null"};
+    c[n++] = (type_case){&na_select_attention_input_type,
+        MAKE(na_select_attention_input_new(1, "seq", "kv_seq", &made)),
+        "item:int=1; rename_from:axis=seq; rename_to:axis=kv_seq"};
+    c[n++] = (type_case){&na_attention_logits_type,
+        MAKE(na_attention_logits_new("projection", 0.5, &made)),
+        "contract:axis=projection; scale:float=0.5"};
+    c[n++] = (type_case){&na_attention_combine_type,
+        MAKE(na_attention_combine_new(NULL, &made)), "contract:axis=kv_seq"};
+    c[n++] = (type_case){&na_apply_attention_mask_type,
+        MAKE(na_apply_attention_mask_new("pad", -1e9, &made)),
+        "mask_tag:string=pad; masked_out_value:float=-1e+09; optional:bool=false"};
+    c[n++] = (type_case){&na_apply_causal_mask_type,
+        MAKE(na_apply_causal_mask_new(&cmo, &made)),
+        "window:int=4; query_positions:string=token_positions; "
+        "kv_positions:string=kv_positions; masked_out_value:float=-2.38198e+38; "
+        "query_axis:axis=seq; kv_axis:axis=kv_seq"};
+    c[n++] = (type_case){&na_masked_softmax_type,
+        MAKE(na_masked_softmax_new("kv_seq", NA_MASKED_ROWS_ZERO, 0, &made)),
+        "across:axis=kv_seq; masked_rows:enum=zero; masked_out_value:float=-2.38198e+38"};
+    na_param_release(table);
+    return n;
+}
+
+Test(fields, every_builtin_type_read_back)
+{
+    type_case c[64];
+    int n = all_types(c);
+    cr_assert_eq(n, 34);
+    for (int i = 0; i < n; i++) {
+        const char *name = c[i].type->name;
+        cr_assert_eq(c[i].layer->type, c[i].type, "%s", name);
+        cr_assert_eq(na_layer_type_find(name), c[i].type, "%s is registered", name);
+        char got[2048];
+        field_text(c[i].layer, got, sizeof got);
+        cr_assert_str_eq(got, c[i].want, "%s", name);
+        /* a clone prints the same and is equal */
+        na_layer *k = NULL;
+        NA_OK_OR_FAIL(na_layer_clone(c[i].layer, NA_CLONE_COPY_PARAMS, &k));
+        cr_assert(na_layer_equal(c[i].layer, k, true), "%s", name);
+        char *t1 = NULL, *t2 = NULL;
+        na_print_options o = {.color = NA_COLOR_NEVER};
+        NA_OK_OR_FAIL(na_print_tree_str(c[i].layer, &o, &t1));
+        NA_OK_OR_FAIL(na_print_tree_str(k, &o, &t2));
+        cr_assert_str_eq(t1, t2, "%s", name);
+        free(t1);
+        free(t2);
+        na_layer_free(k);
+        na_layer_free(c[i].layer);
+    }
+}
+
+/* ---- a tied embedding ----------------------------------------------------------- */
+
+static na_layer *tied_model(void)
+{
+    na_param *table = NULL;
+    na_dim e = {"embedding", 6}, h = {"hidden", 8};
+    NA_OK_OR_FAIL(na_embedding_table_new("emb", "vocab", 11, 1, &e, NULL, 3, &table));
+    na_layer *look = NULL, *ln = NULL, *up = NULL, *act = NULL, *down = NULL,
+             *mlp = NULL, *res = NULL, *dec = NULL, *m = NULL;
+    NA_OK_OR_FAIL(na_embedding_lookup_new(table, "vocab", &look));
+    NA_OK_OR_FAIL(na_layer_norm_new("ln", 1, &e, true, &ln));
+    NA_OK_OR_FAIL(na_linear_new("up", 1, &e, 1, &h, 0, NULL, NULL, 4, &up));
+    NA_OK_OR_FAIL(na_elementwise_new(NA_GELU, &act));
+    NA_OK_OR_FAIL(na_linear_new("down", 1, &h, 1, &e, 0, NULL, NULL, 5, &down));
+    NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(up, act, down), &mlp));
+    NA_OK_OR_FAIL(na_residual_new(mlp, &res));
+    NA_OK_OR_FAIL(na_embedding_decode_new(table, "vocab", &dec));
+    NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(look, ln, res, dec), &m));
+    na_param_release(table);
+    return m;
+}
+
+static na_array *run_ids(na_layer *m)
+{
+    int32_t ids[] = {1, 4, 9, 0, 10, 3};
+    na_array *x = NULL, *y = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_I32, NA_DIMS({"batch", 2}, {"seq", 3}), ids, &x));
+    NA_OK_OR_FAIL(na_layer_call_array(m, x, NULL, &y));
+    na_array_free(x);
+    return y;
+}
+
+static na_param *table_of(na_layer *m, const char *path)
+{
+    na_param *p = NULL;
+    NA_OK_OR_FAIL(na_layer_field_param(na_tree_get(m, path), "table", &p));
+    return p;
+}
+
+Test(fields, clone_keeps_tied_parameters_tied)
+{
+    na_layer *m = tied_model(), *c = NULL, *s = NULL;
+    NA_OK_OR_FAIL(na_layer_clone(m, NA_CLONE_COPY_PARAMS, &c));
+    NA_OK_OR_FAIL(na_layer_clone(m, NA_CLONE_SHARE_PARAMS, &s));
+    cr_assert_eq(table_of(m, "0"), table_of(m, "3"));
+    cr_assert_eq(table_of(c, "0"), table_of(c, "3"), "still one parameter");
+    cr_assert_neq(table_of(c, "0"), table_of(m, "0"), "a copy");
+    cr_assert_eq(table_of(s, "3"), table_of(m, "0"), "shared with the source");
+    cr_assert_eq(table_of(m, "0")->refcount, 4, "two users in m, two in s");
+    cr_assert_eq(na_tree_param_count(c), na_tree_param_count(m));
+    na_array *y0 = run_ids(m), *y1 = run_ids(c), *y2 = run_ids(s);
+    cr_assert_eq(ts_max_abs_diff(y0, y1), 0.0);
+    cr_assert_eq(ts_max_abs_diff(y0, y2), 0.0);
+    cr_assert(na_layer_equal(m, c, true));
+    /* new values for the clone's table: both of its users see them, m not */
+    na_array *zeros = NULL;
+    NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"vocab", 11}, {"embedding", 6}), &zeros));
+    na_param_set_value(table_of(c, "3"), zeros);
+    cr_assert(na_layer_equal(m, c, false), "same structure");
+    cr_assert_not(na_layer_equal(m, c, true), "other values");
+    na_array *y3 = run_ids(c), *y4 = run_ids(m);
+    cr_assert_eq(ts_max_abs_diff(y0, y4), 0.0, "the original is untouched");
+    double mx = 0;
+    for (int64_t i = 0; i < na_size(y3); i++) {
+        int64_t idx[3] = {i / 33, (i / 11) % 3, i % 11};
+        mx = fmax(mx, fabs(na_get(y3, idx)));
+    }
+    cr_assert_eq(mx, 0.0, "a zero table decodes to zero logits in the clone");
+    TS_FREE(y0, y1, y2, y3, y4);
+    na_layer_free(m);
+    na_layer_free(c);
+    na_layer_free(s);
+}
+
+Test(fields, clone_of_legacy_or_null)
+{
+    na_layer *out = NULL;
+    NA_EXPECT_FAIL(na_layer_clone(NULL, NA_CLONE_COPY_PARAMS, &out), NA_ERR_ARGUMENT,
+                   "na_layer_clone: layer is NULL");
+    na_layer *id = leaf();
+    NA_EXPECT_FAIL(na_layer_clone(id, (na_clone_params)7, &out), NA_ERR_ARGUMENT,
+                   "unknown mode 7");
+    na_layer_free(id);
+}
