@@ -3,24 +3,23 @@
  *
  *   y = softmax_{axis}(x / temperature)
  *
- * used inside a Sequential, called, printed, found by the tree tools and
- * its parameter listed and re-bound. Exits 0 when every check holds. */
+ * It takes a struct, a call function and a table of its fields; the library
+ * derives the rest (freeing, printing, children and parameters, clone,
+ * equality, reading fields by name). Used inside a Sequential: called,
+ * printed, cloned, found by the tree tools, its parameter listed and
+ * re-bound. Exits 0 when every check holds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <namedarr/namedarr.h>
-#include <namedarr/combinators.h>
-#include <namedarr/layer.h>
-#include <namedarr/print.h>
-#include <namedarr/tree.h>
 
-/* ---- the layer: a struct that starts with na_layer ---------------------- */
+/* ---- the layer: a struct that starts with na_layer, and its fields ------ */
 
 typedef struct tempered_softmax {
     na_layer base;
-    char axis[32];           /* the named axis the softmax runs over         */
+    const char *axis;        /* interned: the axis the softmax runs over     */
     na_param *temperature;   /* 0-d f32                                      */
 } tempered_softmax;
 
@@ -50,50 +49,41 @@ static na_status ts_call(na_layer *self, const na_value *in, const na_side *side
     return *out ? NA_OK : na_last_status();
 }
 
-static int ts_param_count(const na_layer *self) { (void)self; return 1; }
-
-static na_param *ts_param_at(na_layer *self, int i)
-{
-    (void)i;
-    return ((tempered_softmax *)self)->temperature;
-}
-
-static void ts_describe(const na_layer *self, na_fields *f)
-{
-    const tempered_softmax *l = (const tempered_softmax *)self;
-    na_fields_names(f, "axis", (const char *const[]){l->axis, NULL});
-}
-
-/* The parameter is released by na_layer_free before destroy runs. */
-static void ts_destroy(na_layer *self) { free(self); }
+static const na_field_desc ts_fields[] = {
+    NA_FIELD(tempered_softmax, axis, NA_FIELD_AXIS),
+    NA_FIELD(tempered_softmax, temperature, NA_FIELD_PARAM),
+};
 
 static const na_layer_type tempered_softmax_type = {
     .name = "TemperedSoftmax",
     .call = ts_call,
-    .param_count = ts_param_count,
-    .param_at = ts_param_at,
-    .describe = ts_describe,
-    .destroy = ts_destroy,
+    .size = sizeof(tempered_softmax),
+    .fields = ts_fields,
+    .field_count = NA_FIELD_COUNT(ts_fields),
 };
 
+/* Built from the table alone, as a model-file loader does. */
 static na_status tempered_softmax_new(const char *axis, double temperature,
                                       const char *label, na_layer **out)
 {
     na_array *t = NULL;
+    na_layer *l = NULL;
     na_status st = na_scalar(NA_F32, temperature, &t);
-    if (st != NA_OK)
+    na_param *p = st == NA_OK ? na_param_new(label, NA_PARAM, t) : NULL;
+    if (st == NA_OK && !p)
+        st = na_last_status();
+    if (st == NA_OK)
+        st = na_layer_alloc(&tempered_softmax_type, &l);
+    if (st == NA_OK)
+        st = na_layer_field_set_axis(l, "axis", axis);
+    if (st == NA_OK)
+        st = na_layer_field_set_param(l, "temperature", p); /* its own reference */
+    na_param_release(p);
+    if (st != NA_OK) {
+        na_layer_free(l);
         return st;
-    tempered_softmax *l = calloc(1, sizeof *l);
-    na_param *p = na_param_new(label, NA_PARAM, t);
-    if (!l || !p) {
-        free(l);
-        na_param_release(p);
-        return na_fail(NA_ERR_NO_MEMORY, "tempered_softmax_new: out of memory");
     }
-    l->base.type = &tempered_softmax_type;
-    snprintf(l->axis, sizeof l->axis, "%s", axis);
-    l->temperature = p;
-    *out = &l->base;
+    *out = l;
     return NA_OK;
 }
 
@@ -157,6 +147,33 @@ static int run(void)
 
     /* Print the tree (colour on a terminal unless NO_COLOR is set). */
     CHECK(na_print_tree(model, stdout, NULL) == NA_OK, "print");
+
+    /* Read a field by name; register the type so model files can name it. */
+    const char *axis = NULL;
+    CHECK(na_layer_field_axis(soft, "axis", &axis) == NA_OK && !strcmp(axis, "kv_seq"),
+          "axis field");
+    CHECK(na_layer_type_register(&tempered_softmax_type) == NA_OK, "register");
+
+    /* A deep clone with its own parameters: same outputs; editing it
+     * leaves the original alone. */
+    na_layer *copy = NULL;
+    na_array *y2 = NULL;
+    CHECK(na_layer_clone(model, NA_CLONE_COPY_PARAMS, &copy) == NA_OK, "clone");
+    CHECK(na_layer_equal(model, copy, true), "the clone is equal");
+    CHECK(na_layer_call_array(copy, x, NULL, &y2) == NA_OK, "call clone");
+    CHECK(fabs(at(y2, 0, 0) - expect) < 1e-6, "the clone computes the same");
+    na_array_free(y2);
+    na_param *t2 = NULL;
+    CHECK(na_layer_field_param(na_tree_get(copy, "1"), "temperature", &t2) == NA_OK,
+          "temperature field");
+    na_array *hot = NULL;
+    CHECK(na_scalar(NA_F32, 1e3, &hot) == NA_OK, "scalar");
+    na_param_set_value(t2, hot);
+    CHECK(!na_layer_equal(model, copy, true), "the clone differs now");
+    CHECK(na_layer_call_array(model, x, NULL, &y2) == NA_OK, "call original");
+    CHECK(fabs(at(y2, 0, 0) - expect) < 1e-6, "the original is unchanged");
+    na_array_free(y2);
+    na_layer_free(copy);
 
     /* Find it with the tree tools, by its type. */
     na_selection *sel = NULL;

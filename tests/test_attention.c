@@ -472,10 +472,8 @@ static na_status probe_call(na_layer *self, const na_value *in, const na_side *s
     return NA_OK;
 }
 
-static void probe_destroy(na_layer *self) { free(self); }
-
 static const na_layer_type probe_type = {
-    .name = "Probe", .call = probe_call, .destroy = probe_destroy};
+    .name = "Probe", .call = probe_call, .size = sizeof(probe_layer)};
 
 static na_status make_probe(na_layer *target, const char *path, void *ctx, na_layer **out)
 {

@@ -46,12 +46,17 @@ static void op_describe(const na_layer *self, na_fields *f)
     na_fields_float(f, "value", l->add ? l->add : l->mul);
 }
 
-static void op_destroy(na_layer *self) { free(self); }
+static const na_field_desc op_fields[] = {
+    NA_FIELD(op_layer, mul, NA_FIELD_FLOAT),
+    NA_FIELD(op_layer, add, NA_FIELD_FLOAT),
+};
 
 static const na_layer_type add_const_type = {
-    "AddConstant", op_call, .describe = op_describe, .destroy = op_destroy};
+    "AddConstant", op_call, .size = sizeof(op_layer), .fields = op_fields,
+    .field_count = NA_FIELD_COUNT(op_fields), .describe = op_describe};
 static const na_layer_type scale_type = {
-    "Scale", op_call, .describe = op_describe, .destroy = op_destroy};
+    "Scale", op_call, .size = sizeof(op_layer), .fields = op_fields,
+    .field_count = NA_FIELD_COUNT(op_fields), .describe = op_describe};
 
 static na_layer *add_const(double v)
 {
@@ -193,7 +198,8 @@ static na_status wrong_seq_call(na_layer *self, const na_value *in,
     return st;
 }
 
-static const na_layer_type bad_type = {"WrongSeq", wrong_seq_call, .destroy = op_destroy};
+static const na_layer_type bad_type = {"WrongSeq", wrong_seq_call,
+                                       .size = sizeof(op_layer)};
 
 Test(residual, mismatch_names_shapes)
 {

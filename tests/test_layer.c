@@ -43,30 +43,22 @@ static na_status add_call(na_layer *self, const na_value *in, const na_side *sid
     return NA_OK;
 }
 
-static int add_param_count(const na_layer *self)
-{
-    return ((const add_layer *)self)->w ? 1 : 0;
-}
-
-static na_param *add_param_at(na_layer *self, int i)
-{
-    (void)i;
-    return ((add_layer *)self)->w;
-}
-
+/* Extra cleanup: the fields and the struct are freed by na_layer_free. */
 static void add_destroy(na_layer *self)
 {
     add_layer *l = (add_layer *)self;
     if (l->destroyed)
         ++*l->destroyed;
-    free(l);
 }
+
+static const na_field_desc add_fields[] = {NA_FIELD(add_layer, w, NA_FIELD_PARAM)};
 
 static const na_layer_type add_type = {
     .name = "AddSide",
     .call = add_call,
-    .param_count = add_param_count,
-    .param_at = add_param_at,
+    .size = sizeof(add_layer),
+    .fields = add_fields,
+    .field_count = NA_FIELD_COUNT(add_fields),
     .destroy = add_destroy,
 };
 
@@ -277,14 +269,12 @@ static na_status pair_call(na_layer *self, const na_value *in, const na_side *si
     return *out ? NA_OK : na_last_status();
 }
 
-static void free_self(na_layer *self) { free(self); }
-
-static const na_layer_type pair_type = {"Pair", pair_call, .destroy = free_self};
+static const na_layer_type pair_type = {"Pair", pair_call, .size = sizeof(na_layer)};
 
 Test(layer, call_array_rejects_tuple_output)
 {
-    na_layer *l = malloc(sizeof *l);
-    l->type = &pair_type;
+    na_layer *l = NULL;
+    NA_OK_OR_FAIL(na_layer_alloc(&pair_type, &l));
     na_array *x = full1("seq", 2, 0), *y = NULL;
     NA_EXPECT_FAIL(na_layer_call_array(l, x, NULL, &y), NA_ERR_ARGUMENT,
                    "Pair returned a tuple (f32[seq:2], f32[seq:2])");

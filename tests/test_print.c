@@ -49,16 +49,17 @@ static void knob_describe(const na_layer *self, na_fields *f)
     na_array_free(x);
 }
 
-static int leaf_nparams(const na_layer *self) { return ((const leaf *)self)->nparams; }
-static na_param *leaf_param(na_layer *self, int i) { return ((leaf *)self)->p[i]; }
-static void leaf_destroy(na_layer *self) { free(self); }
+static const na_field_desc leaf_fields[] = {
+    NA_FIELD_AS("w", leaf, p[0], NA_FIELD_PARAM, 0),
+    NA_FIELD_AS("b", leaf, p[1], NA_FIELD_PARAM, 0),
+};
 
-static const na_layer_type dense_type = {"Dense", leaf_call, .param_count = leaf_nparams,
-                                         .param_at = leaf_param,
-                                         .describe = dense_describe,
-                                         .destroy = leaf_destroy};
-static const na_layer_type knob_type = {"Knobs", leaf_call, .describe = knob_describe,
-                                        .destroy = leaf_destroy};
+static const na_layer_type dense_type = {"Dense", leaf_call, .size = sizeof(leaf),
+                                         .fields = leaf_fields,
+                                         .field_count = NA_FIELD_COUNT(leaf_fields),
+                                         .describe = dense_describe};
+static const na_layer_type knob_type = {"Knobs", leaf_call, .size = sizeof(leaf),
+                                        .describe = knob_describe};
 
 static na_param *param(const char *label, na_param_kind kind, int n,
                        const na_dim *dims)

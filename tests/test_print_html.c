@@ -38,15 +38,15 @@ static void odd_describe(const na_layer *self, na_fields *f)
     na_fields_names(f, "axes", NA_NAMES("seq", "heads"));
 }
 
-static int leaf_nparams(const na_layer *self) { return ((const leaf *)self)->nparams; }
-static na_param *leaf_param(na_layer *self, int i) { return ((leaf *)self)->p[i]; }
-static void leaf_destroy(na_layer *self) { free(self); }
+static const na_field_desc leaf_fields[] = {
+    NA_FIELD_AS("a", leaf, p[0], NA_FIELD_PARAM, 0),
+    NA_FIELD_AS("b", leaf, p[1], NA_FIELD_PARAM, 0),
+};
 
-static const na_layer_type odd_type = {"Odd<T>&\"x\"", leaf_call,
-                                       .param_count = leaf_nparams,
-                                       .param_at = leaf_param,
-                                       .describe = odd_describe,
-                                       .destroy = leaf_destroy};
+static const na_layer_type odd_type = {"Odd<T>&\"x\"", leaf_call, .size = sizeof(leaf),
+                                       .fields = leaf_fields,
+                                       .field_count = NA_FIELD_COUNT(leaf_fields),
+                                       .describe = odd_describe};
 
 static na_layer *odd(na_param *a, na_param *b)
 {

@@ -21,15 +21,16 @@ typedef struct leaf {
 static na_status leaf_call(na_layer *self, const na_value *in, const na_side *side,
                            na_value **out);
 static void leaf_describe(const na_layer *self, na_fields *f);
-static int leaf_nparams(const na_layer *self) { return ((const leaf *)self)->w ? 1 : 0; }
-static na_param *leaf_param(na_layer *self, int i) { (void)i; return ((leaf *)self)->w; }
-static void leaf_destroy(na_layer *self) { free(self); }
+static const na_field_desc leaf_fields[] = {
+    NA_FIELD(leaf, v, NA_FIELD_FLOAT),
+    NA_FIELD(leaf, w, NA_FIELD_PARAM),
+};
 
 #define LEAF_TYPE(var, name)                                                  \
-    static const na_layer_type var = {name, leaf_call, .param_count = leaf_nparams, \
-                                      .param_at = leaf_param,                 \
-                                      .describe = leaf_describe,              \
-                                      .destroy = leaf_destroy}
+    static const na_layer_type var = {name, leaf_call, .size = sizeof(leaf),  \
+                                      .fields = leaf_fields,                  \
+                                      .field_count = NA_FIELD_COUNT(leaf_fields), \
+                                      .describe = leaf_describe}
 LEAF_TYPE(scale_type, "Scale");
 LEAF_TYPE(addc_type, "AddConstant");
 LEAF_TYPE(bias_type, "Bias");

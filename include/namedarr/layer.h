@@ -1,24 +1,35 @@
 /* namedarr/layer.h — the layer protocol: values, side inputs, parameters,
- * and the one call convention every layer follows.
+ * the one call convention every layer follows, and the field table every
+ * layer type declares.
  *
- * A layer is a struct whose first member is an `na_layer` (its type: a
- * table of functions) followed by the layer's own fields. Calling it takes
- * a value (an array or a tuple of values) and the side inputs (a map from a
- * string key to a value) and returns a new value or an error:
+ * A layer is a struct whose first member is an `na_layer` (its type)
+ * followed by the layer's own fields. Calling it takes a value (an array
+ * or a tuple of values) and the side inputs (a map from a string key to a
+ * value) and returns a new value or an error:
  *
  *   na_value *y = NULL;
  *   if (na_layer_call(model, x, side, &y) != NA_OK)
  *       fprintf(stderr, "%s\n", na_last_error());
  *
  * Combinators hand the side inputs to every sublayer; a layer ignores keys
- * it does not use. A layer written outside the library is the same thing:
- * a static na_layer_type plus a struct that starts with na_layer
- * (examples/custom_layer.c).
+ * it does not use. A type declares its fields once, as a table; the
+ * library derives children, parameters, printing, freeing, clone, equality
+ * and field access from it (fields.h). A layer type written outside the
+ * library is the same thing (examples/custom_layer.c):
+ *
+ *   typedef struct scale_layer { na_layer base; double by; } scale_layer;
+ *   static const na_field_desc scale_fields[] = {
+ *       NA_FIELD(scale_layer, by, NA_FIELD_FLOAT)};
+ *   static const na_layer_type scale_type = {
+ *       .name = "Scale", .call = scale_call, .size = sizeof(scale_layer),
+ *       .fields = scale_fields, .field_count = NA_FIELD_COUNT(scale_fields)};
  *
  * Ownership: na_layer_call's output belongs to the caller. Inputs and side
- * inputs are borrowed. A combinator owns its children: na_layer_free frees
- * the whole subtree. Parameters are reference counted so that one parameter
- * can be shared by two layers (tied embeddings).
+ * inputs are borrowed. A layer owns what its fields own (see the table
+ * below: children, name lists, strings, arrays, one reference per
+ * parameter); na_layer_free frees the whole subtree and the struct.
+ * Parameters are reference counted so that one parameter can be shared by
+ * two layers (tied embeddings).
  */
 #ifndef NAMEDARR_LAYER_H
 #define NAMEDARR_LAYER_H
@@ -227,17 +238,12 @@ typedef struct na_layer_type {
      * table's fields to it). */
     void (*describe)(const na_layer *self, na_fields *fields);
     /* Optional: free what the struct holds beyond its fields (a cache).
-     * The fields and the struct itself are freed by na_layer_free. */
+     * The fields and the struct itself are freed by na_layer_free. (A type
+     * with size 0, written before field tables, frees its struct here.) */
     void (*destroy)(na_layer *self);
     /* Optional: a child's name in paths; default: the field's name for a
      * CHILD field, "0", "1", ... for the entries of a CHILDREN field. */
     const char *(*child_name)(const na_layer *self, int i);
-    /* Legacy (types without a field table, size 0; being removed): hand-
-     * written children and parameters, and a destroy that frees the struct. */
-    int (*child_count)(const na_layer *self);
-    na_layer **(*child_slot)(na_layer *self, int i);
-    int (*param_count)(const na_layer *self);
-    na_param *(*param_at)(na_layer *self, int i);
 } na_layer_type;
 
 struct na_layer {

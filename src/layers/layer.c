@@ -159,55 +159,28 @@ na_status na_layer_call_array(na_layer *layer, const na_array *in,
 
 /* ---- freeing and accessors -------------------------------------------- */
 
-/* A legacy type (no field table): its hand-written functions. */
-static void legacy_free(na_layer *layer)
-{
-    const na_layer_type *t = layer->type;
-    int nc = t->child_count && t->child_slot ? t->child_count(layer) : 0;
-    for (int i = 0; i < nc; i++) {
-        na_layer **slot = t->child_slot(layer, i);
-        if (slot && *slot) {
-            na_layer_free(*slot);
-            *slot = NULL;
-        }
-    }
-    int np = t->param_count && t->param_at ? t->param_count(layer) : 0;
-    for (int i = 0; i < np; i++)
-        na_param_release(t->param_at(layer, i));
-    if (t->destroy)
-        t->destroy(layer);
-}
+/* Types declare their fields; everything below is derived from them. */
 
 void na_layer_free(na_layer *layer)
 {
     if (!layer || !layer->type)
         return;
-    if (!na__layer_declared(layer)) {
-        legacy_free(layer);
-        return;
-    }
     if (layer->type->destroy)
         layer->type->destroy(layer);
+    if (!na__layer_declared(layer)) /* an old-style type: destroy freed it */
+        return;
     na__fields_free(layer);
     free(layer);
 }
 
 na_layer **na__layer_child_slot(na_layer *layer, int i)
 {
-    if (i < 0 || i >= na_layer_child_count(layer))
-        return NULL;
-    if (na__layer_declared(layer))
-        return na__fields_child_slot(layer, i);
-    return layer->type->child_slot(layer, i);
+    return na__layer_declared(layer) ? na__fields_child_slot(layer, i) : NULL;
 }
 
 int na_layer_child_count(const na_layer *layer)
 {
-    if (na__layer_declared(layer))
-        return na__fields_child_count(layer);
-    if (!layer || !layer->type || !layer->type->child_count || !layer->type->child_slot)
-        return 0;
-    return layer->type->child_count(layer);
+    return na__layer_declared(layer) ? na__fields_child_count(layer) : 0;
 }
 
 na_layer *na_layer_child(const na_layer *layer, int i)
@@ -222,25 +195,17 @@ const char *na_layer_child_name(const na_layer *layer, int i)
         return NULL;
     if (layer->type->child_name)
         return layer->type->child_name(layer, i);
-    return na__layer_declared(layer) ? na__fields_child_name(layer, i) : NULL;
+    return na__fields_child_name(layer, i);
 }
 
 int na_layer_param_count(const na_layer *layer)
 {
-    if (na__layer_declared(layer))
-        return na__fields_param_count(layer);
-    if (!layer || !layer->type || !layer->type->param_count || !layer->type->param_at)
-        return 0;
-    return layer->type->param_count(layer);
+    return na__layer_declared(layer) ? na__fields_param_count(layer) : 0;
 }
 
 na_param *na_layer_param(const na_layer *layer, int i)
 {
-    if (i < 0 || i >= na_layer_param_count(layer))
-        return NULL;
-    if (na__layer_declared(layer))
-        return na__fields_param_at(layer, i);
-    return layer->type->param_at((na_layer *)layer, i);
+    return na__layer_declared(layer) && i >= 0 ? na__fields_param_at(layer, i) : NULL;
 }
 
 const char *na_layer_type_name(const na_layer *layer)
@@ -274,7 +239,7 @@ void na__fields_describe(const na_layer *layer, na_fields *f)
     na__fields_init(f);
     if (layer && layer->type && layer->type->describe)
         layer->type->describe(layer, f);
-    else if (na__layer_declared(layer))
+    else
         na_fields_layer(f, layer);
 }
 
