@@ -459,11 +459,15 @@ static int all_types(type_case *c)
     c[n++] = (type_case){&na_apply_rope_type,
         MAKE(na_apply_rope_new("projection", &ro, &made)),
         "axis:axis=projection; rope_size:int=0; positions:string=token_positions; "
-        "max_wavelength:float=10000; scale_factor:float=2"};
+        "max_wavelength:float=10000; scale_factor:float=2; fraction:float=1; llama3_factor:float=0; llama3_low_freq_factor:float=0; "
+        "llama3_high_freq_factor:float=0; llama3_original_max_position:float=0; "
+        "default_positions_axis:axis=null"};
     c[n++] = (type_case){&na_apply_rope_subset_type,
         MAKE(na_apply_rope_subset_new("projection", 4, NULL, &made)),
         "axis:axis=projection; rope_size:int=4; positions:string=token_positions; "
-        "max_wavelength:float=10000; scale_factor:float=1"};
+        "max_wavelength:float=10000; scale_factor:float=1; fraction:float=1; llama3_factor:float=0; llama3_low_freq_factor:float=0; "
+        "llama3_high_freq_factor:float=0; llama3_original_max_position:float=0; "
+        "default_positions_axis:axis=null"};
     c[n++] = (type_case){&na_attention_type,
         MAKE(na_attention_new(leaf(), leaf(), leaf(), leaf(), leaf(), &made)),
         "input_to_query:child=Identity; input_to_key:child=Identity; "
@@ -473,13 +477,14 @@ static int all_types(type_case *c)
     c[n++] = (type_case){&na_kv_cache_attention_type,
         MAKE(na_kv_cache_attention_new(leaf(), leaf(), leaf(), leaf(), leaf(), &kvo,
                                        &made)),
-        "capacity:int=16; end_index:string=cache_end_index; "
+        "capacity:int=16; batch:int=0; end_index:string=cache_end_index; "
         "query_positions:string=token_positions; kv_positions:string=kv_positions; "
-        "label:string=blk; input_to_query:child=Identity; input_to_key:child=Identity; "
-        "input_to_value:child=Identity; query_key_to_attn:child=Identity; "
-        "attn_value_to_output:child=Identity; keep_weights:bool=false; "
-        "return_weights:bool=false; fused:bool=true; cache_keys:state=null; "
-        "cache_values:state=null; cache_positions:state=null"};
+        "label:string=blk; batch_axis:axis=batch; input_to_query:child=Identity; "
+        "input_to_key:child=Identity; input_to_value:child=Identity; "
+        "query_key_to_attn:child=Identity; attn_value_to_output:child=Identity; "
+        "keep_weights:bool=false; return_weights:bool=false; fused:bool=true; "
+        "cache_keys:state=null; cache_values:state=null; cache_positions:state=null; "
+        "cache_end_index:state=blk.cache_end_index"};
     c[n++] = (type_case){&na_select_attention_input_type,
         MAKE(na_select_attention_input_new(1, "seq", "kv_seq", &made)),
         "item:int=1; rename_from:axis=seq; rename_to:axis=kv_seq"};
@@ -514,7 +519,7 @@ Test(fields, every_builtin_type_read_back)
         cr_assert_eq(na_layer_type_find(name), c[i].type, "%s is registered", name);
         char got[2048];
         field_text(c[i].layer, got, sizeof got);
-        cr_assert_str_eq(got, c[i].want, "%s", name);
+        cr_assert_str_eq(got, c[i].want, "%s: %s", name, got);
         /* a clone prints the same and is equal */
         na_layer *k = NULL;
         NA_OK_OR_FAIL(na_layer_clone(c[i].layer, NA_CLONE_COPY_PARAMS, &k));
