@@ -266,6 +266,9 @@ na_status na_kv_cache_reset(na_layer *layer);
 na_status na_kv_cache_rewind(na_layer *layer, int64_t length);
 int64_t na_kv_cache_capacity(const na_layer *layer);  /* -1: not a cache */
 int64_t na_kv_cache_length(const na_layer *layer);    /* tokens cached   */
+/* The positions the next n tokens get when no positions are given:
+ * {batch, seq:n} (or {seq:n} before anything is cached), i32. */
+na_status na_kv_cache_next_positions(const na_layer *layer, int64_t n, na_array **out);
 /* The same for every KVCachingAttention in a tree (*count: how many,
  * may be NULL). Rewind checks every cache before changing any. */
 na_status na_tree_kv_cache_reset(na_layer *root, int *count);

@@ -37,6 +37,7 @@
 #include "namedarr/attention.h"
 #include "namedarr/attention_fn.h"
 #include "namedarr/masks.h"
+#include "namedarr/models.h"
 #include "namedarr/safetensors.h"
 #include "namedarr/checkpoint.h"
 

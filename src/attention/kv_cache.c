@@ -636,3 +636,14 @@ int64_t na_kv_cache_length(const na_layer *layer)
     const kv_layer *l = as_kv(layer);
     return l ? *end_slot(l) : -1;
 }
+
+na_status na_kv_cache_next_positions(const na_layer *layer, int64_t n, na_array **out)
+{
+    kv_layer *l = require_kv(layer, "na_kv_cache_next_positions");
+    if (!l)
+        return na_last_status();
+    if (n < 0 || !out)
+        return na__fail(NA_ERR_ARGUMENT, "na_kv_cache_next_positions: n %lld must be "
+                        ">= 0 and out non-NULL", (long long)n);
+    return next_positions(l, *end_slot(l), n, out);
+}
