@@ -40,6 +40,7 @@
 #include "namedarr/models.h"
 #include "namedarr/safetensors.h"
 #include "namedarr/checkpoint.h"
+#include "namedarr/tokenizer.h"
 
 #define NAMEDARR_VERSION_MAJOR 0
 #define NAMEDARR_VERSION_MINOR 1
