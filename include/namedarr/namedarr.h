@@ -18,6 +18,7 @@
  *   attention.h    the Attention combinator, builders, KV caching
  *   masks.h        attention masks from side inputs, Flax-style helpers
  *   safetensors.h  parameters saved and loaded with their axis names
+ *   model_file.h   a model in one file: parameters, state and the tree
  *   checkpoint.h   Hugging Face checkpoint layouts
  */
 #ifndef NAMEDARR_H
@@ -39,6 +40,7 @@
 #include "namedarr/masks.h"
 #include "namedarr/models.h"
 #include "namedarr/safetensors.h"
+#include "namedarr/model_file.h"
 #include "namedarr/checkpoint.h"
 #include "namedarr/tokenizer.h"
 
