@@ -45,6 +45,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* Zero-initialised: greedy. */
 typedef struct na_sampling {
@@ -110,6 +111,7 @@ na_status na_generate(na_layer *model, const na_token_list *prompts, int64_t n,
 
 void na_generation_free(na_generation *g);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -43,6 +43,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 /* The metadata key holding the architecture. */
 #define NA_MODEL_METADATA_KEY "namedarr.model"
@@ -60,6 +61,7 @@ na_status na_model_load(const char *path, na_layer **out);
  * (malloc'ed; free it with free()). */
 na_status na_model_architecture_json(const na_layer *model, char **out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -54,6 +54,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default) /* the na_ API; the rest is hidden */
 
 typedef struct na_tokenizer na_tokenizer;
 
@@ -116,6 +117,7 @@ int na_tokenizer_is_special(const na_tokenizer *tok, int32_t id);
 void na_token_list_free(na_token_list *list);
 void na_text_free(na_text *text);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
