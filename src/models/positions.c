@@ -38,10 +38,10 @@ static na_status positions_of(const positions_layer *l, const na_array *x,
     for (int64_t i = 0; i < na_size(p); i++) {
         d[i] = d[i] < 0 ? 0 : d[i];
         if (d[i] >= rows) {
+            int bad = (int)d[i];
             na_array_free(p);
             return na__fail(NA_ERR_SHAPE, WHO ": position %d is past the %lld learned "
-                            "positions ('%s')", (int)d[i], (long long)rows,
-                            l->table->label);
+                            "positions ('%s')", bad, (long long)rows, l->table->label);
         }
     }
     *out = p;
