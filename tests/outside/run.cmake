@@ -1,5 +1,10 @@
 # Install namedarr into a scratch prefix, then configure, build and run a
-# tiny outside project against it with find_package(namedarr).
+# tiny outside project against it with find_package(namedarr), with the
+# compiler that built the library (a clang-14 build uses clang's OpenMP
+# runtime, which a gcc link of the static library would not find).
+if(NOT C_COMPILER)
+  set(C_COMPILER cc)
+endif()
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix
                 RESULT_VARIABLE rc)
@@ -8,6 +13,7 @@ if(rc)
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/outside -B ${WORK_DIR}/build
                         -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
+                        -DCMAKE_C_COMPILER=${C_COMPILER}
                 RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configuring the outside project failed: ${rc}")
@@ -37,7 +43,7 @@ if(PKG_CONFIG)
     message(FATAL_ERROR "pkg-config namedarr failed")
   endif()
   separate_arguments(flags)
-  execute_process(COMMAND cc ${SOURCE_DIR}/tests/outside/main.c ${flags}
+  execute_process(COMMAND ${C_COMPILER} ${SOURCE_DIR}/tests/outside/main.c ${flags}
                           -Wl,-rpath,${WORK_DIR}/prefix/lib -o ${WORK_DIR}/outside_pc
                   RESULT_VARIABLE rc)
   if(rc)
