@@ -29,7 +29,7 @@ static void fill(data *x, unsigned seed)
     size_t counts[] = {B * S * H * D, B * T * H * D, B * T * H * D, H * S * T};
     for (int a = 0; a < 4; a++)
         for (size_t i = 0; i < counts[a]; i++)
-            all[a][i] = (float)rand() / RAND_MAX * 2 - 1;
+            all[a][i] = (float)((double)rand() / RAND_MAX * 2 - 1);
     for (int b = 0; b < B; b++)
         for (int s = 0; s < S; s++)
             for (int t = 0; t < T; t++)
