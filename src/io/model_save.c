@@ -56,17 +56,15 @@ static na_status add_tensor(save_ctx *c, const char *label, const na_array *x,
 static na_status param_json(save_ctx *c, const na_param *p, const char *path,
                             cJSON **out)
 {
-    for (int i = 0; i < c->n; i++) {
+    bool seen = false; /* a parameter has one label: finding the label is enough */
+    for (int i = 0; i < c->n && !seen; i++) {
         if (strcmp(c->labels[i], p->label) != 0)
             continue;
         if (c->params[i] != p)
             return na__fail(NA_ERR_ARGUMENT, "na_model_save: two different parameters "
                             "are labelled '%s' (second at %s)", p->label, path);
-        break;
+        seen = true;
     }
-    bool seen = false;
-    for (int i = 0; i < c->n && !seen; i++)
-        seen = c->params[i] == p;
     na_status st = seen ? NA_OK : add_tensor(c, p->label, p->value, p);
     if (st != NA_OK)
         return st;
