@@ -501,6 +501,13 @@ static int all_types(type_case *c)
         "window:int=4; query_positions:string=token_positions; "
         "kv_positions:string=kv_positions; masked_out_value:float=-2.38198e+38; "
         "query_axis:axis=seq; kv_axis:axis=kv_seq"};
+    c[n++] = (type_case){&na_apply_attention_bias_type,
+        MAKE(na_apply_attention_bias_new("rel", &made)), "bias_tag:string=rel; optional:bool=false"};
+    c[n++] = (type_case){&na_apply_alibi_bias_type,
+        MAKE(na_apply_alibi_bias_new(&(na_alibi_options){.num_heads = 4}, &made)),
+        "num_heads:int=4; heads_axis:axis=heads; group_axis:axis=null; num_groups:int=0; "
+        "query_positions:string=token_positions; kv_positions:string=kv_positions; "
+        "query_axis:axis=seq; kv_axis:axis=kv_seq"};
     c[n++] = (type_case){&na_masked_softmax_type,
         MAKE(na_masked_softmax_new("kv_seq", NA_MASKED_ROWS_ZERO, 0, &made)),
         "across:axis=kv_seq; masked_rows:enum=zero; masked_out_value:float=-2.38198e+38"};
@@ -512,7 +519,7 @@ Test(fields, every_builtin_type_read_back)
 {
     type_case c[64];
     int n = all_types(c);
-    cr_assert_eq(n, 34);
+    cr_assert_eq(n, 36);
     for (int i = 0; i < n; i++) {
         const char *name = c[i].type->name;
         cr_assert_eq(c[i].layer->type, c[i].type, "%s", name);

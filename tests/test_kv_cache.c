@@ -307,6 +307,24 @@ Test(kv_cache, rotary_decode_equals_full)
     decode_run(rotary_mha(), rotary_mha(), false, 1, true, 0);
 }
 
+/* ALiBi follows the cache's positions: decoding (with left padding, given
+ * positions or the cache's own place) equals the full call. */
+static na_layer *alibi_mha(int kv_heads)
+{
+    na_mha_options o = {.num_heads = 4, .num_kv_heads = kv_heads, .in_features = E,
+                        .causal = true, .alibi = true, .seed = 9};
+    na_layer *m = NULL;
+    NA_OK_OR_FAIL(na_mha_new(&o, &m));
+    return m;
+}
+
+Test(kv_cache, alibi_decode_equals_full)
+{
+    decode_matches_full(alibi_mha(0), alibi_mha(0), true, 3);
+    decode_run(alibi_mha(2), alibi_mha(2), true, 2, true, B);
+    decode_run(alibi_mha(1), alibi_mha(1), false, 1, true, 0);
+}
+
 Test(kv_cache, batch_size_allocates_at_conversion)
 {
     na_layer *m = rotary_mha();

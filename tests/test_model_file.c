@@ -176,6 +176,11 @@ static na_layer *zoo(void)
     NA_OK_OR_FAIL(na_apply_attention_mask_new("m", -0.6931471805599453, &l[n++]));
     NA_OK_OR_FAIL(na_apply_causal_mask_new(&(na_causal_mask_options){.window = 3}, &l[n++]));
     NA_OK_OR_FAIL(na_masked_softmax_new("kv_seq", NA_MASKED_ROWS_ZERO, 0, &l[n++]));
+    NA_OK_OR_FAIL(na_apply_attention_bias_new("rel", &l[n++]));
+    NA_OK_OR_FAIL(na_apply_alibi_bias_new(&(na_alibi_options){.num_heads = 6,
+                                                              .group_axis = "kv_heads",
+                                                              .num_groups = 2},
+                                          &l[n++]));
     na_gqa_options g = {.head_dim = 4, .num_query_heads = 4, .num_key_value_heads = 2,
                         .query_features = 8, .use_causal_mask = true,
                         .sliding_window = 3, .seed = 4, .name = "gqa"};

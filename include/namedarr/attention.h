@@ -118,11 +118,17 @@ typedef struct na_dot_product_options {
     uint64_t seed;                /* dropout seed                            */
     double soft_cap;              /* > 0: TanhSoftCap(soft_cap) right after  */
                                   /* AttentionLogits; 0: none                */
+    const char *bias_tag;         /* additive bias from the side inputs      */
+                                  /* (ApplyAttentionBias); NULL/"": none     */
+    bool bias_optional;           /* a missing bias_tag means no bias        */
+    const na_alibi_options *alibi;/* ApplyALiBiBias (copied); NULL: none     */
 } na_dot_product_options;
 
 /* The standard query_key_to_attn: Sequential(AttentionLogits(projection),
- * [TanhSoftCap], [ApplyAttentionMask], [ApplyCausalMask], Softmax or
- * MaskedSoftmax over kv_seq, [Dropout]). opt NULL: all defaults (no mask). */
+ * [TanhSoftCap], [ApplyAttentionBias], [ApplyALiBiBias],
+ * [ApplyAttentionMask], [ApplyCausalMask], Softmax or MaskedSoftmax over
+ * kv_seq, [Dropout]) — Flax's order: logits, bias, mask, softmax, dropout.
+ * opt NULL: all defaults (no mask). */
 na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **out);
 
 /* ---- builders ------------------------------------------------------------ */
@@ -166,6 +172,9 @@ typedef struct na_mha_options {
                                   /* window; 0: none                         */
     double logit_soft_cap;        /* > 0: TanhSoftCap on the scaled logits   */
                                   /* (Gemma 2); 0: none                      */
+    const char *bias_tag;         /* optional additive bias from the side    */
+                                  /* inputs (Flax's bias); NULL: none        */
+    bool alibi;                   /* ALiBi from the positions (masks.h)      */
 } na_mha_options;
 
 na_status na_mha_new(const na_mha_options *opt, na_layer **out);
@@ -194,6 +203,9 @@ typedef struct na_gqa_options {
     const char *features_axis;    /* default "embedding"                     */
     uint64_t seed;
     const na_rope_options *rotary;/* RoPE on queries and keys; NULL: none    */
+    const char *bias_tag;         /* optional additive bias from the side    */
+                                  /* inputs; NULL: none                      */
+    bool alibi;                   /* ALiBi from the positions (masks.h)      */
 } na_gqa_options;
 
 na_status na_gqa_new(const na_gqa_options *opt, na_layer **out);

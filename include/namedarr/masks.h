@@ -1,5 +1,6 @@
-/* namedarr/masks.h — attention masks: layers that read them from side
- * inputs, position-based causal masks, and Flax-style helpers.
+/* namedarr/masks.h — attention masks and biases: layers that read them
+ * from side inputs, position-based causal masks and ALiBi biases, and
+ * Flax-style helpers.
  *
  * A mask is a bool named array, true where a query may attend to a key. It
  * lines up with the logits {batch, heads, seq, kv_seq} by name, so a
@@ -32,6 +33,29 @@
  * top-left aligned causal mask); without key positions but with as many
  * keys as queries, the keys take the query positions. The KV cache sets
  * both, so decoding lines up.
+ *
+ * Biases (Flax's `bias` argument: ALiBi, relative positions, proximity
+ * bias). ApplyAttentionBias adds an f32 (or f64) named array read from the
+ * side inputs to the logits, broadcast by name like a mask; ApplyALiBiBias
+ * computes ALiBi from the same positions as ApplyCausalMask:
+ *
+ *   bias[h, q, k] = slope[h] * (kv_pos[k] - q_pos[q])
+ *
+ * which is the ALiBi paper's -m * (i - j) and, up to a constant per query
+ * row that softmax ignores, Hugging Face's (BLOOM) slope * j. Slopes:
+ * n a power of two: slope[h] = 2^(-8 (h + 1) / n); otherwise, with c the
+ * largest power of two below n, the c slopes of c heads followed by the
+ * odd-numbered slopes 2^(-8 (2i + 1) / (2c)), i < n - c, of 2c heads (the
+ * paper's reference code and Hugging Face's build_alibi_tensor). Bias
+ * layers sit in query_key_to_attn after AttentionLogits and before the mask
+ * layers (Flax's order: logits, + bias, mask, softmax):
+ *
+ *   na_side_set_array(side, "rel_bias", bias);       // {heads, seq, kv_seq}
+ *   na_apply_attention_bias_new("rel_bias", &layer);
+ *   na_apply_alibi_bias_new(&(na_alibi_options){.num_heads = 8}, &alibi);
+ *
+ * In a KVCachingAttention the key positions are the cache's, so ALiBi
+ * follows the cache exactly as the causal mask does.
  */
 #ifndef NAMEDARR_MASKS_H
 #define NAMEDARR_MASKS_H
@@ -96,6 +120,46 @@ na_status na_apply_causal_mask_new(const na_causal_mask_options *opt,
  * policy (see above). masked_out_value 0 means NA_MASKED_OUT_DEFAULT. */
 na_status na_masked_softmax_new(const char *axis, na_masked_rows rows,
                                 double masked_out_value, na_layer **out);
+
+/* ---- bias layers (logits in, logits out) ---------------------------------- */
+
+extern const na_layer_type na_apply_attention_bias_type; /* "ApplyAttentionBias" */
+extern const na_layer_type na_apply_alibi_bias_type;     /* "ApplyALiBiBias"     */
+
+/* ApplyAttentionBias: logits + side[bias_tag], broadcast by name.
+ *   logits: {batch, heads, seq, kv_seq}, bias: f32/f64, any subset of those
+ *   names (e.g. {heads, seq, kv_seq}), each of the logits' size
+ * The result keeps the logits' dtype. Errors: the tag is missing (unless
+ * made optional), the bias is not f32/f64, has positional axes, or an axis
+ * the logits lack or of another size. */
+na_status na_apply_attention_bias_new(const char *bias_tag, na_layer **out);
+/* An optional bias: a missing tag means "no bias" (Flax's bias=None). */
+na_status na_apply_attention_bias_set_optional(na_layer *layer, bool optional);
+
+/* Zero fields take the defaults. */
+typedef struct na_alibi_options {
+    int num_heads;                   /* required, > 0 (query heads)           */
+    const char *heads_axis;          /* default "heads"                       */
+    const char *group_axis;          /* grouped-query attention: the query    */
+                                     /* head is group * (num_heads / groups)  */
+                                     /* + heads_axis, e.g. group_axis         */
+                                     /* "kv_heads", heads_axis "query_heads"; */
+                                     /* NULL: none                            */
+    int num_groups;                  /* with group_axis: divides num_heads    */
+    const char *query_positions_key; /* default NA_QUERY_POSITIONS_KEY        */
+    const char *kv_positions_key;    /* default NA_KV_POSITIONS_KEY           */
+    const char *query_axis;          /* default "seq"                         */
+    const char *kv_axis;             /* default "kv_seq"                      */
+} na_alibi_options;
+
+/* ApplyALiBiBias: logits + slope[h] * (kv_pos - q_pos) (see above), the
+ * bias f32 {[group_axis,] heads_axis, [batch,] seq, kv_seq}. The logits
+ * must have the heads axes with the sizes the options give. */
+na_status na_apply_alibi_bias_new(const na_alibi_options *opt, na_layer **out);
+
+/* The ALiBi slopes of num_heads heads: f32 {axis:num_heads} (axis NULL:
+ * "heads"). */
+na_status na_alibi_slopes(int num_heads, const char *axis, na_array **out);
 
 /* ---- computing masks --------------------------------------------------- */
 

@@ -370,6 +370,7 @@ __attribute__((constructor)) static void register_attention_types(void)
         &na_kv_cache_attention_type, &na_attention_logits_type,
         &na_attention_combine_type, &na_apply_attention_mask_type,
         &na_apply_causal_mask_type, &na_masked_softmax_type,
+        &na_apply_attention_bias_type, &na_apply_alibi_bias_type,
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         na_layer_type_register(types[i]);

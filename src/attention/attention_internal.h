@@ -70,6 +70,32 @@ na_status na__kv_cache_new(na_layer *const *sub, const na_kv_cache_options *opt,
 na_status na__mask_layer_eval(const na_layer *l, const na_side *side,
                               const na_array *logits, na_array **mask);
 
+/* mask_layers.c: every axis of `x` is a named axis of `logits` of the same
+ * size, else an error "<who>: <what> ... does not line up with the logits". */
+na_status na__check_lines_up(const char *who, const char *what, const na_array *x,
+                             const na_array *logits);
+
+/* mask_helpers.c: query positions {.., q_axis:sq} and key positions
+ * {.., kv_axis:skv} from the side inputs, with masks.h's defaults (absent:
+ * 0, 1, 2, ...; absent key positions with as many keys as queries: the
+ * query positions). Owned new references. */
+typedef struct na__positions_spec {
+    const char *who;
+    const char *q_key, *kv_key;   /* side-input keys          */
+    const char *q_axis, *kv_axis; /* interned                 */
+} na__positions_spec;
+na_status na__attn_positions(const na__positions_spec *p, const na_side *side,
+                             int64_t sq, int64_t skv, na_array **q, na_array **kv);
+
+/* bias_layers.c: the additive bias of a bias layer (ApplyAttentionBias /
+ * ApplyALiBiBias) for logits shaped like `logits` (not read): an f32 or f64
+ * array whose axes are a subset of the logits' (same sizes). *bias is NULL
+ * for an optional bias that is absent. Fails as the layer's call would. */
+na_status na__bias_layer_eval(const na_layer *l, const na_side *side,
+                              const na_array *logits, na_array **bias);
+/* Is `l` an ApplyAttentionBias or ApplyALiBiBias? */
+bool na__is_bias_layer(const na_layer *l);
+
 /* fused.c: run query_key_to_attn + AttentionCombine fused (online softmax,
  * no logits buffer) when the sublayers are the standard ones; *done false
  * means "not applicable, take the general path" (no error recorded). */

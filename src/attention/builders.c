@@ -24,6 +24,7 @@ typedef struct plan {
     const char *shared[4];         /* dropout axes shared (NULL-ended)    */
     bool rotary;                   /* RoPE on q and k (rope below)        */
     na_rope_options rope;
+    na_alibi_options alibi;        /* with qk.alibi                       */
 } plan;
 
 /* Head dims of the queries (q = true) or keys/values, with projection. */
@@ -185,6 +186,23 @@ static na_status set_rotary(plan *p, const na_rope_options *r)
     return NA_OK;
 }
 
+/* The optional side-input bias and ALiBi over the plan's heads (after
+ * set_rotary: ALiBi reads the same positions as the causal mask). */
+static void set_bias(plan *p, const char *bias_tag, bool alibi)
+{
+    p->qk.bias_tag = bias_tag;
+    p->qk.bias_optional = true;
+    if (!alibi)
+        return;
+    p->alibi = (na_alibi_options){.num_heads = p->nq};
+    if (p->grouped) {
+        p->alibi.group_axis = "kv_heads";
+        p->alibi.heads_axis = "query_heads";
+        p->alibi.num_groups = p->nkv;
+    }
+    p->qk.alibi = &p->alibi;
+}
+
 /* ---- Flax-style MHA ------------------------------------------------------- */
 
 static na_status mha_plan(const na_mha_options *o, plan *p)
@@ -260,6 +278,7 @@ na_status na_mha_new(const na_mha_options *opt, na_layer **out)
         return st;
     mha_qk(opt, &p);
     st = set_rotary(&p, opt->rotary);
+    set_bias(&p, opt->bias_tag, opt->alibi);
     if (st == NA_OK)
         st = build(&p, out);
     if (st == NA_OK && opt->capture_weights)
@@ -322,6 +341,7 @@ na_status na_gqa_new(const na_gqa_options *opt, na_layer **out)
     na_status st = gqa_plan(opt, &p);
     if (st == NA_OK)
         st = set_rotary(&p, opt->rotary);
+    set_bias(&p, opt->bias_tag, opt->alibi);
     if (st == NA_OK)
         st = build(&p, out);
     if (st == NA_OK && opt->return_attention_scores)

@@ -203,6 +203,25 @@ static na_status mask_layers(const na_dot_product_options *o, na_layer **list, i
     return st;
 }
 
+static na_status bias_layers(const na_dot_product_options *o, na_layer **list, int *n)
+{
+    na_status st = NA_OK;
+    if (o->bias_tag && *o->bias_tag) {
+        st = push(n, na_apply_attention_bias_new(o->bias_tag, &list[*n]));
+        if (st == NA_OK)
+            st = na_apply_attention_bias_set_optional(list[*n - 1], o->bias_optional);
+    }
+    if (st == NA_OK && o->alibi) {
+        na_alibi_options a = *o->alibi;
+        if (!a.query_positions_key)
+            a.query_positions_key = o->query_positions_key;
+        if (!a.kv_positions_key)
+            a.kv_positions_key = o->kv_positions_key;
+        st = push(n, na_apply_alibi_bias_new(&a, &list[*n]));
+    }
+    return st;
+}
+
 static na_status softmax_and_dropout(const na_dot_product_options *o, na_layer **list,
                                      int *n)
 {
@@ -223,11 +242,13 @@ na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **
     na_dot_product_options o = opt ? *opt : (na_dot_product_options){0};
     if (!out)
         return na__fail(NA_ERR_ARGUMENT, "na_dot_product_attn_new: out is NULL");
-    na_layer *list[7] = {0};
+    na_layer *list[9] = {0};
     int n = 0;
     na_status st = push(&n, na_attention_logits_new("projection", o.scale, &list[0]));
     if (st == NA_OK && o.soft_cap != 0)
         st = push(&n, na_tanh_soft_cap_new(o.soft_cap, &list[n]));
+    if (st == NA_OK)
+        st = bias_layers(&o, list, &n);
     if (st == NA_OK)
         st = mask_layers(&o, list, &n);
     if (st == NA_OK)

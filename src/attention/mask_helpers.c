@@ -47,6 +47,51 @@ na_status na_causal_positions_mask(const na_array *q_pos, const na_array *kv_pos
     return NA_OK;
 }
 
+/* Positions along `axis` (size n) from side[key] (checked), or NULL if the
+ * key is absent. */
+static na_status side_positions(const char *who, const na_side *side, const char *key,
+                                const char *axis, int64_t n, const na_array **pos)
+{
+    *pos = NULL;
+    if (!na_side_get(side, key))
+        return NA_OK;
+    const na_array *p = na_side_require_array(side, key, who);
+    if (!p)
+        return na_last_status();
+    if (na_axis_size(p, axis) != n)
+        return na__fail(NA_ERR_SHAPE, "%s: positions '%s' %s must have axis '%s' of "
+                        "size %lld (the logits')", who, key, na__shape(p), axis,
+                        (long long)n);
+    *pos = p;
+    return NA_OK;
+}
+
+na_status na__attn_positions(const na__positions_spec *p, const na_side *side,
+                             int64_t sq, int64_t skv, na_array **q, na_array **kv)
+{
+    const na_array *qs = NULL, *kvs = NULL;
+    na_status st = side_positions(p->who, side, p->q_key, p->q_axis, sq, &qs);
+    if (st == NA_OK)
+        st = side_positions(p->who, side, p->kv_key, p->kv_axis, skv, &kvs);
+    if (st != NA_OK)
+        return st;
+    st = qs ? na_array_ref(qs, q) : na_arange(p->q_axis, sq, NA_I32, q);
+    if (st != NA_OK)
+        return st;
+    if (kvs)
+        st = na_array_ref(kvs, kv);
+    else if (qs && sq == skv)
+        st = na_rename(qs, (const char *const[]){p->q_axis, NULL},
+                       (const char *const[]){p->kv_axis, NULL}, kv);
+    else
+        st = na_arange(p->kv_axis, skv, NA_I32, kv);
+    if (st != NA_OK) {
+        na_array_free(*q);
+        *q = NULL;
+    }
+    return st;
+}
+
 /* ---- Flax-style helpers -------------------------------------------------------- */
 
 static na_status to_bool(const na_array *x, na_array **out)

@@ -10,8 +10,8 @@
 /* ---- shared ---------------------------------------------------------------- */
 
 /* Every axis of `mask` must be a named axis of `logits` of the same size. */
-static na_status check_lines_up(const char *who, const char *what,
-                                const na_array *mask, const na_array *logits)
+na_status na__check_lines_up(const char *who, const char *what, const na_array *mask,
+                             const na_array *logits)
 {
     for (int d = 0; d < mask->ndim; d++) {
         const char *n = mask->name[d];
@@ -42,7 +42,7 @@ static na_status apply_mask(const char *who, const char *what, const na_array *l
         return na__fail(NA_ERR_DTYPE, "%s: %s is %s, expected bool (true = attend; "
                         "make one with a comparison such as na_binary_scalar(NA_NE, "
                         "m, 0))", who, what, na__shape(mask));
-    na_status st = check_lines_up(who, what, mask, logits);
+    na_status st = na__check_lines_up(who, what, mask, logits);
     na_array *m = NULL, *fill = NULL;
     if (st == NA_OK)
         st = na_broadcast_like(mask, logits, &m);
@@ -180,53 +180,14 @@ static causal_mask_layer *as_causal(const na_layer *l)
     return l && l->type == &na_apply_causal_mask_type ? (causal_mask_layer *)l : NULL;
 }
 
-/* Positions along `axis` (size n) from side[key] (checked), or NULL if the
- * key is absent. */
-static na_status side_positions(const causal_mask_layer *l, const na_side *side,
-                                const char *key, const char *axis, int64_t n,
-                                const na_array **pos)
-{
-    *pos = NULL;
-    if (!na_side_get(side, key))
-        return NA_OK;
-    const na_array *p = na_side_require_array(side, key, "ApplyCausalMask");
-    if (!p)
-        return na_last_status();
-    if (na_axis_size(p, axis) != n)
-        return na__fail(NA_ERR_SHAPE, "ApplyCausalMask: positions '%s' %s must "
-                        "have axis '%s' of size %lld (the logits')", key,
-                        na__shape(p), axis, (long long)n);
-    *pos = p;
-    NA__UNUSED(l);
-    return NA_OK;
-}
-
 /* q {.., seq}, kv {.., kv_seq}: owned new references (see masks.h for the
  * defaults). */
 static na_status positions(const causal_mask_layer *l, const na_side *side,
                            int64_t sq, int64_t skv, na_array **q, na_array **kv)
 {
-    const na_array *qs = NULL, *kvs = NULL;
-    na_status st = side_positions(l, side, l->q_key, l->q_axis, sq, &qs);
-    if (st == NA_OK)
-        st = side_positions(l, side, l->kv_key, l->kv_axis, skv, &kvs);
-    if (st != NA_OK)
-        return st;
-    st = qs ? na_array_ref(qs, q) : na_arange(l->q_axis, sq, NA_I32, q);
-    if (st != NA_OK)
-        return st;
-    if (kvs)
-        st = na_array_ref(kvs, kv);
-    else if (qs && sq == skv)
-        st = na_rename(qs, (const char *const[]){l->q_axis, NULL},
-                       (const char *const[]){l->kv_axis, NULL}, kv);
-    else
-        st = na_arange(l->kv_axis, skv, NA_I32, kv);
-    if (st != NA_OK) {
-        na_array_free(*q);
-        *q = NULL;
-    }
-    return st;
+    na__positions_spec p = {"ApplyCausalMask", l->q_key, l->kv_key, l->q_axis,
+                            l->kv_axis};
+    return na__attn_positions(&p, side, sq, skv, q, kv);
 }
 
 static na_status causal_mask_call(na_layer *self, const na_value *in,
@@ -324,7 +285,7 @@ static na_status explicit_mask_eval(const explicit_mask_layer *l, const na_side 
     if (m->dtype != NA_BOOL)
         return na__fail(NA_ERR_DTYPE, "ApplyAttentionMask: mask '%s' is %s, expected "
                         "bool", l->tag, na__shape(m));
-    na_status st = check_lines_up("ApplyAttentionMask", "mask", m, logits);
+    na_status st = na__check_lines_up("ApplyAttentionMask", "mask", m, logits);
     return st == NA_OK ? na_array_ref(m, mask) : st;
 }
 
@@ -339,7 +300,7 @@ static na_status causal_mask_eval(const causal_mask_layer *l, const na_side *sid
     if (st == NA_OK)
         st = na_causal_positions_mask(q, kv, l->window, &m);
     if (st == NA_OK)
-        st = check_lines_up("ApplyCausalMask", "the position mask", m, logits);
+        st = na__check_lines_up("ApplyCausalMask", "the position mask", m, logits);
     na_array_free(q);
     na_array_free(kv);
     if (st != NA_OK) {
