@@ -160,7 +160,7 @@ int main(void)
 {
     na_layer *hand = NULL, *built = NULL;
     na_mha_options o = {.num_heads = HEADS, .in_features = EMBED,
-                        .capture_weights = true, .seed = 1};
+                        .capture_weights = true, .seed = 1, .no_bias = true};
     CHECK(build_by_hand(&hand));
     CHECK(na_mha_new(&o, &built));
     int rc = run(hand, built);

@@ -54,7 +54,7 @@ static na_status build(na_layer **model)
     na_param_release(table); /* the two layers hold it now: a shared parameter */
     na_rms_layer_norm_new("block_0/norm", 1, &(na_dim){"embedding", EMBED}, &norm);
     na_mha_options o = {.num_heads = HEADS, .in_features = EMBED, .causal = true,
-                        .mask_tag = "", .name = "block_0/attention", .seed = SEED};
+                        .mask_tag = "", .name = "block_0/attention", .seed = SEED, .no_bias = true};
     na_mha_new(&o, &attn);
     na_named_group_new("block_0", NA_LAYERS(norm, attn), &group);
     na_residual_new(group, &block);

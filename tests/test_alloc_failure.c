@@ -115,7 +115,7 @@ static na_status attention(bool weights, int kv_heads, double *sum)
 {
     na_mha_options o = {.num_heads = 4, .in_features = 8, .num_kv_heads = kv_heads,
                         .causal = true, .capture_weights = weights, .mask_tag = "",
-                        .seed = 3};
+                        .seed = 3, .no_bias = true};
     na_layer *attn = NULL;
     na_status s = na_mha_new(&o, &attn);
     if (s != NA_OK) {
@@ -144,7 +144,7 @@ static na_status op_attention_gqa(double *sum) { return attention(false, 2, sum)
 static na_status op_kv_cache_decode(double *sum)
 {
     na_mha_options o = {.num_heads = 2, .in_features = 8, .causal = true, .mask_tag = "",
-                        .seed = 4};
+                        .seed = 4, .no_bias = true};
     na_layer *model = NULL;
     int converted = 0;
     na_status s = na_mha_new(&o, &model);

@@ -246,8 +246,7 @@ static void check_against_ref(na_layer *m, const na_value *in, const na_side *si
 Test(attention, keras_published_case)
 {
     na_gqa_options o = {.head_dim = 8, .num_query_heads = 8, .num_key_value_heads = 8,
-                        .query_features = 8, .use_bias = true,
-                        .return_attention_scores = true, .features_axis = "features"};
+                        .query_features = 8, .return_attention_scores = true, .features_axis = "features"};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_gqa_new(&o, &m));
     float wq[8 * 8 * 8], wo[8 * 8 * 8], eye[64], val[64];
@@ -326,8 +325,7 @@ static na_array *rand_input(int b, int s, int e, uint64_t seed, const char *seq,
 static void mha_case(int B, int S, int E, int H, int Hkv, int D, int Eo, bool qk_norm)
 {
     na_mha_options o = {.num_heads = H, .num_kv_heads = Hkv, .in_features = E,
-                        .qkv_features = H * D, .out_features = Eo, .use_bias = true,
-                        .normalize_qk = qk_norm, .seed = 7};
+                        .qkv_features = H * D, .out_features = Eo, .normalize_qk = qk_norm, .seed = 7};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     randomise(m, 100);
@@ -369,7 +367,7 @@ Test(attention, cross_attention_different_lengths)
 {
     int B = 2, S = 3, T = 7, E = 6, Ekv = 5, H = 2, D = 4;
     na_mha_options o = {.num_heads = H, .in_features = E, .in_kv_features = Ekv,
-                        .qkv_features = H * D, .seed = 3};
+                        .qkv_features = H * D, .seed = 3, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     float *xq = NULL, *xkv = NULL;
@@ -391,9 +389,9 @@ Test(attention, cross_attention_different_lengths)
 Test(attention, gqa_equal_heads_equals_mha)
 {
     int H = 4, D = 3, E = 6;
-    na_mha_options mo = {.num_heads = H, .in_features = E, .qkv_features = H * D};
+    na_mha_options mo = {.num_heads = H, .in_features = E, .qkv_features = H * D, .no_bias = true};
     na_gqa_options go = {.head_dim = D, .num_query_heads = H, .num_key_value_heads = H,
-                         .query_features = E};
+                         .query_features = E, .no_bias = true};
     na_layer *mha = NULL, *gqa = NULL;
     NA_OK_OR_FAIL(na_mha_new(&mo, &mha));
     NA_OK_OR_FAIL(na_gqa_new(&go, &gqa));
@@ -434,7 +432,7 @@ Test(attention, gqa_equal_heads_equals_mha)
 
 Test(attention, children_named_and_printed)
 {
-    na_mha_options o = {.num_heads = 2, .in_features = 8, .causal = true};
+    na_mha_options o = {.num_heads = 2, .in_features = 8, .causal = true, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     const char *names[] = {"input_to_query", "input_to_key", "input_to_value",
@@ -487,7 +485,7 @@ static na_status make_probe(na_layer *target, const char *path, void *ctx, na_la
 
 Test(attention, side_inputs_reach_all_five_custom_sublayers)
 {
-    na_mha_options o = {.num_heads = 2, .in_features = 4};
+    na_mha_options o = {.num_heads = 2, .in_features = 4, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     int calls = 0;
@@ -516,7 +514,7 @@ Test(attention, side_inputs_reach_all_five_custom_sublayers)
 Test(attention, hand_built_equals_builder)
 {
     int E = 6, H = 2, D = 3;
-    na_mha_options o = {.num_heads = H, .in_features = E, .qkv_features = H * D};
+    na_mha_options o = {.num_heads = H, .in_features = E, .qkv_features = H * D, .no_bias = true};
     na_layer *built = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &built));
     na_param_list list = {0};
@@ -556,7 +554,7 @@ Test(attention, hand_built_equals_builder)
 Test(attention, captured_weights)
 {
     na_mha_options o = {.num_heads = 3, .in_features = 6, .capture_weights = true,
-                        .causal = true};
+                        .causal = true, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     cr_assert_null(na_attention_weights(m));
@@ -597,7 +595,7 @@ Test(attention, captured_weights)
 Test(attention, broadcast_dropout_shares_mask_across_batch_and_heads)
 {
     na_mha_options o = {.num_heads = 4, .in_features = 8, .dropout_rate = 0.5,
-                        .broadcast_dropout = true, .capture_weights = true, .seed = 1};
+                        .capture_weights = true, .seed = 1, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     na_array *x = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 6}, {"embedding", 8}), 2);
@@ -624,7 +622,7 @@ Test(attention, broadcast_dropout_shares_mask_across_batch_and_heads)
 Test(attention, dropout_without_broadcast_varies_by_batch_and_head)
 {
     na_mha_options o = {.num_heads = 4, .in_features = 8, .dropout_rate = 0.5,
-                        .capture_weights = true, .seed = 1};
+                        .capture_weights = true, .seed = 1, .no_bias = true, .independent_dropout = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     na_array *x = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 6}, {"embedding", 8}), 2);
@@ -650,7 +648,7 @@ Test(attention, dropout_without_broadcast_varies_by_batch_and_head)
 Test(attention, keras_key_defaults_to_value)
 {
     na_gqa_options o = {.head_dim = 4, .num_query_heads = 4, .num_key_value_heads = 2,
-                        .query_features = 6, .value_features = 5, .seed = 9};
+                        .query_features = 6, .value_features = 5, .seed = 9, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_gqa_new(&o, &m));
     na_array *q = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 3}, {"embedding", 6}), 1);
@@ -687,8 +685,8 @@ static void fused_case(int H, int Hkv, int S, int T, bool causal, int64_t window
 {
     na_gqa_options o = {.head_dim = 5, .num_query_heads = H, .num_key_value_heads = Hkv,
                         .query_features = 7, .value_features = 6, .output_features = 9,
-                        .use_bias = true, .use_causal_mask = causal,
-                        .sliding_window = window, .uniform_masked_rows = !zero_rows,
+                        .use_causal_mask = causal,
+                        .sliding_window = window, .masked_rows = (!zero_rows) ? NA_MASKED_ROWS_UNIFORM : NA_MASKED_ROWS_ZERO,
                         .seed = 3};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_gqa_new(&o, &m));
@@ -740,20 +738,20 @@ Test(attention, fused_equals_general_long_cross) { fused_case(4, 2, 3, 150, fals
 Test(attention, indivisible_heads_are_errors)
 {
     na_layer *m = NULL;
-    na_mha_options o = {.num_heads = 6, .num_kv_heads = 4, .in_features = 12};
+    na_mha_options o = {.num_heads = 6, .num_kv_heads = 4, .in_features = 12, .no_bias = true};
     NA_EXPECT_FAIL(na_mha_new(&o, &m), NA_ERR_ARGUMENT, "num_kv_heads 4", "num_heads 6");
     na_gqa_options g = {.head_dim = 4, .num_query_heads = 8, .num_key_value_heads = 3,
-                        .query_features = 8};
+                        .query_features = 8, .no_bias = true};
     NA_EXPECT_FAIL(na_gqa_new(&g, &m), NA_ERR_ARGUMENT, "num_key_value_heads 3",
                    "must divide");
-    na_mha_options q = {.num_heads = 5, .in_features = 12};
+    na_mha_options q = {.num_heads = 5, .in_features = 12, .no_bias = true};
     NA_EXPECT_FAIL(na_mha_new(&q, &m), NA_ERR_ARGUMENT, "qkv_features 12", "num_heads 5");
     cr_assert_null(m);
 }
 
 Test(attention, bad_inputs_are_errors)
 {
-    na_mha_options o = {.num_heads = 2, .in_features = 4};
+    na_mha_options o = {.num_heads = 2, .in_features = 4, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     na_array *x = ts_random(NA_F32, NA_DIMS({"seq", 3}, {"embedding", 5}), 1), *y = NULL;

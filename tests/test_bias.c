@@ -320,7 +320,7 @@ Test(bias, dot_product_attn_bias_then_alibi_then_causal)
 Test(bias, builders_place_bias_layers)
 {
     na_mha_options m = {.num_heads = 4, .num_kv_heads = 2, .in_features = 8,
-                        .causal = true, .alibi = true, .bias_tag = "rel"};
+                        .causal = true, .alibi = true, .bias_tag = "rel", .no_bias = true};
     na_layer *mha = NULL, *bias = NULL, *alibi = NULL;
     NA_OK_OR_FAIL(na_mha_new(&m, &mha));
     bias = na_tree_get(mha, "query_key_to_attn/1");

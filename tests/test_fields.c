@@ -490,7 +490,7 @@ static int all_types(type_case *c)
         "item:int=1; rename_from:axis=seq; rename_to:axis=kv_seq"};
     c[n++] = (type_case){&na_attention_logits_type,
         MAKE(na_attention_logits_new("projection", 0.5, &made)),
-        "contract:axis=projection; scale:float=0.5"};
+        "contract:axis=projection; scale:float=0.5; custom_scale:bool=false"};
     c[n++] = (type_case){&na_attention_combine_type,
         MAKE(na_attention_combine_new(NULL, &made)), "contract:axis=kv_seq"};
     c[n++] = (type_case){&na_apply_attention_mask_type,

@@ -591,7 +591,6 @@ static na_layer *cached_mha(int heads, int kv_heads, bool fused)
                         .num_kv_heads = kv_heads,
                         .in_features = 32,
                         .causal = true,
-                        .use_bias = true,
                         .seed = 5};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));

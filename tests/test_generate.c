@@ -25,7 +25,7 @@ static na_layer *tiny_lm(int64_t capacity, int64_t batch)
     NA_OK_OR_FAIL(na_rms_layer_norm_new("lnf", NA_DIMS({"embedding", EMB}), &lnf));
     na_rope_options rope = {.max_wavelength = 10000};
     na_mha_options o = {.num_heads = 4, .num_kv_heads = 2, .in_features = EMB, .causal = true,
-                        .rotary = &rope, .seed = 2};
+                        .rotary = &rope, .seed = 2, .no_bias = true};
     NA_OK_OR_FAIL(na_mha_new(&o, &attn));
     NA_OK_OR_FAIL(na_linear_new("up", NA_DIMS({"embedding", EMB}), NA_DIMS({"hidden", 32}), 0,
                                 NULL, NULL, 3, &up));

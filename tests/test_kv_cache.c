@@ -113,7 +113,7 @@ static void decode_matches_full(na_layer *full, na_layer *cached, bool padded,
 static na_layer *mha(int heads, int kv_heads, bool causal)
 {
     na_mha_options o = {.num_heads = heads, .num_kv_heads = kv_heads, .in_features = E,
-                        .causal = causal, .use_bias = true, .seed = 21};
+                        .causal = causal, .seed = 21};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     return m;
@@ -135,7 +135,7 @@ static na_layer *keras_window(void)
 {
     na_gqa_options o = {.head_dim = 4, .num_query_heads = 4, .num_key_value_heads = 2,
                         .query_features = E, .use_causal_mask = true,
-                        .sliding_window = 3, .seed = 8};
+                        .sliding_window = 3, .seed = 8, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_gqa_new(&o, &m));
     return m;
@@ -295,7 +295,7 @@ static na_layer *rotary_mha(void)
 {
     na_rope_options r = {.max_wavelength = 100};
     na_mha_options o = {.num_heads = 4, .num_kv_heads = 2, .in_features = E,
-                        .causal = true, .rotary = &r, .seed = 5};
+                        .causal = true, .rotary = &r, .seed = 5, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     return m;
@@ -312,7 +312,7 @@ Test(kv_cache, rotary_decode_equals_full)
 static na_layer *alibi_mha(int kv_heads)
 {
     na_mha_options o = {.num_heads = 4, .num_kv_heads = kv_heads, .in_features = E,
-                        .causal = true, .alibi = true, .seed = 9};
+                        .causal = true, .alibi = true, .seed = 9, .no_bias = true};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
     return m;

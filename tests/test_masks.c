@@ -79,7 +79,9 @@ Test(masks, padding_mask_broadcasts_by_name)
     na_value *in = na_value_tuple(2, (na_value *[]){na_value_ref_array(q),
                                                     na_value_ref_array(k)});
     for (int policy = 0; policy < 2; policy++) {
-        na_dot_product_options o = {.mask_tag = "attn_mask", .masked_rows = policy};
+        na_dot_product_options o = {.mask_tag = "attn_mask",
+                                    .masked_rows = policy ? NA_MASKED_ROWS_ZERO
+                                                          : NA_MASKED_ROWS_UNIFORM};
         na_layer *l = NULL;
         na_value *w = NULL;
         NA_OK_OR_FAIL(na_dot_product_attn_new(&o, &l));

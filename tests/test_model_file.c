@@ -116,7 +116,7 @@ Test(model_file, tied_model_round_trips_and_stays_tied)
 Test(model_file, attention_model_round_trips_bit_identically)
 {
     na_mha_options o = {.num_heads = 4, .in_features = 16, .num_kv_heads = 2,
-                        .causal = true, .use_bias = true, .normalize_qk = true,
+                        .causal = true, .normalize_qk = true,
                         .seed = 5};
     na_layer *attn = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &attn));
@@ -183,11 +183,11 @@ static na_layer *zoo(void)
                                           &l[n++]));
     na_gqa_options g = {.head_dim = 4, .num_query_heads = 4, .num_key_value_heads = 2,
                         .query_features = 8, .use_causal_mask = true,
-                        .sliding_window = 3, .seed = 4, .name = "gqa"};
+                        .sliding_window = 3, .seed = 4, .name = "gqa", .no_bias = true};
     na_layer *gqa = NULL, *mha = NULL;
     NA_OK_OR_FAIL(na_gqa_new(&g, &gqa));
     l[n++] = gqa;
-    NA_OK_OR_FAIL(na_mha_new(&(na_mha_options){.num_heads = 2, .in_features = 8, .seed = 6, .name = "mha"},
+    NA_OK_OR_FAIL(na_mha_new(&(na_mha_options){.num_heads = 2, .in_features = 8, .seed = 6, .name = "mha", .no_bias = true},
                              &mha));
     NA_OK_OR_FAIL(na_kv_cache_from_attention(mha, &(na_kv_cache_options){.capacity = 16},
                                              &l[n++]));

@@ -70,7 +70,7 @@ Test(models_rope, mha_llama3_scaling_matches_reference)
                          .llama3_low_freq_factor = 1, .llama3_high_freq_factor = 4,
                          .llama3_original_max_position = 64};
     na_mha_options o = {.num_heads = 2, .in_features = E, .causal = true,
-                        .rotary = &r, .seed = 11};
+                        .rotary = &r, .seed = 11, .no_bias = true};
     na_layer *attn = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &attn));
     ref_cfg c = base_cfg(2, 2, 8);
@@ -84,8 +84,7 @@ Test(models_rope, gqa_partial_linear_window_softcap_matches_reference)
     na_rope_options r = {.max_wavelength = 500, .scale_factor = 2, .fraction = 0.5};
     na_mha_options o = {.num_heads = 4, .num_kv_heads = 2, .in_features = E,
                         .qkv_features = 4 * 6, .causal = true, .rotary = &r,
-                        .sliding_window = 3, .logit_soft_cap = 0.7, .use_bias = true,
-                        .seed = 12};
+                        .sliding_window = 3, .logit_soft_cap = 0.7, .seed = 12};
     na_layer *attn = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &attn));
     ref_cfg c = base_cfg(4, 2, 6);
@@ -113,7 +112,7 @@ Test(models_rope, keras_builder_takes_the_rotary_option)
     na_rope_options r = {.max_wavelength = 100};
     na_gqa_options o = {.head_dim = 4, .num_query_heads = 4, .num_key_value_heads = 1,
                         .query_features = E, .use_causal_mask = true,
-                        .uniform_masked_rows = true, .rotary = &r, .seed = 13};
+                        .masked_rows = NA_MASKED_ROWS_UNIFORM, .rotary = &r, .seed = 13, .no_bias = true};
     na_layer *attn = NULL;
     NA_OK_OR_FAIL(na_gqa_new(&o, &attn));
     ref_cfg c = base_cfg(4, 1, 4);
@@ -126,7 +125,7 @@ Test(models_rope, keras_builder_takes_the_rotary_option)
 Test(models_rope, tree_order_is_project_rotate_rename)
 {
     na_rope_options r = {0};
-    na_mha_options o = {.num_heads = 2, .in_features = E, .causal = true, .rotary = &r};
+    na_mha_options o = {.num_heads = 2, .in_features = E, .causal = true, .rotary = &r, .no_bias = true};
     na_layer *attn = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &attn));
     const char *want_q[] = {"SelectAttentionInput", "Linear", "ApplyRoPE"};
@@ -156,7 +155,7 @@ Test(models_rope, tree_order_is_project_rotate_rename)
 Test(models_rope, bad_rotary_options_fail_with_a_message)
 {
     na_rope_options r = {.fraction = 1.5};
-    na_mha_options o = {.num_heads = 2, .in_features = E, .causal = true, .rotary = &r};
+    na_mha_options o = {.num_heads = 2, .in_features = E, .causal = true, .rotary = &r, .no_bias = true};
     na_layer *attn = NULL;
     NA_EXPECT_FAIL(na_mha_new(&o, &attn), NA_ERR_ARGUMENT, "na_mha_new",
                    "rotary fraction 1.5");
@@ -167,7 +166,7 @@ Test(models_rope, bad_rotary_options_fail_with_a_message)
     na_layer *rope = NULL;
     NA_EXPECT_FAIL(na_apply_rope_new("projection", &r, &rope), NA_ERR_ARGUMENT,
                    "na_apply_rope_new", "Llama 3 scaling");
-    o = (na_mha_options){.num_heads = 2, .in_features = E, .sliding_window = 4};
+    o = (na_mha_options){.num_heads = 2, .in_features = E, .sliding_window = 4, .no_bias = true};
     NA_EXPECT_FAIL(na_mha_new(&o, &attn), NA_ERR_ARGUMENT, "sliding_window 4 (needs causal)");
     cr_assert_null(attn);
 }

@@ -160,7 +160,7 @@ Test(sizes, layer_constructors_with_huge_features_fail_cleanly)
                                  &(na_dim){"out", 4}, 0, NULL, NULL, 1, &l),
                    NA_ERR_SHAPE, "in:4611686018427387904");
     cr_assert_null(l);
-    na_mha_options o = {.num_heads = 2, .in_features = HUGE62};
+    na_mha_options o = {.num_heads = 2, .in_features = HUGE62, .no_bias = true};
     na_status st = na_mha_new(&o, &l);
     cr_assert(st == NA_ERR_SHAPE || st == NA_ERR_ARGUMENT, "%s: %s",
               na_status_name(st), na_last_error());

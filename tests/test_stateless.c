@@ -12,7 +12,7 @@ static na_layer *caching_attention(void)
 {
     na_layer *attn = NULL, *cached = NULL;
     NA_OK_OR_FAIL(na_mha_new(&(na_mha_options){.num_heads = 2, .in_features = 8,
-                                                .causal = true, .seed = 3},
+                                                .causal = true, .seed = 3, .no_bias = true},
                              &attn));
     NA_OK_OR_FAIL(na_kv_cache_from_attention(attn, &(na_kv_cache_options){.capacity = 8},
                                              &cached));

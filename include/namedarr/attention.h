@@ -96,6 +96,9 @@ na_status na_select_attention_input_new(int item, const char *rename_from,
  *   (q {batch, seq, heads, projection}, k {batch, kv_seq, heads, projection})
  *     -> {batch, heads, seq, kv_seq} */
 na_status na_attention_logits_new(const char *axis, double scale, na_layer **out);
+/* A fixed scale, any finite value (0 and negative included), instead of
+ * the automatic one (field custom_scale = true). */
+na_status na_attention_logits_set_scale(na_layer *logits, double scale);
 
 /* AttentionCombine: (a, v) -> sum over `axis` of a * v. axis NULL: "kv_seq".
  *   (a {batch, heads, seq, kv_seq}, v {batch, kv_seq, heads, projection})
@@ -104,14 +107,16 @@ na_status na_attention_combine_new(const char *axis, na_layer **out);
 
 /* Zero fields take the defaults. */
 typedef struct na_dot_product_options {
-    double scale;                 /* 0: projection**-0.5                     */
+    bool custom_scale;            /* false: projection**-0.5 (Flax, Keras)   */
+    double scale;                 /* with custom_scale: any finite value     */
     const char *mask_tag;         /* explicit mask from the side inputs      */
     bool mask_optional;           /* a missing mask_tag means no mask        */
     bool causal;                  /* add ApplyCausalMask                     */
     int64_t window;               /* sliding window (with causal); 0: none   */
     const char *query_positions_key; /* for the causal mask (defaults)      */
     const char *kv_positions_key;
-    na_masked_rows masked_rows;   /* UNIFORM: Softmax; ZERO: MaskedSoftmax   */
+    na_masked_rows masked_rows;   /* DEFAULT, UNIFORM: Softmax; ZERO:        */
+                                  /* MaskedSoftmax                           */
     double masked_out_value;      /* 0: NA_MASKED_OUT_DEFAULT                */
     double dropout_rate;          /* > 0: Dropout on the weights             */
     const char *const *dropout_shared; /* axes sharing one dropout mask       */
@@ -142,30 +147,62 @@ na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **
  * both paths and the causal mask. Self-attention only (the key input must
  * have the queries' seq). */
 
-/* Flax-style multi-head attention. Zero fields take the defaults. */
+/* Options convention (both builders): every field's zero value is the
+ * documented default of Flax's MultiHeadDotProductAttention or Keras's
+ * GroupQueryAttention, so `(na_mha_options){.num_heads = 8, .in_features =
+ * 512}` is Flax's MultiHeadDotProductAttention(num_heads=8) on 512 features.
+ * Where the default is "on", the field says "off" (no_bias,
+ * independent_dropout); a value whose legitimate setting is 0 has a flag
+ * (custom_scale); initializers are pointers, NULL for the default. The
+ * fully-masked-row policy is `masked_rows` in both (NA_MASKED_ROWS_DEFAULT:
+ * the framework's own policy).
+ *
+ * Initializers. An na_init fills each parameter from the options' seed
+ * (each parameter draws from na_init_seed_for(seed, its label)). Flax's
+ * DenseGeneral flattens the kernel to (prod(input axes), prod(feature
+ * axes)) before its initializer runs, so fan_in is the product of the input
+ * axes: embedding for the query/key/value kernels, heads x projection for
+ * the output kernel — the library's own rule (init.h). Keras's EinsumDense
+ * passes the kernel's einsum shape, whose fans are (shape[-2] * r,
+ * shape[-1] * r) with r the product of the leading dims: query kernel
+ * (embedding, query heads, head_dim) has fan_in = heads * embedding and
+ * fan_out = head_dim * embedding; output kernel (query heads, head_dim,
+ * embedding) has fan_in = head_dim * heads, fan_out = embedding * heads;
+ * a bias (heads, head_dim) has fans (heads, head_dim), a bias (embedding,)
+ * both = embedding. na_gqa_new uses those fans (na_init.fan_in/fan_out). */
+
+/* Flax-style multi-head attention (flax.linen.MultiHeadDotProductAttention).
+ * Zero fields take Flax's defaults, listed on the right. */
 typedef struct na_mha_options {
-    int num_heads;                /* required, > 0                           */
+    int num_heads;                /* required, > 0          (Flax: required) */
     int64_t in_features;          /* required: size of the feature axis      */
-    int64_t qkv_features;         /* 0: in_features; divisible by num_heads  */
-    int64_t out_features;         /* 0: in_features                          */
+                                  /* (Flax infers it from the input)         */
+    int64_t qkv_features;         /* 0: in_features (None); divisible by     */
+                                  /* num_heads                               */
+    int64_t out_features;         /* 0: in_features         (None)           */
     int num_kv_heads;             /* 0: num_heads (MHA, axis `heads`); else  */
                                   /* GQA axes kv_heads/query_heads; divides  */
                                   /* num_heads                               */
     int64_t in_kv_features;       /* 0: in_features (cross-attention inputs) */
-    bool use_bias;                /* Affine instead of Linear                */
+    bool no_bias;                 /* false: biases    (use_bias=True)        */
     bool normalize_qk;            /* LayerNorm over projection on q and k    */
-    double dropout_rate;          /* on the attention weights                */
-    bool broadcast_dropout;       /* Flax: one mask over (seq, kv_seq) shared */
-                                  /* by every batch index and head           */
-    bool capture_weights;         /* keep the last weights (see above)       */
-    bool causal;                  /* position-based causal mask              */
+                                  /*                  (normalize_qk=False)   */
+    double dropout_rate;          /* on the weights   (dropout_rate=0.0)     */
+    bool independent_dropout;     /* false: one mask over (seq, kv_seq)      */
+                                  /* shared by every batch index and head    */
+                                  /*                  (broadcast_dropout=True)*/
+    bool capture_weights;         /* keep the last weights (sow_weights=False)*/
+    bool causal;                  /* position-based causal mask (Flax: pass  */
+                                  /* make_causal_mask as the mask)           */
     const char *mask_tag;         /* optional explicit mask; default          */
-                                  /* NA_ATTN_MASK_KEY ("" for none)          */
-    double scale;                 /* 0: projection**-0.5                     */
-    na_masked_rows masked_rows;   /* default UNIFORM (Flax)                  */
+                                  /* NA_ATTN_MASK_KEY ("" for none) (mask)   */
+    bool custom_scale;            /* false: projection**-0.5 (Flax's         */
+    double scale;                 /* dot_product_attention); with            */
+                                  /* custom_scale any finite value, 0 too    */
+    na_masked_rows masked_rows;   /* DEFAULT = UNIFORM (Flax, finfo.min)     */
     const char *name;             /* parameter label prefix; "attention"     */
     const char *features_axis;    /* default "embedding"                     */
-    uint64_t seed;                /* weights and dropout                     */
+    uint64_t seed;                /* weights and dropout (Flax: the rngs)    */
     const na_rope_options *rotary;/* RoPE on queries and keys (see below);   */
                                   /* NULL: none                              */
     int64_t sliding_window;       /* with causal: keep q_pos - kv_pos <      */
@@ -175,13 +212,20 @@ typedef struct na_mha_options {
     const char *bias_tag;         /* optional additive bias from the side    */
                                   /* inputs (Flax's bias); NULL: none        */
     bool alibi;                   /* ALiBi from the positions (masks.h)      */
+    const na_init *kernel_init;   /* NULL: lecun_normal, i.e. variance       */
+                                  /* scaling 1.0, fan_in, truncated normal   */
+                                  /*                  (default_kernel_init)  */
+    const na_init *out_kernel_init; /* NULL: kernel_init (out_kernel_init=None)*/
+    const na_init *bias_init;     /* NULL: zeros      (bias_init=zeros)      */
+    const na_init *out_bias_init; /* NULL: bias_init  (out_bias_init=None)   */
 } na_mha_options;
 
 na_status na_mha_new(const na_mha_options *opt, na_layer **out);
 
-/* Keras-style grouped-query attention. Input: the query array alone (self-
- * attention) or a tuple (query, value[, key]) — the key defaults to the
- * value. Zero fields take the defaults. */
+/* Keras-style grouped-query attention (keras.layers.GroupQueryAttention).
+ * Input: the query array alone (self-attention) or a tuple (query,
+ * value[, key]) — the key defaults to the value. Zero fields take Keras's
+ * defaults, listed on the right. */
 typedef struct na_gqa_options {
     int64_t head_dim;             /* required                                */
     int num_query_heads;          /* required                                */
@@ -190,15 +234,17 @@ typedef struct na_gqa_options {
     int64_t value_features;       /* 0: query_features                       */
     int64_t key_features;         /* 0: value_features                       */
     int64_t output_features;      /* 0: query_features                       */
-    bool use_bias;
-    double dropout;               /* on the attention weights                */
-    bool use_causal_mask;
+    bool no_bias;                 /* false: biases    (use_bias=True)        */
+    double dropout;               /* on the weights   (dropout=0.0)          */
+    bool use_causal_mask;         /*                  (use_causal_mask=False)*/
     int64_t sliding_window;       /* with use_causal_mask; 0: none           */
     bool return_attention_scores; /* output (y, weights)                     */
+                                  /*          (return_attention_scores=False)*/
     const char *mask_tag;         /* optional explicit mask; default          */
                                   /* NA_ATTN_MASK_KEY ("" for none)          */
-    bool uniform_masked_rows;     /* fully masked rows: zero weights (Keras) */
-                                  /* unless set (uniform, as in Flax)        */
+                                  /*                  (attention_mask)       */
+    na_masked_rows masked_rows;   /* DEFAULT = ZERO: a fully masked row gets */
+                                  /* zero weights (Keras's masked softmax)   */
     const char *name;             /* default "attention"                     */
     const char *features_axis;    /* default "embedding"                     */
     uint64_t seed;
@@ -206,6 +252,9 @@ typedef struct na_gqa_options {
     const char *bias_tag;         /* optional additive bias from the side    */
                                   /* inputs; NULL: none                      */
     bool alibi;                   /* ALiBi from the positions (masks.h)      */
+    const na_init *kernel_initializer; /* NULL: glorot_uniform (Keras), with */
+                                  /* Keras's einsum-dense fans (above)       */
+    const na_init *bias_initializer;   /* NULL: zeros (Keras)                */
 } na_gqa_options;
 
 na_status na_gqa_new(const na_gqa_options *opt, na_layer **out);

@@ -54,6 +54,10 @@ typedef struct na_init {
     double scale;                      /* NA_INIT_VARIANCE_SCALING            */
     na_fan_mode mode;
     na_init_distribution distribution;
+    double fan_in, fan_out;            /* > 0: used instead of the products   */
+                                       /* over the input / output axes (a     */
+                                       /* framework's own fan rule, e.g.      */
+                                       /* Keras's einsum shapes); 0: computed */
 } na_init;
 
 na_init na_init_zeros(void);

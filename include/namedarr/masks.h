@@ -79,8 +79,14 @@ extern "C" {
 #define NA_QUERY_POSITIONS_KEY "token_positions"
 #define NA_KV_POSITIONS_KEY "kv_positions"
 
+/* The fully-masked-row policy, spelled this way in every options struct.
+ * NA_MASKED_ROWS_DEFAULT (0, what a zeroed options struct holds) means the
+ * documented default of whatever takes the options: uniform for Penzai,
+ * Flax and na_mha_new / na_dot_product_attn_new, zero for Keras's na_gqa_new.
+ * Layers store UNIFORM or ZERO. */
 typedef enum na_masked_rows {
-    NA_MASKED_ROWS_UNIFORM = 0, /* every key masked -> uniform weights      */
+    NA_MASKED_ROWS_DEFAULT = 0, /* the documented default of the caller     */
+    NA_MASKED_ROWS_UNIFORM,     /* every key masked -> uniform weights      */
     NA_MASKED_ROWS_ZERO         /* every key masked -> zero weights (Keras) */
 } na_masked_rows;
 
@@ -117,7 +123,9 @@ na_status na_apply_causal_mask_new(const na_causal_mask_options *opt,
                                    na_layer **out);
 
 /* MaskedSoftmax: softmax over `axis` with an explicit fully-masked-row
- * policy (see above). masked_out_value 0 means NA_MASKED_OUT_DEFAULT. */
+ * policy (see above; DEFAULT is UNIFORM). masked_out_value (< 0; 0 means
+ * NA_MASKED_OUT_DEFAULT) is the threshold: rows at or below half of it are
+ * fully masked. */
 na_status na_masked_softmax_new(const char *axis, na_masked_rows rows,
                                 double masked_out_value, na_layer **out);
 

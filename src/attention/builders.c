@@ -1,10 +1,15 @@
 /* Builders: Flax-style multi-head attention and Keras-style grouped-query
  * attention, each an ordinary Attention tree made of standard layers. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention/attention_internal.h"
+
+/* The four projections. */
+enum { PART_Q, PART_K, PART_V, PART_OUT, PART_N };
+static const char *const part_names[PART_N] = {"query", "key", "value", "output"};
 
 /* What both builders decide before building. */
 typedef struct plan {
@@ -18,7 +23,7 @@ typedef struct plan {
     int key_item, value_item;      /* tuple items of the key/value inputs */
     bool use_bias;
     bool normalize_qk;             /* LayerNorm over projection on q, k   */
-    na_init init;
+    na_init kernel[PART_N], bias[PART_N]; /* per projection (fans set)  */
     uint64_t seed;
     na_dot_product_options qk;
     const char *shared[4];         /* dropout axes shared (NULL-ended)    */
@@ -42,16 +47,47 @@ static int head_dims(const plan *p, bool q, na_dim *dims)
     return n;
 }
 
-/* Linear or Affine "<name>/<part>": in -> out. */
-static na_status projection(const plan *p, const char *part, int n_in,
-                            const na_dim *in, int n_out, const na_dim *out,
-                            na_layer **l)
+/* Affine(linear, bias), taking both (freed on failure). */
+static na_status affine_of(na_layer *lin, na_layer *bias, na_layer **out)
+{
+    na_layer *made = NULL;
+    na_status st = na_layer_alloc(&na_affine_type, &made);
+    if (st != NA_OK) {
+        na_layer_free(lin);
+        na_layer_free(bias);
+        return st;
+    }
+    st = na_layer_field_set_child(made, "linear", lin);
+    st = st == NA_OK ? na_layer_field_set_child(made, "bias", bias)
+                     : (na_layer_free(bias), st);
+    if (st != NA_OK) {
+        na_layer_free(made);
+        return st;
+    }
+    *out = made;
+    return NA_OK;
+}
+
+/* Linear or Affine "<name>/<part>": in -> out, with the part's kernel and
+ * bias initializers (labels "<name>/<part>.weights", ".bias"). */
+static na_status projection(const plan *p, int part, int n_in, const na_dim *in,
+                            int n_out, const na_dim *out, na_layer **l)
 {
     char label[256];
-    snprintf(label, sizeof label, "%s/%s", p->name, part);
-    if (p->use_bias)
-        return na_affine_new(label, n_in, in, n_out, out, 0, NULL, &p->init, p->seed, l);
-    return na_linear_new(label, n_in, in, n_out, out, 0, NULL, &p->init, p->seed, l);
+    snprintf(label, sizeof label, "%s/%s", p->name, part_names[part]);
+    na_layer *lin = NULL, *bias = NULL;
+    na_status st = na_linear_new(label, n_in, in, n_out, out, 0, NULL, &p->kernel[part],
+                                 p->seed, &lin);
+    if (st != NA_OK || !p->use_bias) {
+        *l = lin;
+        return st;
+    }
+    st = na_add_bias_new(label, n_out, out, &p->bias[part], p->seed, &bias);
+    if (st != NA_OK) {
+        na_layer_free(lin);
+        return st;
+    }
+    return affine_of(lin, bias, l);
 }
 
 static void free_list(na_layer **l, int n)
@@ -81,7 +117,6 @@ static na_status input_path(const plan *p, int part, int64_t features, bool norm
                             na_layer **out)
 {
     int item = part == 0 ? 0 : part == 1 ? p->key_item : p->value_item;
-    static const char *const parts[] = {"query", "key", "value"};
     na_layer *list[5] = {0};
     int n = 0;
     na_dim in = {p->features, features}, heads[3];
@@ -91,10 +126,10 @@ static na_status input_path(const plan *p, int part, int64_t features, bool norm
                                                  rename_early ? "kv_seq" : NULL,
                                                  &list[0]);
     if (st == NA_OK && ++n)
-        st = projection(p, parts[part], 1, &in, nh, heads, &list[1]);
+        st = projection(p, part, 1, &in, nh, heads, &list[1]);
     if (st == NA_OK && ++n && norm) {
         char label[256];
-        snprintf(label, sizeof label, "%s/%s_norm", p->name, parts[part]);
+        snprintf(label, sizeof label, "%s/%s_norm", p->name, part_names[part]);
         st = na_layer_norm_new(label, NA_DIMS({"projection", p->head_dim}), false,
                                &list[2]);
         if (st == NA_OK)
@@ -118,7 +153,7 @@ static na_status output_path(const plan *p, na_layer **out)
     na_status st = na_attention_combine_new("kv_seq", &list[0]);
     if (st != NA_OK)
         return st;
-    st = projection(p, "output", nh, heads, 1, &feat, &list[1]);
+    st = projection(p, PART_OUT, nh, heads, 1, &feat, &list[1]);
     if (st != NA_OK) {
         na_layer_free(list[0]);
         return st;
@@ -203,6 +238,66 @@ static void set_bias(plan *p, const char *bias_tag, bool alibi)
     p->qk.alibi = &p->alibi;
 }
 
+/* ---- initializers ------------------------------------------------------------ */
+
+static na_init init_or(const na_init *a, const na_init *b, na_init dflt)
+{
+    return a ? *a : b ? *b : dflt;
+}
+
+/* Flax: kernels keep the library's fans (input axes / feature axes, as
+ * DenseGeneral flattens them); JAX cannot compute the fans of the 1-D
+ * flattened bias, so a bias initializer must be a constant. */
+static na_status flax_inits(const na_mha_options *o, plan *p)
+{
+    for (int i = 0; i < PART_N; i++) {
+        bool out = i == PART_OUT;
+        p->kernel[i] = init_or(out ? o->out_kernel_init : NULL, o->kernel_init,
+                               na_init_lecun_normal());
+        p->bias[i] = init_or(out ? o->out_bias_init : NULL, o->bias_init, na_init_zeros());
+        if (p->bias[i].kind != NA_INIT_CONSTANT && p->bias[i].fan_in <= 0 &&
+            p->bias[i].fan_out <= 0)
+            return na__fail(NA_ERR_ARGUMENT, "%s: %s must be a constant (Flax "
+                            "flattens the %s bias to one axis, whose fans JAX cannot "
+                            "compute), or give its fan_in/fan_out", p->who,
+                            out && o->out_bias_init ? "out_bias_init" : "bias_init",
+                            part_names[i]);
+    }
+    return NA_OK;
+}
+
+/* Keras's fans of an einsum shape (..., a, b): (a * r, b * r), r the
+ * product of the leading dims; one dim n: (n, n). Set unless given. */
+static void keras_fans(na_init *init, int n, const int64_t *shape)
+{
+    double r = 1;
+    for (int i = 0; i < n - 2; i++)
+        r *= (double)shape[i];
+    double fi = n == 1 ? (double)shape[0] : (double)shape[n - 2] * r;
+    double fo = n == 1 ? (double)shape[0] : (double)shape[n - 1] * r;
+    if (init->fan_in <= 0)
+        init->fan_in = fi;
+    if (init->fan_out <= 0)
+        init->fan_out = fo;
+}
+
+/* Keras's GroupQueryAttention kernels: query (m, u, h), key and value
+ * (m, v, h), output (u, h, m); biases (u, h), (v, h), (m,). */
+static void keras_inits(const na_gqa_options *o, plan *p)
+{
+    int64_t m[PART_N] = {p->in_q, p->in_k, p->in_v, p->out};
+    int64_t heads[PART_N] = {p->nq, p->nkv, p->nkv, p->nq};
+    for (int i = 0; i < PART_N; i++) {
+        p->kernel[i] = init_or(o->kernel_initializer, NULL, na_init_xavier_uniform());
+        p->bias[i] = init_or(o->bias_initializer, NULL, na_init_zeros());
+        bool out = i == PART_OUT;
+        int64_t k[3] = {out ? heads[i] : m[i], out ? p->head_dim : heads[i],
+                        out ? m[i] : p->head_dim};
+        keras_fans(&p->kernel[i], 3, k);
+        keras_fans(&p->bias[i], out ? 1 : 2, out ? &m[i] : &k[1]);
+    }
+}
+
 /* ---- Flax-style MHA ------------------------------------------------------- */
 
 static na_status mha_plan(const na_mha_options *o, plan *p)
@@ -239,29 +334,32 @@ static na_status mha_plan(const na_mha_options *o, plan *p)
     p->grouped = nkv != o->num_heads;
     p->key_item = 1; /* Flax: (inputs_q, inputs_k, inputs_v) */
     p->value_item = 2;
-    p->use_bias = o->use_bias;
-    p->init = na_init_lecun_normal(); /* Flax's default kernel init */
+    p->use_bias = !o->no_bias;
     p->seed = o->seed;
     p->normalize_qk = o->normalize_qk;
-    return NA_OK;
+    if (!isfinite(o->scale))
+        return na__fail(NA_ERR_ARGUMENT, "%s: scale %g must be finite", who, o->scale);
+    return flax_inits(o, p);
 }
 
 static void mha_qk(const na_mha_options *o, plan *p)
 {
-    if (o->broadcast_dropout) { /* Flax: one mask for every batch index and
+    if (!o->independent_dropout) { /* Flax: one mask for every batch index and
                                  * head, varying over (seq, kv_seq) only */
         p->shared[0] = "batch";
         p->shared[1] = p->grouped ? "kv_heads" : "heads";
         p->shared[2] = p->grouped ? "query_heads" : NULL;
     }
     p->qk = (na_dot_product_options){
+        .custom_scale = o->custom_scale || o->scale != 0,
         .scale = o->scale,
         .mask_tag = mask_tag_or_default(o->mask_tag),
         .mask_optional = true,
         .causal = o->causal,
         .window = o->sliding_window,
         .soft_cap = o->logit_soft_cap,
-        .masked_rows = o->masked_rows,
+        .masked_rows = o->masked_rows == NA_MASKED_ROWS_DEFAULT ? NA_MASKED_ROWS_UNIFORM
+                                                                : o->masked_rows,
         .dropout_rate = o->dropout_rate,
         .dropout_shared = p->shared,
         .seed = o->seed,
@@ -317,16 +415,16 @@ static na_status gqa_plan(const na_gqa_options *o, plan *p)
     p->grouped = true;
     p->key_item = 2; /* Keras: (query, value, key), key defaults to value */
     p->value_item = 1;
-    p->use_bias = o->use_bias;
-    p->init = na_init_xavier_uniform(); /* Keras's glorot_uniform */
+    p->use_bias = !o->no_bias;
     p->seed = o->seed;
+    keras_inits(o, p);
     p->qk = (na_dot_product_options){
         .mask_tag = mask_tag_or_default(o->mask_tag),
         .mask_optional = true,
         .causal = o->use_causal_mask,
         .window = o->sliding_window,
-        .masked_rows = o->uniform_masked_rows ? NA_MASKED_ROWS_UNIFORM
-                                              : NA_MASKED_ROWS_ZERO,
+        .masked_rows = o->masked_rows == NA_MASKED_ROWS_DEFAULT ? NA_MASKED_ROWS_ZERO
+                                                                : o->masked_rows,
         .dropout_rate = o->dropout,
         .seed = o->seed,
     };

@@ -9,8 +9,16 @@
 typedef struct contract_layer {
     na_layer base;
     const char *contract; /* interned: the contracted axis                */
-    double scale;         /* AttentionLogits: 0 = size(axis)**-0.5        */
+    double scale;         /* AttentionLogits: 0 = size(axis)**-0.5 unless */
+    bool custom_scale;    /* custom_scale (then any finite value, 0 too)  */
 } contract_layer;
+
+static double logits_scale(const contract_layer *l, const na_array *q)
+{
+    return l->custom_scale || l->scale != 0
+               ? l->scale
+               : 1.0 / sqrt((double)na_axis_size(q, l->contract));
+}
 
 /* The two arrays of a pair input. */
 static na_status pair_arrays(const na_value *in, const char *who, const char *first,
@@ -55,8 +63,7 @@ static na_status logits_call(na_layer *self, const na_value *in, const na_side *
         st = require_axis(who, l->contract, "queries", q, "keys", k);
     if (st != NA_OK)
         return st;
-    double scale = l->scale != 0 ? l->scale
-                                 : 1.0 / sqrt((double)na_axis_size(q, l->contract));
+    double scale = logits_scale(l, q);
     na_array *dot = NULL, *y = NULL;
     st = na_contract(q, k, (const char *const[]){l->contract, NULL}, &dot);
     if (st != NA_OK) {
@@ -101,7 +108,7 @@ static void logits_describe(const na_layer *self, na_fields *f)
 {
     const contract_layer *l = (const contract_layer *)self;
     na_fields_field(f, self, "contract");
-    if (l->scale != 0)
+    if (l->scale != 0 || l->custom_scale)
         na_fields_float(f, "scale", l->scale);
     else
         na_fields_str(f, "scale", "auto");
@@ -110,15 +117,17 @@ static void logits_describe(const na_layer *self, na_fields *f)
 static na_status contract_finish(na_layer *self)
 {
     const contract_layer *l = (const contract_layer *)self;
-    if (!l->contract || !(l->scale >= 0) || isinf(l->scale))
+    if (!l->contract || !isfinite(l->scale) || (!l->custom_scale && l->scale < 0))
         return na__fail(NA_ERR_ARGUMENT, "%s: an axis and a finite scale >= 0 (0: "
-                        "automatic) are required", self->type->name);
+                        "automatic unless custom_scale) are required", self->type->name);
     return NA_OK;
 }
 
 static const na_field_desc logits_fields[] = {
     NA_FIELD_AS("contract", contract_layer, contract, NA_FIELD_AXIS, NA_FIELD_AS_LIST),
     NA_FIELD_AS("scale", contract_layer, scale, NA_FIELD_FLOAT, NA_FIELD_NOPRINT),
+    NA_FIELD_AS("custom_scale", contract_layer, custom_scale, NA_FIELD_BOOL,
+                NA_FIELD_NOPRINT),
 };
 
 static const na_field_desc combine_fields[] = {
@@ -166,6 +175,20 @@ static na_status contract_new(const na_layer_type *type, const char *axis,
 na_status na_attention_logits_new(const char *axis, double scale, na_layer **out)
 {
     return contract_new(&na_attention_logits_type, axis, "projection", scale, out);
+}
+
+na_status na_attention_logits_set_scale(na_layer *logits, double scale)
+{
+    const char *who = "na_attention_logits_set_scale";
+    if (!na_layer_is(logits, &na_attention_logits_type))
+        return na__fail(NA_ERR_ARGUMENT, "%s: layer is a %s, not an AttentionLogits",
+                        who, logits ? na_layer_type_name(logits) : "NULL");
+    if (!isfinite(scale))
+        return na__fail(NA_ERR_ARGUMENT, "%s: scale %g must be finite", who, scale);
+    contract_layer *l = (contract_layer *)logits;
+    l->scale = scale;
+    l->custom_scale = true;
+    return NA_OK;
 }
 
 na_status na_attention_combine_new(const char *axis, na_layer **out)
@@ -226,7 +249,7 @@ static na_status softmax_and_dropout(const na_dot_product_options *o, na_layer *
                                      int *n)
 {
     na_status st;
-    if (o->masked_rows == NA_MASKED_ROWS_UNIFORM)
+    if (o->masked_rows == NA_MASKED_ROWS_UNIFORM || o->masked_rows == NA_MASKED_ROWS_DEFAULT)
         st = push(n, na_softmax_layer_new(NA_NAMES("kv_seq"), &list[*n]));
     else
         st = push(n, na_masked_softmax_new("kv_seq", o->masked_rows,
@@ -244,7 +267,10 @@ na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **
         return na__fail(NA_ERR_ARGUMENT, "na_dot_product_attn_new: out is NULL");
     na_layer *list[9] = {0};
     int n = 0;
-    na_status st = push(&n, na_attention_logits_new("projection", o.scale, &list[0]));
+    na_status st = push(&n, na_attention_logits_new("projection", o.custom_scale ? 0 : o.scale,
+                                                    &list[0]));
+    if (st == NA_OK && o.custom_scale)
+        st = na_attention_logits_set_scale(list[0], o.scale);
     if (st == NA_OK && o.soft_cap != 0)
         st = push(&n, na_tanh_soft_cap_new(o.soft_cap, &list[n]));
     if (st == NA_OK)

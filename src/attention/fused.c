@@ -27,12 +27,16 @@ typedef struct fused_plan {
 
 /* ---- the plan: read from the sublayers' fields ---------------------------------- */
 
-/* AttentionLogits: the contracted axis and the scale. */
+/* AttentionLogits: the contracted axis and the scale (a custom scale of 0
+ * stays on the general path: the plan's 0 means automatic). */
 static bool logits_plan(const na_layer *l, fused_plan *p)
 {
+    bool custom = false;
     return na_layer_is(l, &na_attention_logits_type) &&
            na_layer_field_axis(l, "contract", &p->p_axis) == NA_OK &&
-           na_layer_field_float(l, "scale", &p->scale) == NA_OK;
+           na_layer_field_float(l, "scale", &p->scale) == NA_OK &&
+           na_layer_field_bool(l, "custom_scale", &custom) == NA_OK &&
+           !(custom && p->scale == 0);
 }
 
 /* Softmax over exactly kv_seq, or MaskedSoftmax over kv_seq with a very

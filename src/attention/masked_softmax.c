@@ -20,8 +20,9 @@ typedef struct masked_softmax_layer {
     double value;
 } masked_softmax_layer;
 
-static const char *const row_policies[] = {
-    [NA_MASKED_ROWS_UNIFORM] = "uniform", [NA_MASKED_ROWS_ZERO] = "zero", NULL};
+static const char *const row_policies[] = {[NA_MASKED_ROWS_DEFAULT] = "default",
+                                           [NA_MASKED_ROWS_UNIFORM] = "uniform",
+                                           [NA_MASKED_ROWS_ZERO] = "zero", NULL};
 
 /* Zero the rows (along `axis`) of w whose logits are all masked. */
 static na_status zero_masked_rows(const masked_softmax_layer *l, const na_array *x,
@@ -71,6 +72,9 @@ static na_status masked_softmax_finish(na_layer *self)
     if (!l->axis || !(l->value < 0))
         return na__fail(NA_ERR_ARGUMENT, "MaskedSoftmax: an axis and a negative "
                         "masked_out_value are required");
+    if (l->rows != NA_MASKED_ROWS_UNIFORM && l->rows != NA_MASKED_ROWS_ZERO)
+        return na__fail(NA_ERR_ARGUMENT, "MaskedSoftmax: masked_rows must be uniform "
+                        "or zero");
     return NA_OK;
 }
 
@@ -96,6 +100,8 @@ na_status na_masked_softmax_new(const char *axis, na_masked_rows rows,
     const char *who = "na_masked_softmax_new";
     if (!out)
         return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    if (rows == NA_MASKED_ROWS_DEFAULT)
+        rows = NA_MASKED_ROWS_UNIFORM;
     if (rows != NA_MASKED_ROWS_UNIFORM && rows != NA_MASKED_ROWS_ZERO)
         return na__fail(NA_ERR_ARGUMENT, "%s: unknown row policy %d", who, (int)rows);
     if (masked_out_value > 0)

@@ -224,7 +224,12 @@ na_status na_init_array(const na_init *init, uint64_t seed, na_dtype dtype,
     if (init->kind != NA_INIT_VARIANCE_SCALING || !(init->scale > 0))
         return na__fail(NA_ERR_ARGUMENT, INIT_OP ": variance scaling needs a "
                         "positive scale (got %g)", init->scale);
-    double var = variance_of(init, fan_of(n_in, in), fan_of(n_out, out));
+    if (init->fan_in < 0 || init->fan_out < 0)
+        return na__fail(NA_ERR_ARGUMENT, INIT_OP ": fan_in %g and fan_out %g must be "
+                        ">= 0 (0: the axes' products)", init->fan_in, init->fan_out);
+    double fi = init->fan_in > 0 ? init->fan_in : fan_of(n_in, in);
+    double fo = init->fan_out > 0 ? init->fan_out : fan_of(n_out, out);
+    double var = variance_of(init, fi, fo);
     return random_fill(init, seed, dtype, ndim, dims, var, result);
 }
 

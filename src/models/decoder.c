@@ -83,7 +83,7 @@ static na_status attention_layer(const na__decoder_spec *s, int i, na_layer **ou
     na_mha_options o = {
         .num_heads = s->nq, .num_kv_heads = s->nkv, .in_features = s->hidden,
         .qkv_features = s->nq * s->head_dim, .out_features = s->hidden,
-        .use_bias = s->qkv_bias || s->out_bias, .causal = true,
+        .no_bias = !(s->qkv_bias || s->out_bias), .causal = true,
         .scale = s->attn_scale, .name = name,
         .rotary = !s->rope ? NULL
                   : local && s->rope_local.max_wavelength > 0 ? &s->rope_local

@@ -10,7 +10,7 @@ static na_layer *build_model(void)
     na_layer *attn = NULL, *up = NULL, *act = NULL, *down = NULL, *mlp = NULL;
     na_layer *res = NULL, *block = NULL, *model = NULL;
     na_mha_options o = {.num_heads = 2, .in_features = 4, .causal = true,
-                        .name = "block_0/attention"};
+                        .name = "block_0/attention", .no_bias = true};
     na_status s = na_mha_new(&o, &attn);
     s = s ? s : na_linear_new("block_0/mlp/up", 1, &(na_dim){"embedding", 4}, 1,
                               &(na_dim){"hidden", 6}, 0, NULL, NULL, 1, &up);

@@ -20,7 +20,7 @@ int main(void)
     na_array_print(c, stdout);
     int ok = ((float *)na_data(c))[0] == 2.0f;
 
-    na_mha_options o = {.num_heads = 2, .in_features = 8, .seed = 1};
+    na_mha_options o = {.num_heads = 2, .in_features = 8, .seed = 1, .no_bias = true};
     na_layer *attn = NULL;
     if (na_mha_new(&o, &attn) != NA_OK)
         return fail();
