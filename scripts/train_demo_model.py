@@ -1,9 +1,17 @@
 #!/usr/bin/python3
 """Train the small Llama-architecture adder that namedarr ships as its demo.
 
-The task is decimal addition of two numbers of 1 to 3 digits written the
-usual way round:  "<s>123+45="  ->  "168</s>".  The answer is checkable, so a
-wrong RoPE, mask, KV cache or sampler in namedarr shows up as wrong sums.
+The task is decimal addition of two numbers of 0 to 999, with every number
+written little-endian: least significant digit first, zero-padded, the
+operands to 3 digits and the sum to 4.  123 + 45 = 168 is the text
+"<s>321+540=8610</s>": the prompt "<s>321+540=" and the answer "8610".
+Written that way, answer digit i sits at a fixed distance from operand
+digits i (so RoPE attention finds them by relative position) and depends
+only on them and on the carry out of the digit written just before, so a
+small model learns the task completely in minutes; the usual order (which
+needs the carry look-ahead) stalled below 90%.  Readers (the demo, the
+tests) reverse the digits for people.  The answer is checkable, so a wrong
+RoPE, mask, KV cache or sampler in namedarr shows up as wrong sums.
 
 The model is written out plainly below with Hugging Face LlamaForCausalLM
 semantics (RMSNorm, rotate-half RoPE with rope_theta, grouped-query attention
@@ -23,7 +31,9 @@ Output (a Hugging Face model directory, default models/adder/):
 
 Only PyTorch and numpy from Debian (python3-torch) are needed; building and
 testing namedarr never run this script.  Usage:
-  /usr/bin/python3 scripts/train_demo_model.py [--out models/adder] [--steps N]
+  nice /usr/bin/python3 scripts/train_demo_model.py [--out models/adder] [--steps N]
+The defaults reproduce the committed models/adder (seeded; the same torch
+thread count gives the same model).
 """
 
 import argparse
@@ -65,11 +75,26 @@ VOCAB = SPECIALS + CHARS + [PAD]
 TOK = {t: i for i, t in enumerate(VOCAB)}
 UNK_ID, BOS_ID, EOS_ID, PAD_ID = TOK["<unk>"], TOK["<s>"], TOK["</s>"], TOK[PAD]
 MAX_DIGITS = 3
-MAX_LEN = 1 + (MAX_DIGITS + 1) * 2 + (MAX_DIGITS + 1) + 1  # <s>a+b=c</s>
+MAX_LEN = 1 + (MAX_DIGITS + 1) * 2 + (MAX_DIGITS + 1) + 1  # <s>aaa+bbb=cccc</s>
 
 
 def encode(text):
     return [BOS_ID] + [TOK.get(c, UNK_ID) for c in text]
+
+
+def little_endian(v, digits):
+    """168, 4 -> "8610": zero-padded to `digits`, least significant first."""
+    return f"{v:0{digits}d}"[::-1]
+
+
+def prompt_text(x, y):
+    """123, 45 -> "321+540=" """
+    return f"{little_endian(x, MAX_DIGITS)}+{little_endian(y, MAX_DIGITS)}="
+
+
+def answer_text(s):
+    """168 -> "8610" """
+    return little_endian(s, MAX_DIGITS + 1)
 
 
 # ---- the model (Hugging Face Llama semantics) -------------------------------
@@ -233,8 +258,8 @@ def make_batch(rng, n, banned):
     ids = np.full((n, MAX_LEN), PAD_ID, dtype=np.int64)
     labels = np.full((n, MAX_LEN), -100, dtype=np.int64)
     for i, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
-        prompt = encode(f"{x}+{y}=")
-        answer = [TOK[c] for c in str(x + y)] + [EOS_ID]
+        prompt = encode(prompt_text(x, y))
+        answer = [TOK[c] for c in answer_text(x + y)] + [EOS_ID]
         seq = prompt + answer
         ids[i, : len(seq)] = seq
         # predict only the answer (and </s>): position p predicts token p+1
@@ -249,9 +274,9 @@ def greedy_answers(model, problems):
     answers = {}
     groups = {}
     for x, y in problems:
-        groups.setdefault(len(f"{x}+{y}="), []).append((x, y))
+        groups.setdefault(len(prompt_text(x, y)), []).append((x, y))
     for _, group in groups.items():
-        ids = torch.tensor([encode(f"{x}+{y}=") for x, y in group])
+        ids = torch.tensor([encode(prompt_text(x, y)) for x, y in group])
         done = torch.zeros(len(group), dtype=torch.bool)
         outs = [[] for _ in group]
         for _ in range(max_new):
@@ -270,7 +295,7 @@ def greedy_answers(model, problems):
 
 def accuracy(model, problems):
     got = greedy_answers(model, problems)
-    return sum(got[p] == str(p[0] + p[1]) for p in problems) / len(problems), got
+    return sum(got[p] == answer_text(p[0] + p[1]) for p in problems) / len(problems), got
 
 
 # ---- writing the Hugging Face directory ------------------------------------
@@ -351,7 +376,9 @@ def write_model_dir(out, model, cfg):
     write_safetensors(os.path.join(out, "model.safetensors"), model.state_dict())
 
 
-REFERENCE_PROMPTS = ["123+45=", "999+1=", "7+8=", "500+500=1000", "0+0=", "86+314=400"]
+# 123+45, 999+1, 7+8, 500+500 (answer given), 0+0, 86+314 (first digits given)
+REFERENCE_PROMPTS = ["321+540=", "999+100=", "700+800=", "005+005=0001", "000+000=",
+                     "680+413=004"]
 
 
 @torch.no_grad()
@@ -372,15 +399,17 @@ def main():
     global MAX_DIGITS, MAX_LEN
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "models", "adder"))
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--minutes", type=float, default=0, help="stop (annealed) after this long")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (on a busy 2-core machine 1 was 5-10x faster per step "
+                         "than 2; the result depends on the count)")
+    ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--digits", type=int, default=MAX_DIGITS, help="largest operand length")
     args = ap.parse_args()
@@ -454,7 +483,11 @@ def main():
     write_model_dir(out, model, cfg)
     write_reference_logits(out, model)
     write_json(os.path.join(out, "heldout.json"), {
-        "note": "a+b problems never seen in training; prompt '<s>a+b=', answer digits then </s>",
+        "note": ("a+b problems never seen in training. Numbers are written least significant "
+                 "digit first, zero-padded: prompt '<s>' + a (operand_digits) + '+' + b + '=', "
+                 "answer a+b (answer_digits) then </s>; 123+45 is '<s>321+540=' -> '8610</s>'. "
+                 "pytorch_answers are in that written form."),
+        "operand_digits": MAX_DIGITS, "answer_digits": MAX_DIGITS + 1, "little_endian": True,
         "seed": 20261129, "pytorch_greedy_accuracy": acc,
         "problems": [[x, y] for x, y in heldout],
         "pytorch_answers": [got[p] for p in heldout]})
