@@ -15,10 +15,15 @@
  *      streaming each answer digit as it is generated, then checks it;
  *   3. solves 1,000 random problems in one batch and reports the accuracy
  *      and the prefill and decode tokens per second;
- *   4. captures the attention weights (every Softmax) on one problem and
- *      writes the HTML view: the tree plus one heatmap per layer and head.
+ *   4. captures the attention weights (every Softmax) on one problem, prints
+ *      how much each head attends to the operand digits of the place it is
+ *      computing, and writes the HTML view: the tree plus one heatmap per
+ *      layer and head.
  *
- *   ./adder_demo [MODEL_DIR [OUT.html]]   (defaults: models/adder, adder.html)
+ *   ./adder_demo [MODEL_DIR [OUT.html [THREADS]]]
+ *   (defaults: models/adder, adder.html, 1 thread: this model's products are
+ *   so small that a second thread mostly waits at BLIS's barriers, and on
+ *   a busy machine 2 threads ran 3-10x slower than 1)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +34,7 @@
 #include <namedarr/generate.h>
 #include <namedarr/models.h>
 #include <namedarr/print.h>
+#include <namedarr/runtime.h>
 #include <namedarr/tokenizer.h>
 #include <namedarr/tree.h>
 
@@ -184,8 +190,9 @@ static int solve_a_batch(demo *d)
     }
     printf("\n== %d random problems in one batch ==\n", BATCH);
     printf("correct: %d of %d (%.1f%%)\n", right, BATCH, 100.0 * right / BATCH);
-    printf("prefill: %lld tokens in %.3f s = %.0f tokens/s\n", (long long)g.prefill_tokens,
-           g.prefill_seconds, g.prefill_tokens_per_s);
+    printf("prefill: %lld tokens in %.3f s = %.0f tokens/s (%d thread%s)\n",
+           (long long)g.prefill_tokens, g.prefill_seconds, g.prefill_tokens_per_s,
+           na_get_num_threads(), na_get_num_threads() == 1 ? "" : "s");
     printf("decode:  %lld tokens in %lld steps, %.3f s = %.0f tokens/s\n",
            (long long)g.decode_tokens, (long long)g.decode_steps, g.decode_seconds,
            g.decode_tokens_per_s);
@@ -200,6 +207,43 @@ done:
     free(ab);
     na_layer_free(model);
     return rc;
+}
+
+/* How much of its attention each head puts, in the rows that predict answer
+ * digits 0-2 (positions 8-10: "=", then the digits written so far), on the
+ * two operand digits of that place (positions 1-3 and 5-7). w is one
+ * layer's weights {batch:1, kv_heads, seq, query_heads, kv_seq}. Prints a
+ * line per head; returns the best score and sets *best_kv, *best_q. */
+static double place_attention(const na_array *w, const char *layer, int *best_kv, int *best_q)
+{
+    const int64_t K = na_axis_size(w, "kv_heads"), Q = na_axis_size(w, "query_heads"),
+                  S = na_axis_size(w, "seq");
+    na_array *v = NULL;
+    float *buf = NULL;
+    double best = -1;
+    if (K < 1 || Q < 1 || S != PROMPT_LEN + DIGITS + 1 ||
+        na_order_as(w, NA_NAMES("batch", "kv_heads", "query_heads", "seq", "kv_seq"), &v) != NA_OK)
+        return -1;
+    buf = malloc((size_t)na_size(v) * sizeof *buf);
+    if (buf && na_copy_to(v, NA_F32, buf) == NA_OK) {
+        for (int64_t k = 0; k < K; k++) {
+            printf("  %s kv_heads=%lld:", layer, (long long)k);
+            for (int64_t q = 0; q < Q; q++) {
+                const float *m = buf + (k * Q + q) * S * S; /* [seq][kv_seq] */
+                double score = 0;
+                for (int i = 0; i < DIGITS; i++)
+                    score += m[(8 + i) * S + 1 + i] + m[(8 + i) * S + 5 + i];
+                score /= DIGITS;
+                printf("  query_heads=%lld %.2f", (long long)q, score);
+                if (score > best)
+                    best = score, *best_kv = (int)k, *best_q = (int)q;
+            }
+            printf("\n");
+        }
+    }
+    free(buf);
+    na_array_free(v);
+    return best;
 }
 
 /* Step 4: the attention weights of one whole problem, written as HTML. */
@@ -219,36 +263,51 @@ static int write_html(demo *d, const char *path)
     CHECK(na_tokenizer_encode(d->tok, text, strlen(text), NA_TOKENIZE_ADD_SPECIAL, &ids));
     CHECK(na_from_data(NA_I32, NA_DIMS({"batch", 1}, {"seq", (int64_t)ids.count}), ids.ids, &x));
     CHECK(na_capture_new(&cap));
-    CHECK(na_select_type_name(&model, "Softmax", &softmax));
+    CHECK(na_select_type_name(&model, "Softmax", &softmax)); /* the attention weights */
     CHECK(na_capture_add_selection(cap, softmax));
     in = na_value_ref_array(x);
     if (!in)
         goto done;
     CHECK(na_call_capturing(model, in, NULL, cap, &out));
 
-    int n = na_capture_count(cap);
+    int n = na_capture_count(cap), best_kv = 0, best_q = 0, best_layer = -1;
+    double best = -1;
     arrays = calloc((size_t)n + 1, sizeof *arrays);
     labels = calloc((size_t)n + 1, sizeof *labels);
     if (!arrays || !labels)
         goto done;
+    printf("\n== attention on 123+45 (<s> 3 2 1 + 5 4 0 = 8 6 1 0, positions 0-12) ==\n"
+           "weight that the rows predicting answer digits 0-2 (8-10) put on the operand digits\n"
+           "of their place (1-3 and 5-7), mean over the three rows:\n");
     for (int i = 0; i < n; i++) {
         const na_value *w = na_capture_value(cap, i);
         if (!w || w->kind != NA_VALUE_ARRAY)
             goto done;
-        snprintf(labels[i], sizeof labels[i],
-                 "attention weights of %s on <s> 3 2 1 + 5 4 0 = 8 6 1 0 (123+45=168): "
-                 "rows = query position seq, columns = key position kv_seq, one map per head",
+        char layer[64]; /* "block_1" from "block_1/0/delta/1/query_key_to_attn/3" */
+        snprintf(layer, sizeof layer, "%.*s", (int)strcspn(na_capture_name(cap, i), "/"),
                  na_capture_name(cap, i));
+        int kv = 0, q = 0;
+        double score = place_attention(w->array, layer, &kv, &q);
+        if (score > best)
+            best = score, best_kv = kv, best_q = q, best_layer = i;
+        snprintf(labels[i], sizeof labels[i],
+                 "%s attention weights (%s) on <s> 3 2 1 + 5 4 0 = 8 6 1 0 (123+45=168): "
+                 "rows = query position seq 0-12, columns = key position kv_seq",
+                 layer, na_capture_name(cap, i));
         arrays[i] = (na_html_array){.label = labels[i], .value = w->array, .rows = "seq",
                                     .cols = "kv_seq"};
     }
     na_html_options o = {.title = "namedarr: a 2-layer Llama that adds (models/adder)",
                          .open_depth = 2, .n_arrays = n, .arrays = arrays};
     CHECK(na_layer_save_html(model, &o, path));
-    printf("\n== HTML view ==\nwrote %s: the tree (fold and unfold it) and, above it, %d "
-           "attention maps for 123+45.\nLook at the answer rows (the last 4): each answer "
-           "digit attends to the operand digits of its own place\n(key positions 1-3 and "
-           "5-7), which is how the model adds.\n", path, n);
+    printf("\n== HTML view ==\nwrote %s: the tree (click to fold and unfold) and, above it, "
+           "the attention maps\nof every layer and head on 123+45.\n", path);
+    if (best_layer >= 0)
+        printf("Look at %.*s, kv_heads=%d, query_heads=%d (%.0f%% of its weight on the place's "
+               "digits):\nin rows 8-10, two diagonals of bright cells at key positions 1-3 and "
+               "5-7; each answer\ndigit is read off the two digits it adds.\n",
+               (int)strcspn(na_capture_name(cap, best_layer), "/"),
+               na_capture_name(cap, best_layer), best_kv, best_q, 100 * best);
     rc = 0;
 done:
     free(arrays);
@@ -286,6 +345,7 @@ int main(int argc, char **argv)
     na_hf_info info;
     demo d = {.dir = model_dir(argc, argv)};
     const char *html = argc > 2 ? argv[2] : "adder.html";
+    na_set_num_threads(argc > 3 ? atoi(argv[3]) : 1);
     char path[1024];
     snprintf(path, sizeof path, "%s/tokenizer.json", d.dir);
     CHECK(na_tokenizer_load(path, &d.tok));
