@@ -43,6 +43,7 @@
 #include "namedarr/model_file.h"
 #include "namedarr/checkpoint.h"
 #include "namedarr/tokenizer.h"
+#include "namedarr/generate.h"
 
 #define NAMEDARR_VERSION_MAJOR 0
 #define NAMEDARR_VERSION_MINOR 1

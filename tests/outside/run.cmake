@@ -11,6 +11,14 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK
 if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
 endif()
+# The installed namedarr command finds the installed library.
+if(EXISTS ${BINARY_DIR}/namedarr)
+  execute_process(COMMAND ${WORK_DIR}/prefix/bin/namedarr --help RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc OR NOT out MATCHES "generate")
+    message(FATAL_ERROR "the installed namedarr command failed (${rc}): ${out}${err}")
+  endif()
+endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/outside -B ${WORK_DIR}/build
                         -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
                         -DCMAKE_C_COMPILER=${C_COMPILER}

@@ -1,0 +1,121 @@
+/* The `namedarr` command: shared pieces of its verbs (generate, print,
+ * html, bench). Only the public API of the library is used here.
+ *
+ *   cli_opts.c    the small options parser every verb shares
+ *   cli_model.c   opening MODEL_DIR (a Hugging Face directory or a
+ *                 namedarr model file), its tokenizer and stop tokens
+ *   verb_*.c      one file per verb
+ *   main.c        the verb table and the top-level help
+ *
+ * Every failure prints one line on stderr, "namedarr <verb>: <what>", and
+ * the verb returns a non-zero exit code (2 for bad usage, 1 otherwise).
+ */
+#ifndef NAMEDARR_CLI_H
+#define NAMEDARR_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <namedarr/namedarr.h>
+#include <namedarr/generate.h>
+
+/* Exit codes. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* ---- options ------------------------------------------------------------- */
+
+typedef enum cli_opt_kind {
+    CLI_FLAG,    /* bool, no value                                         */
+    CLI_INT,     /* int64_t within [min, max]                              */
+    CLI_DOUBLE,  /* double within [min, max]                               */
+    CLI_STRING   /* const char * (points into argv)                        */
+} cli_opt_kind;
+
+typedef struct cli_opt {
+    const char *name;      /* "max-new-tokens" (given as --max-new-tokens)  */
+    cli_opt_kind kind;
+    void *dest;            /* bool *, int64_t *, double * or const char **  */
+    const char *metavar;   /* "N", "T", "TEXT" (NULL for flags)             */
+    const char *help;
+    double min, max;       /* CLI_INT, CLI_DOUBLE: accepted range           */
+    bool seen;             /* set by the parser                             */
+} cli_opt;
+
+/* Table entries: CLI_STR("prompt", &prompt, "TEXT", "the prompt"), ... */
+#define CLI_FLAG_OPT(n, d, h) {.name = n, .kind = CLI_FLAG, .dest = d, .help = h}
+#define CLI_STR(n, d, mv, h) {.name = n, .kind = CLI_STRING, .dest = d, .metavar = mv, .help = h}
+#define CLI_INT_OPT(n, d, mv, h, lo, hi)                                                     \
+    {.name = n, .kind = CLI_INT, .dest = d, .metavar = mv, .help = h, .min = lo, .max = hi}
+#define CLI_NUM(n, d, mv, h, lo, hi)                                                         \
+    {.name = n, .kind = CLI_DOUBLE, .dest = d, .metavar = mv, .help = h, .min = lo, .max = hi}
+
+typedef struct cli_verb {
+    const char *name;              /* "generate"                            */
+    const char *args;              /* "MODEL_DIR [OUT.html]": usage line    */
+    const char *summary;           /* one line for the top-level help       */
+    const char *details;           /* printed after the options by --help   */
+    int n_positional;              /* positional arguments required         */
+    int (*run)(int argc, char **argv);
+} cli_verb;
+
+/* Parse argv[1..argc) (argv[0] is the verb) into `opts` (n of them) and
+ * exactly verb->n_positional positional arguments (stored in pos[]).
+ * Returns CLI_OK, CLI_USAGE after printing one line on stderr, or -1 after
+ * printing the verb's help on stdout (--help / -h: exit 0). "--" ends the
+ * options; "--name=value" and "--name value" both work. */
+int cli_parse(const cli_verb *verb, cli_opt *opts, int n, int argc, char **argv,
+              const char **pos);
+void cli_print_help(const cli_verb *verb, const cli_opt *opts, int n, FILE *f);
+
+/* "namedarr <verb>: <fmt...>" on stderr, one line (newlines in the text
+ * become spaces). Returns `code`. */
+int cli_fail(const char *verb, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same with na_last_error() as the text after `what`. */
+int cli_fail_na(const char *verb, const char *what);
+
+/* Parse "5,17,2" (ids >= 0; spaces allowed) into a list (malloc'ed). */
+int cli_parse_ids(const char *verb, const char *text, na_token_list *out);
+
+/* Whether progress lines go to stderr (it is a terminal). */
+bool cli_progress(void);
+double cli_now(void);
+
+/* ---- the model ------------------------------------------------------------ */
+
+typedef struct cli_model {
+    na_layer *layer;           /* ids {batch, seq} -> logits {batch, seq, vocab} */
+    na_tokenizer *tokenizer;   /* NULL when the directory has none           */
+    char arch[64];             /* "LlamaForCausalLM" or "namedarr model"     */
+    int32_t stop[8];           /* eos ids from config.json (and generation_config.json) */
+    int n_stop;
+    int64_t max_positions;     /* 0: unknown                                 */
+    bool cached;               /* na_model_to_kv_cache ran                   */
+} cli_model;
+
+/* Open MODEL_DIR: a directory is read with na_hf_load (config.json,
+ * safetensors, tokenizer.json if present); a file with na_model_load (and
+ * tokenizer.json / config.json beside it if present). One line on stderr
+ * and non-zero on failure. */
+int cli_model_open(const char *verb, const char *path, cli_model *out);
+void cli_model_close(cli_model *m);
+
+/* The caching form with room for `capacity` tokens in `batch` rows. */
+int cli_model_cache(const char *verb, cli_model *m, int64_t capacity, int64_t batch);
+
+/* Token ids from --prompt (through the tokenizer, with its special tokens)
+ * or --tokens; exactly one of them must be given. */
+int cli_prompt_ids(const char *verb, const cli_model *m, const char *prompt,
+                   const char *tokens, na_token_list *out);
+
+/* ---- verbs ----------------------------------------------------------------- */
+
+int cli_generate(int argc, char **argv);
+int cli_print(int argc, char **argv);
+int cli_html(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+extern const cli_verb cli_verb_generate, cli_verb_print, cli_verb_html, cli_verb_bench;
+
+#endif
