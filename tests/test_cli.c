@@ -519,3 +519,39 @@ Test(cli, bad_input_is_one_line_and_a_nonzero_exit)
     expect_error((const char *[]){"print", cfg, NULL}, 1, cfg);
     rm_tmp();
 }
+
+/* ---- the trained demo model (models/adder) ---------------------------------------- */
+
+#ifdef NAMEDARR_SOURCE_DIR
+#define ADDER NAMEDARR_SOURCE_DIR "/models/adder"
+
+/* Digits least significant first: 123 + 45 = 168 is "321+540=" -> "8610". */
+Test(cli, adder_answers_sums_streamed_and_as_ids)
+{
+    const char *cases[][2] = {{"321+540=", "8610\n"}, {"999+999=", "8991\n"},
+                              {"000+000=", "0000\n"}, {"705+250=", "9550\n"}};
+    for (int i = 0; i < 4; i++) {
+        run_result r = run_cli((const char *[]){"generate", ADDER, "--prompt", cases[i][0],
+                                                "--threads", "1", NULL});
+        cr_expect_eq(r.code, 0, "%s", r.err);
+        cr_expect_str_eq(r.out, cases[i][1], "%s", cases[i][0]); /* stops at </s> */
+        run_free(&r);
+    }
+    /* <s> 3 2 1 + 5 4 0 = -> 8 6 1 0 (ids: digit d is d + 3; </s> is not printed) */
+    run_result r = run_cli((const char *[]){"generate", ADDER, "--tokens", "1,6,5,4,13,8,7,3,14",
+                                            NULL});
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_eq(last_line(r.out), "11,9,4,3\n");
+    run_free(&r);
+    char page[400];
+    snprintf(page, sizeof page, "%s/adder.html", tmp_root());
+    r = run_cli((const char *[]){"html", ADDER, page, "--prompt", "321+540=", NULL});
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect(strstr(r.err, "(2 attention maps)"), "%s", r.err);
+    run_free(&r);
+    r = run_cli((const char *[]){"print", ADDER, NULL});
+    cr_expect(strstr(r.out, "# total: ") && strstr(r.out, "100,672 params"), "%s", r.out);
+    run_free(&r);
+    rm_tmp();
+}
+#endif
