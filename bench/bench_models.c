@@ -5,8 +5,8 @@
  * measured in the same run.
  *
  * One JSON object per line and case:
- *   {"bench":"model","arch":"llama","params":18874752,"weights_dtype":"f32",
- *    "batch":1,"prompt_tokens":128,"decode_tokens":32,"threads":2,
+ *   {"bench":"model","arch":"llama","params":18880896,"weights_dtype":"f32",
+ *    "batch":1,"prompt_tokens":512,"decode_tokens":32,"threads":2,
  *    "prefill_tokens_per_s":...,"prefill_frac_peak":...,
  *    "decode_tokens_per_s":...,"decode_frac_bw":...,
  *    "peak_gflops":...,"read_bw_gbs":...}
@@ -23,8 +23,10 @@
  * Batched decode: "batch":4 lines decode 4 prompts together (tokens/s
  * counts the tokens of all rows).
  *
- *   bench_models            20M models (prompt 128, 32 new tokens) + 100M
- *   bench_models --quick    20M models, prompt 32, 8 new tokens (seconds; CI)
+ *   bench_models            20M models (prompt 512, 32 new tokens) + 100M,
+ *                           each on 1 thread and on the library's count
+ *   bench_models --quick    20M models, prompt 32, 8 new tokens, the
+ *                           library's thread count (seconds; CI)
  *   bench_models --reps N   timed runs per figure (default 3; quick 1)
  *   bench_models --arch S   only the cases whose arch contains S
  *   bench_models --threads N   the library's thread count (default: its own)
@@ -44,7 +46,8 @@
 static int g_reps = 3;
 static bool g_quick;
 static const char *g_only;
-static double g_peak, g_bw; /* GFLOP/s and GB/s with the library's threads */
+/* GFLOP/s and GB/s measured with 1 thread [0] and the library's threads [1] */
+static double g_peak[2], g_bw[2];
 
 /* What the flop and byte counts need to know of a model. */
 typedef struct shape {
@@ -107,9 +110,25 @@ static double decode_bytes(const shape *s, int64_t batch, int64_t p, int64_t n)
     return 4.0 * (double)s->matmul_params + (double)batch * kv;
 }
 
+/* The dtype name of the first weight with a "vocab" axis (the embedding). */
+static const char *weights_dtype(const na_layer *model)
+{
+    na_param_list list = {0};
+    const char *name = "?";
+    if (na_tree_params(model, &list) != NA_OK)
+        return name;
+    for (int i = 0; i < list.count; i++)
+        if (na_axis_index(list.items[i].param->value, "vocab") >= 0) {
+            name = na_dtype_name(list.items[i].param->value->dtype);
+            break;
+        }
+    na_param_list_clear(&list);
+    return name;
+}
+
 static int run_case(na_layer **model_ptr, const shape *s, int64_t batch)
 {
-    int64_t p = g_quick ? 32 : 128, n = g_quick ? 8 : 32;
+    int64_t p = g_quick ? 32 : 512, n = g_quick ? 8 : 32;
     na_token_list rows[4];
     double pre[16], dec[16];
     if (na_model_to_kv_cache(model_ptr, p + n, batch) != NA_OK)
@@ -128,17 +147,20 @@ static int run_case(na_layer **model_ptr, const shape *s, int64_t batch)
     for (int64_t b = 0; b < batch; b++)
         free(rows[b].ids);
     double pre_tps = bu_median(pre, g_reps), dec_tps = bu_median(dec, g_reps);
+    int one = na_get_num_threads() == 1 ? 0 : 1;
+    double peak = g_peak[one], bw = g_bw[one];
     double pre_gf = prefill_flops(s, 1, p) * pre_tps / (double)p / 1e9;
     double step_s = (double)batch / dec_tps;
     double dec_gbs = decode_bytes(s, batch, p, n) / step_s / 1e9;
-    printf("{\"bench\":\"model\",\"arch\":\"%s\",\"params\":%lld,\"weights_dtype\":\"f32\","
+    printf("{\"bench\":\"model\",\"arch\":\"%s\",\"params\":%lld,\"weights_dtype\":\"%s\","
            "\"batch\":%lld,\"prompt_tokens\":%lld,\"decode_tokens\":%lld,\"threads\":%d,"
            "\"prefill_tokens_per_s\":%.1f,\"prefill_frac_peak\":%.3f,"
            "\"decode_tokens_per_s\":%.1f,\"decode_frac_bw\":%.3f,"
            "\"peak_gflops\":%.1f,\"read_bw_gbs\":%.1f}\n",
-           s->arch, (long long)na_tree_param_count(model), (long long)batch, (long long)p,
-           (long long)n, na_get_num_threads(), pre_tps, g_peak > 0 ? pre_gf / g_peak : 0,
-           dec_tps, g_bw > 0 ? dec_gbs / g_bw : 0, g_peak, g_bw);
+           s->arch, (long long)na_tree_param_count(model), weights_dtype(model), (long long)batch,
+           (long long)p,
+           (long long)n, na_get_num_threads(), pre_tps, peak > 0 ? pre_gf / peak : 0,
+           dec_tps, bw > 0 ? dec_gbs / bw : 0, peak, bw);
     fflush(stdout);
     return 0;
 }
@@ -148,14 +170,20 @@ static int bench_model(na_layer *model, const shape *s)
 {
     if (!model)
         return fprintf(stderr, "bench_models: %s: %s\n", s->arch, na_last_error()), 1;
-    int rc = 0;
-    for (int batch = 1; batch <= 4 && rc == 0; batch += 3) {
-        na_layer *m = NULL;
-        if (na_layer_clone(model, NA_CLONE_SHARE_PARAMS, &m) != NA_OK)
-            return fprintf(stderr, "bench_models: %s\n", na_last_error()), 1;
-        rc = run_case(&m, s, batch);
-        na_layer_free(m);
+    int rc = 0, threads = na_get_num_threads();
+    /* without --quick: 1 thread too, for the speed-up of more threads */
+    for (int t = g_quick || threads == 1 ? threads : 1; t <= threads && rc == 0;
+         t = t == threads ? threads + 1 : threads) {
+        na_set_num_threads(t);
+        for (int batch = 1; batch <= 4 && rc == 0; batch += 3) {
+            na_layer *m = NULL;
+            if (na_layer_clone(model, NA_CLONE_SHARE_PARAMS, &m) != NA_OK)
+                return fprintf(stderr, "bench_models: %s\n", na_last_error()), 1;
+            rc = run_case(&m, s, batch);
+            na_layer_free(m);
+        }
     }
+    na_set_num_threads(threads);
     na_layer_free(model);
     return rc;
 }
@@ -217,16 +245,25 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             na_set_num_threads(atoi(argv[++i]));
         else
-            return fprintf(stderr, "usage: bench_models [--quick] [--reps N] [--arch S] [--threads N]\n"), 2;
+            return fprintf(stderr, "usage: bench_models [--quick] [--reps N] [--arch S] "
+                                   "[--threads N]\n"),
+                   2;
     }
     if (g_reps < 1 || g_reps > 16)
         return fprintf(stderr, "bench_models: --reps must be in [1, 16]\n"), 2;
     int threads = na_get_num_threads();
     const char *isa = "none";
-    g_peak = bu_measure_peak(threads, g_quick ? 2000000 : 20000000, &isa);
-    bu_pool_start(threads);
-    g_bw = bu_measure_read_bw(g_quick ? (size_t)128 << 20 : (size_t)512 << 20);
-    bu_pool_stop();
+    for (int k = 0; k < 2; k++) { /* k = 0: 1 thread (full runs only) */
+        int t = k == 0 ? 1 : threads;
+        if (k == 0 && (g_quick || threads == 1))
+            continue;
+        g_peak[k] = bu_measure_peak(t, g_quick ? 2000000 : 20000000, &isa);
+        bu_pool_start(t);
+        g_bw[k] = bu_measure_read_bw(g_quick ? (size_t)128 << 20 : (size_t)512 << 20);
+        bu_pool_stop();
+    }
+    if (g_quick || threads == 1)
+        g_peak[0] = g_peak[1], g_bw[0] = g_bw[1];
     int rc = 0;
     if (wanted("llama"))
         rc |= bench_llama(384, 1024, 8, 6, 2, 8192, "llama");

@@ -105,7 +105,15 @@ int cli_model_open(const char *verb, const char *path, cli_model *out)
         snprintf(tmp, sizeof tmp, "%s", path);
         snprintf(dir, sizeof dir, "%s", dirname(tmp));
         snprintf(out->arch, sizeof out->arch, "namedarr model");
-        st = na_model_load(path, &out->layer) == NA_OK ? CLI_OK : cli_fail_na(verb, path);
+        bool show = cli_progress() && (double)s.st_size > 64e6;
+        double t0 = cli_now();
+        if (show)
+            fprintf(stderr, "loading %s (%.0f MB) ...", path, (double)s.st_size / 1e6);
+        st = na_model_load(path, &out->layer) == NA_OK ? CLI_OK : CLI_FAIL;
+        if (show)
+            fprintf(stderr, st == CLI_OK ? " %.1f s\n" : "\n", cli_now() - t0);
+        if (st != CLI_OK)
+            return cli_fail_na(verb, path);
     }
     if (st != CLI_OK)
         return st;
