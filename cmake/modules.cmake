@@ -19,6 +19,9 @@ set(NAMEDARR_DEPS_layers core)
 set(NAMEDARR_DEPS_attention core layers)
 set(NAMEDARR_DEPS_models core layers attention)
 set(NAMEDARR_DEPS_io core layers attention models)
+# dist (src/dist) is not part of libnamedarr: it becomes its own library,
+# namedarr_mpi, built only when CMake finds MPI (CMakeLists.txt).
+set(NAMEDARR_DEPS_dist core layers attention models io)
 
 # Public headers by level. models and io see every public header, so new
 # headers for them need no edit here; a new core, layers or attention
@@ -37,7 +40,7 @@ function(namedarr_module_include_dir module out_var)
       file(CREATE_LINK ${PROJECT_SOURCE_DIR}/src/${dep} ${dir}/${dep} SYMBOLIC)
     endif()
   endforeach()
-  if(module STREQUAL "models" OR module STREQUAL "io")
+  if(module STREQUAL "models" OR module STREQUAL "io" OR module STREQUAL "dist")
     file(GLOB headers RELATIVE ${PROJECT_SOURCE_DIR}/include/namedarr
          CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/namedarr/*.h)
   else()

@@ -6,7 +6,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libblis-openmp-dev libblis-dev
       libcriterion-dev libxxhash-dev libcjson-dev libpcre2-dev
-      clang-14 libclang-rt-14-dev libomp-14-dev)   # fuzz targets: libFuzzer, sanitizers
+      clang-14 libclang-rt-14-dev libomp-14-dev    # fuzz targets: libFuzzer, sanitizers
+      libopenmpi-dev openmpi-bin)                  # namedarr_mpi (src/dist) and its tests
 if [ "${1:-}" = "--browser" ]; then
     pkgs+=(chromium fonts-liberation)
 fi
