@@ -1,4 +1,5 @@
-/* Indexing by name: na_index_by (views and gathers), na_at_set, na_at_add. */
+/* Indexing by name: na_index_by (views and gathers), na_at_set, na_at_add
+ * (Penzai's mapped update over the ids' named axes). */
 #include "support.h"
 
 #include <math.h>
@@ -449,17 +450,223 @@ Test(index, at_update_errors_leave_output_alone)
     TS_FREE(x, ids, v3, vq, v1, sc);
 }
 
-/* ---- scatter ------------------------------------------------------------- */
+/* ---- at_set / at_add with gathers: Penzai's mapped update ----------------- */
 
-Test(index, at_add_gather_accumulates_repeated_ids)
+/* Penzai's test array: arange("foo", 5) + arange("bar", 4), i32. */
+static na_array *penzai_foo_bar(void)
+{
+    na_array *f = NULL, *b = NULL, *x = NULL;
+    NA_OK_OR_FAIL(na_arange("foo", 5, NA_I32, &f));
+    NA_OK_OR_FAIL(na_arange("bar", 4, NA_I32, &b));
+    NA_OK_OR_FAIL(na_add(f, b, &x));
+    TS_FREE(f, b);
+    return x;
+}
+
+/* want[foo][bar] (or want[qux][foo][bar] when nq = 2). */
+static void expect_foo_bar(const na_array *y, int nq, const int *want)
+{
+    for (int q = 0; q < nq; q++)
+        for (int64_t f = 0; f < 5; f++)
+            for (int64_t b = 0; b < 4; b++) {
+                double got = nq == 1 ? ts_at(y, 2, NA_NAMES("foo", "bar"), (int64_t[]){f, b})
+                                     : ts_at(y, 3, NA_NAMES("qux", "foo", "bar"),
+                                             (int64_t[]){q, f, b});
+                cr_assert_eq(got, want[(q * 5 + f) * 4 + b], "[%d][%lld][%lld]", q,
+                             (long long)f, (long long)b);
+            }
+}
+
+/* penzai tests/core/named_axes_test.py test_indexed_update_at, dict style. */
+Test(index, penzai_indexed_update_at)
+{
+    na_array *x = penzai_foo_bar(), *c100 = NULL, *y = NULL;
+    NA_OK_OR_FAIL(na_scalar(NA_I32, 100, &c100));
+    static const int set_ordinary[20] = {0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5,
+                                         100, 100, 100, 100, 4, 5, 6, 7};
+    NA_OK_OR_FAIL(na_at_set(x, 1, &NA_AT("foo", 3), c100, &y));
+    expect_foo_bar(y, 1, set_ordinary);
+    na_array_free(y);
+    static const int add_ordinary[20] = {0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5,
+                                         103, 104, 105, 106, 4, 5, 6, 7};
+    NA_OK_OR_FAIL(na_at_add(x, 1, &NA_AT("foo", 3), c100, &y));
+    expect_foo_bar(y, 1, add_ordinary);
+    na_array_free(y);
+    /* add_along_named: x.at[{"bar": 2}].add(100 * arange("foo", 5)) */
+    na_array *af = NULL, *vf = NULL;
+    NA_OK_OR_FAIL(na_arange("foo", 5, NA_I32, &af));
+    NA_OK_OR_FAIL(na_mul(af, c100, &vf));
+    static const int along[20] = {0, 1, 2, 3, 1, 2, 103, 4, 2, 3, 204, 5,
+                                  3, 4, 305, 6, 4, 5, 406, 7};
+    NA_OK_OR_FAIL(na_at_add(x, 1, &NA_AT("bar", 2), vf, &y));
+    expect_foo_bar(y, 1, along);
+    na_array_free(y);
+    /* add_new_named: x.at[{"bar": arange("qux", 2) + 1}].add(
+     *     100 + 100 * arange("qux", 2)) -> {qux, foo, bar} */
+    na_array *ids = ids_of(NA_DIMS({"qux", 2}), (int32_t[]){1, 2}), *vq = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_I32, NA_DIMS({"qux", 2}), (int32_t[]){100, 200}, &vq));
+    static const int new_named[40] = {
+        0, 101, 2, 3, 1, 102, 3, 4, 2, 103, 4, 5, 3, 104, 5, 6, 4, 105, 6, 7,
+        0, 1, 202, 3, 1, 2, 203, 4, 2, 3, 204, 5, 3, 4, 205, 6, 4, 5, 206, 7};
+    NA_OK_OR_FAIL(na_at_add(x, 1, &NA_GATHER("bar", ids), vq, &y));
+    ts_expect_shape(y, "i32[foo:5, bar:4, qux:2]");
+    expect_foo_bar(y, 2, new_named);
+    TS_FREE(x, c100, af, vf, ids, vq, y);
+}
+
+/* penzai test_complicated_dict_indexed_update: x {indexed_scalar:2,
+ * indexed_unnamed:3, indexed_named:3, sliced:3, common:2, lhs_only:2 | 2, 2}
+ * = arange; index {indexed_scalar: 0, sliced: 1:, indexed_unnamed: [2,0,1]
+ * (positional ids), new: None, indexed_named: ids {common:2 | 3}}. The
+ * value lines up as {sliced:2, common:2, new:1 | 3, 2, 2} (Penzai's dict
+ * order: the ids' positional axis before x's positional axes). */
+static na_array *complicated_x(void)
+{
+    na_array *a = NULL, *b = NULL, *c = NULL;
+    NA_OK_OR_FAIL(na_arange(NULL, 2 * 3 * 3 * 3 * 2 * 2 * 2 * 2, NA_F32, &a));
+    NA_OK_OR_FAIL(na_reshape(a, 8, (int64_t[]){2, 3, 3, 3, 2, 2, 2, 2}, &b));
+    NA_OK_OR_FAIL(na_tag(b, NA_NAMES("indexed_scalar", "indexed_unnamed", "indexed_named",
+                                     "sliced", "common", "lhs_only", "p1", "p2"),
+                         &c));
+    TS_FREE(a, b);
+    na_array *x = NULL;
+    NA_OK_OR_FAIL(na_untag(c, NA_NAMES("p1", "p2"), &x));
+    na_array_free(c);
+    return x;
+}
+
+/* The value for loop coordinates: value has some of {sliced, common, new}
+ * and positional axes aligned from the right against (j:3, p1:2, p2:2). */
+static double complicated_value(const na_array *v, int64_t s, int64_t c,
+                                int64_t j, int64_t p1, int64_t p2)
+{
+    int64_t pos[3] = {j, p1, p2}, idx[NA_MAX_DIMS];
+    int np = na_positional_count(v), k = 0;
+    for (int d = 0; d < v->ndim; d++) {
+        const char *nm = v->name[d];
+        if (!nm)
+            idx[d] = v->shape[d] == 1 ? 0 : pos[3 - np + k++];
+        else
+            idx[d] = !strcmp(nm, "sliced") ? s : !strcmp(nm, "common") ? c : 0;
+    }
+    return na_get(v, idx);
+}
+
+static void check_complicated(const na_array *value)
+{
+    na_array *x = complicated_x(), *y = NULL;
+    na_array *iu = ids_of(NA_DIMS({NULL, 3}), (int32_t[]){2, 0, 1});
+    const int32_t named[2][3] = {{0, 0, 1}, {2, 1, 2}};
+    na_array *in = ids_of(NA_DIMS({"common", 2}, {NULL, 3}), &named[0][0]);
+    na_index idx[] = {NA_AT("indexed_scalar", 0), NA_RANGE("sliced", 1, NA_END, 1),
+                      NA_GATHER("indexed_unnamed", iu), NA_NEWAXIS("new"),
+                      NA_GATHER("indexed_named", in)};
+    NA_OK_OR_FAIL(na_at_add(x, 5, idx, value, &y));
+    ts_expect_shape(y, "f32[indexed_scalar:2, indexed_unnamed:3, indexed_named:3, sliced:3, "
+                       "common:2, lhs_only:2 | 2 2]");
+    const int unnamed[3] = {2, 0, 1};
+    /* dim of each role: scalar, unnamed, named, sliced, common, p1, p2 */
+    const int r[7] = {na_axis_index(x, "indexed_scalar"), na_axis_index(x, "indexed_unnamed"),
+                      na_axis_index(x, "indexed_named"),  na_axis_index(x, "sliced"),
+                      na_axis_index(x, "common"),         na_positional_index(x, 0),
+                      na_positional_index(x, 1)};
+    int64_t at[8] = {0};
+    do {
+        double want = na_get(x, at);
+        for (int64_t j = 0; j < 3; j++)
+            if (at[r[0]] == 0 && at[r[3]] >= 1 && at[r[1]] == unnamed[j] &&
+                at[r[2]] == named[at[r[4]]][j])
+                want += complicated_value(value, at[r[3]] - 1, at[r[4]], j, at[r[5]],
+                                          at[r[6]]);
+        cr_assert_eq(na_get(y, at), want, "%g vs %g", na_get(y, at), want);
+    } while (ts_next_index(x, at));
+    TS_FREE(x, iu, in, y);
+}
+
+Test(index, penzai_complicated_dict_indexed_update)
+{
+    na_array *a = NULL, *b = NULL, *full = NULL;
+    NA_OK_OR_FAIL(na_arange(NULL, 2 * 2 * 3 * 2 * 2, NA_F32, &a));
+    NA_OK_OR_FAIL(na_reshape(a, 5, (int64_t[]){2, 2, 3, 2, 2}, &b));
+    NA_OK_OR_FAIL(na_tag_prefix(b, NA_NAMES("sliced", "common"), &full));
+    na_array *full_new = NULL; /* add_full: [{"new": None}] */
+    NA_OK_OR_FAIL(na_index_by(full, 1, &NA_NEWAXIS("new"), &full_new));
+    check_complicated(full_new);
+    na_array *a1 = NULL, *b1 = NULL, *bc1 = NULL; /* add_broadcasting_1 */
+    NA_OK_OR_FAIL(na_arange(NULL, 4, NA_F32, &a1));
+    NA_OK_OR_FAIL(na_reshape(a1, 2, (int64_t[]){2, 2}, &b1));
+    NA_OK_OR_FAIL(na_tag_prefix(b1, NA_NAMES("common"), &bc1));
+    check_complicated(bc1);
+    na_array *a2 = NULL, *b2 = NULL, *bc2 = NULL; /* add_broadcasting_2 */
+    NA_OK_OR_FAIL(na_arange(NULL, 8, NA_F32, &a2));
+    NA_OK_OR_FAIL(na_reshape(a2, 3, (int64_t[]){2, 2, 2}, &b2));
+    NA_OK_OR_FAIL(na_tag_prefix(b2, NA_NAMES("sliced", "common"), &bc2));
+    check_complicated(bc2);
+    TS_FREE(a, b, full, full_new, a1, b1, bc1, a2, b2, bc2);
+}
+
+/* Named ids map the update: one copy of x per id, repeated ids included. */
+static void check_mapped(bool add)
+{
+    na_array *x0 = ts_random(NA_F32, NA_DIMS({"v", 7}, {"f", 3}, {"g", 2}), 41);
+    na_array *x = ts_strided_copy(x0), *y = NULL;
+    na_array *val = ts_random(NA_F32, NA_DIMS({"k", 4}, {"f", 3}), 42);
+    na_array *vals = ts_strided_copy(val);
+    const int32_t raw[4] = {6, 0, -1, 6};
+    na_array *ids = ids_of(NA_DIMS({"k", 4}), raw);
+    na_index idx[] = {NA_AT("g", 0), NA_GATHER("v", ids), NA_REVERSED("f")};
+    if (add)
+        NA_OK_OR_FAIL(na_at_add(x, 3, idx, vals, &y));
+    else
+        NA_OK_OR_FAIL(na_at_set(x, 3, idx, vals, &y));
+    ts_expect_shape(y, "f32[v:7, f:3, g:2, k:4]");
+    int64_t at[4] = {0};
+    do {
+        int64_t v = at[0], f = at[1], g = at[2], k = at[3];
+        int64_t row = raw[k] < 0 ? raw[k] + 7 : raw[k];
+        double want = na_get(x0, at);
+        if (g == 0 && v == row) {
+            double u = ts_at(val, 2, NA_NAMES("k", "f"), (int64_t[]){k, 2 - f});
+            want = add ? (double)(float)(want + u) : u; /* as the library */
+        }
+        cr_assert_eq(na_get(y, at), want);
+    } while (ts_next_index(y, at));
+    cr_assert_eq(ts_max_abs_diff(x, x0), 0.0, "the input must not change");
+    TS_FREE(x0, x, y, val, vals, ids);
+}
+
+Test(index, at_update_with_named_ids_maps_one_copy_per_id)
+{
+    check_mapped(false);
+    check_mapped(true);
+}
+
+Test(index, at_update_ids_axis_shared_with_x_is_mapped_jointly)
+{
+    na_array *x = ts_random(NA_F64, NA_DIMS({"batch", 3}, {"vocab", 5}), 5), *y = NULL;
+    na_array *ids = ids_of(NA_DIMS({"batch", 3}), (int32_t[]){4, 0, 4}), *v = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_F64, NA_DIMS({"batch", 3}), (double[]){10, 20, 30}, &v));
+    NA_OK_OR_FAIL(na_at_set(x, 1, &NA_GATHER("vocab", ids), v, &y));
+    ts_expect_shape(y, "f64[batch:3, vocab:5]");
+    const int id[3] = {4, 0, 4};
+    for (int64_t b = 0; b < 3; b++)
+        for (int64_t w = 0; w < 5; w++)
+            cr_assert_eq(na_get(y, (int64_t[]){b, w}),
+                         w == id[b] ? 10.0 * (double)(b + 1) : na_get(x, (int64_t[]){b, w}));
+    TS_FREE(x, ids, v, y);
+}
+
+/* Positional ids scatter into one array: add accumulates repeated ids. */
+Test(index, at_add_positional_ids_accumulate_repeated_ids)
 {
     na_array *x = NULL, *ones = NULL, *fv = NULL, *y = NULL, *z = NULL;
-    na_array *ids = ids_of(NA_DIMS({"n", 4}), (int32_t[]){1, 3, 1, -1});
+    na_array *ids = ids_of(NA_DIMS({NULL, 4}), (int32_t[]){1, 3, 1, -1});
     NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"v", 5}, {"f", 2}), &x));
-    NA_OK_OR_FAIL(na_ones(NA_F32, NA_DIMS({"n", 4}, {"f", 2}), &ones));
+    NA_OK_OR_FAIL(na_ones(NA_F32, NA_DIMS({NULL, 4}, {"f", 2}), &ones));
     NA_OK_OR_FAIL(na_from_data(NA_F32, NA_DIMS({"f", 2}), (float[]){10, 20}, &fv));
     NA_OK_OR_FAIL(na_at_add(x, 1, &NA_GATHER("v", ids), ones, &y));
     NA_OK_OR_FAIL(na_at_add(x, 1, &NA_GATHER("v", ids), fv, &z));
+    ts_expect_shape(y, "f32[v:5, f:2]");
     const double count[5] = {0, 2, 0, 1, 1};
     for (int64_t v = 0; v < 5; v++)
         for (int64_t f = 0; f < 2; f++) {
@@ -469,12 +676,12 @@ Test(index, at_add_gather_accumulates_repeated_ids)
     TS_FREE(x, ones, fv, ids, y, z);
 }
 
-Test(index, at_set_gather_last_write_wins)
+Test(index, at_set_positional_ids_last_write_wins)
 {
     na_array *x = NULL, *val = NULL, *y = NULL;
-    na_array *ids = ids_of(NA_DIMS({"n", 4}), (int32_t[]){1, 3, 1, -1});
+    na_array *ids = ids_of(NA_DIMS({NULL, 4}), (int32_t[]){1, 3, 1, -1});
     NA_OK_OR_FAIL(na_full(NA_F64, NA_DIMS({"v", 5}), -1.0, &x));
-    NA_OK_OR_FAIL(na_from_data(NA_F64, NA_DIMS({"n", 4}), (double[]){10, 20, 30, 40}, &val));
+    NA_OK_OR_FAIL(na_from_data(NA_F64, NA_DIMS({NULL, 4}), (double[]){10, 20, 30, 40}, &val));
     NA_OK_OR_FAIL(na_at_set(x, 1, &NA_GATHER("v", ids), val, &y));
     const double want[5] = {-1, 30, -1, 20, 40};
     for (int64_t v = 0; v < 5; v++)
@@ -482,36 +689,23 @@ Test(index, at_set_gather_last_write_wins)
     TS_FREE(x, val, ids, y);
 }
 
-/* Region {f:3 (reversed), k:4} of x {v:7, f:3, g:2} at g=0, v=ids[k]. */
-static void check_scatter(bool add)
+Test(index, at_update_mapped_errors_name_op_axes_and_shapes)
 {
-    na_array *x0 = ts_random(NA_F32, NA_DIMS({"v", 7}, {"f", 3}, {"g", 2}), 41);
-    na_array *x = ts_strided_copy(x0), *ref = NULL, *y = NULL;
-    na_array *val = ts_random(NA_F32, NA_DIMS({"k", 4}, {"f", 3}), 42);
-    na_array *vals = ts_strided_copy(val);
-    const int32_t raw[4] = {6, 0, -3, 2};
-    na_array *ids = ids_of(NA_DIMS({"k", 4}), raw);
-    NA_OK_OR_FAIL(na_copy(x0, &ref));
-    for (int64_t k = 0; k < 4; k++)
-        for (int64_t f = 0; f < 3; f++) {
-            int64_t at[3] = {raw[k] < 0 ? raw[k] + 7 : raw[k], 2 - f, 0};
-            double v = ts_at(val, 2, NA_NAMES("k", "f"), (int64_t[]){k, f});
-            put(ref, at, add ? na_get(x0, at) + v : v);
-        }
-    na_index idx[] = {NA_AT("g", 0), NA_GATHER("v", ids), NA_REVERSED("f")};
-    if (add)
-        NA_OK_OR_FAIL(na_at_add(x, 3, idx, vals, &y));
-    else
-        NA_OK_OR_FAIL(na_at_set(x, 3, idx, vals, &y));
-    cr_assert_eq(ts_max_abs_diff(y, ref), 0.0);
-    cr_assert_eq(ts_max_abs_diff(x, x0), 0.0);
-    TS_FREE(x0, x, ref, y, val, vals, ids);
-}
-
-Test(index, scatter_against_loops)
-{
-    check_scatter(false);
-    check_scatter(true);
+    na_array *x = ts_penzai_x(), *out = NULL, *sc = NULL;
+    na_array *onfoo = ids_of(NA_DIMS({"foo", 2}), (int32_t[]){0, 1});
+    na_array *onbar = ids_of(NA_DIMS({"bar", 2}), (int32_t[]){0, 1});
+    na_array *onnew = ids_of(NA_DIMS({"n", 2}), (int32_t[]){0, 1});
+    NA_OK_OR_FAIL(na_scalar(NA_F32, 1.0, &sc));
+    na_index at_foo[] = {NA_AT("foo", 0), NA_GATHER("baz", onfoo)};
+    NA_EXPECT_FAIL(na_at_set(x, 2, at_foo, sc, &out), NA_ERR_AXIS, "na_at_set",
+                   "ids axis 'foo'", "f32[foo:2, bar:3, baz:5]");
+    NA_EXPECT_FAIL(na_at_add(x, 1, &NA_GATHER("baz", onbar), sc, &out), NA_ERR_SHAPE,
+                   "na_at_add", "ids axis 'bar'", "size 2", "f32[foo:2, bar:3, baz:5]");
+    na_index newax[] = {NA_NEWAXIS("n"), NA_GATHER("baz", onnew)};
+    NA_EXPECT_FAIL(na_at_add(x, 2, newax, sc, &out), NA_ERR_AXIS, "na_at_add",
+                   "ids axis 'n'");
+    cr_assert_null(out);
+    TS_FREE(x, onfoo, onbar, onnew, sc);
 }
 
 /* ---- a big gather (parallel path) ---------------------------------------- */
@@ -586,7 +780,11 @@ Test(index, gather_and_at_set_every_dtype_against_loops)
         na_array *add = NULL, *gv = NULL;
         if (dts[t] != NA_BOOL) {
             gv = ts_random(dts[t], NA_DIMS({"batch", 4}, {"f", 3}), 85 + t);
-            NA_OK_OR_FAIL(na_at_add(st, 1, &NA_GATHER("vocab", ids), gv, &add));
+            na_array *pids = NULL, *pgv = NULL; /* positional: one copy */
+            NA_OK_OR_FAIL(na_untag(ids, NA_NAMES("batch"), &pids));
+            NA_OK_OR_FAIL(na_untag(gv, NA_NAMES("batch"), &pgv));
+            NA_OK_OR_FAIL(na_at_add(st, 1, &NA_GATHER("vocab", pids), pgv, &add));
+            TS_FREE(pids, pgv);
             for (int64_t v = 0; v < 7; v++)
                 for (int64_t f = 0; f < 3; f++) {
                     double want = ts_at(tab, 2, NA_NAMES("vocab", "f"), (int64_t[]){v, f});

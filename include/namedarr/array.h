@@ -250,9 +250,24 @@ typedef struct na_index {
  * an error. */
 na_status na_index_by(const na_array *x, int n, const na_index *idx,
                       na_array **out);
-/* Functional updates: a copy of x with the indexed region set to / added by
- * `value` (which must broadcast by name against the region). Gather
- * entries scatter (add accumulates repeated ids). */
+/* Functional updates, Penzai's x.at[index].set(value) / .add(value).
+ * Without gathers: a copy of x with the indexed region set to / added by
+ * `value` (which must broadcast by name against the region).
+ * With gathers the update is mapped over the ids' named axes: the result
+ * has x's axes, then the ids' named axes x lacks, one updated copy of x per
+ * index value (an ids axis x also has, and no entry indexes, is mapped
+ * jointly: slice b of x is updated at ids[b]). The value broadcasts against
+ * the region's axes plus the ids' axes. Ids may also have positional axes
+ * (updates only): those scatter within one copy, add accumulating repeated
+ * ids and set keeping the last write in row-major order; they come before
+ * the region's own positional axes when the value lines up positionally
+ * (as in Penzai's dict index). Accumulating many ids into one array
+ * (an embedding gradient) is: untag the ids' and the value's batch axes.
+ *   x {vocab:5, f:2}, ids {k:3}, v {k:3, f:2}
+ *     na_at_add(x, 1, &NA_GATHER("vocab", ids), v) -> {vocab:5, f:2, k:3}
+ *     with ids, v untagged on k -> {vocab:5, f:2}, rows of v summed in
+ * Differs from Penzai: a value axis found neither in the region nor in the
+ * ids is an error (Penzai maps over it as well). */
 na_status na_at_set(const na_array *x, int n, const na_index *idx,
                     const na_array *value, na_array **out);
 na_status na_at_add(const na_array *x, int n, const na_index *idx,

@@ -12,9 +12,22 @@
  * indexes) may be negative, counting from the end; anything else outside
  * the axis is an error.
  *
- * at_set / at_add copy x and write into the same region: a view of the copy
- * when there is no gather, else the scattered elements (add accumulates
- * repeated ids; set keeps the last write, in row-major order of the ids).
+ * at_set / at_add follow Penzai's x.at[index].set(v) / .add(v): the
+ * update is mapped over the named axes of the ids. Without gathers the
+ * result is a copy of x with the region written. With gathers the result
+ * carries x's axes, then the ids' named axes that x lacks: one updated copy
+ * of x per value of those axes, each written at its own ids; an ids axis
+ * that x also has (and no entry indexes) is mapped together with it, copy b
+ * updating x's slice b. Positional axes of the ids scatter within one copy
+ * (JAX's x.at[ids]): repeated ids accumulate for add, and for set the last
+ * write wins, in row-major order of the ids. To accumulate many named ids
+ * into one array (the old behaviour, an embedding gradient), untag the ids'
+ * and the value's axis first. The value broadcasts by name against the
+ * region and the ids, in the order of Penzai's dict index: the region's
+ * named axes, the ids' axes, then the region's positional axes (positional
+ * axes line up numpy-style, from the right). Where namedarr differs
+ * from Penzai: a value axis that is neither in the region nor in the ids is
+ * an error (Penzai would map over it too).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +46,8 @@ typedef struct plan {
     char glabel[MAX_GATHER][80];       /* "'vocab'" or "positional 0"      */
     const na_array *ids[MAX_GATHER];
     na__bcast bc;                      /* union of the ids' axes           */
+    bool indexed[NA_MAX_DIMS];         /* x's dim has an index entry       */
+    bool update;                       /* planning at_set / at_add         */
 } plan;
 
 /* "'name'" or "positional 2" for messages. */
@@ -135,11 +150,14 @@ static na_status add_gather(const char *op, const na_array *x, int d,
     if (!ids)
         return na__fail(NA_ERR_ARGUMENT, "%s: gather on axis %s has NULL ids",
                         op, p->glabel[g]);
-    if (ids->dtype != NA_I32 || na_positional_count(ids) > 0)
+    bool positional = !p->update && na_positional_count(ids) > 0;
+    if (ids->dtype != NA_I32 || positional)
         return na__fail(ids->dtype != NA_I32 ? NA_ERR_DTYPE : NA_ERR_AXIS,
-                        "%s: ids for axis %s must be i32 with named axes only, "
-                        "got %s (x %s)", op, p->glabel[g], na__shape(ids),
-                        na__shape(x));
+                        "%s: ids for axis %s must be i32 with %s, got %s (x %s)",
+                        op, p->glabel[g],
+                        p->update ? "named or positional axes"
+                                  : "named axes only",
+                        na__shape(ids), na__shape(x));
     p->glen[g] = x->shape[d];
     p->gstride[g] = x->stride[d];
     p->ids[g] = ids;
@@ -178,8 +196,35 @@ static int region_dims(const plan *p, na_dim *dims)
     return nd;
 }
 
+/* For an update, the ids' named axes map the update (Penzai): each must be
+ * an axis of x that no entry indexes (same size; one copy per value, shared
+ * with x) or a new name. Positional ids axes scatter within one copy. */
+static na_status check_update_ids(const char *op, const na_array *x,
+                                  const plan *p)
+{
+    for (int d = 0; d < p->bc.ndim; d++) {
+        const char *nm = p->bc.dims[d].name;
+        if (!nm)
+            continue;
+        int xd = na_axis_index(x, nm);
+        bool is_new = false; /* a NEW axis: in the view, not in x */
+        for (int v = 0; v < p->view.ndim && xd < 0; v++)
+            is_new |= p->view.name[v] == nm;
+        if ((xd >= 0 && p->indexed[xd]) || is_new)
+            return na__fail(NA_ERR_AXIS,
+                            "%s: ids axis '%s' names an axis the index "
+                            "itself uses (x %s)", op, nm, na__shape(x));
+        if (xd >= 0 && x->shape[xd] != p->bc.dims[d].size)
+            return na__fail(NA_ERR_SHAPE,
+                            "%s: ids axis '%s' has size %lld, x %s", op, nm,
+                            (long long)p->bc.dims[d].size, na__shape(x));
+    }
+    return NA_OK;
+}
+
 /* Union the ids, then check the region has at most NA_MAX_DIMS dims and no
- * name twice (a NEW or ids axis clashing with a remaining axis). */
+ * name twice (a NEW or ids axis clashing with a remaining axis; for an
+ * update, ids axes may be remaining axes of x: see check_update_ids). */
 static na_status finish_plan(const char *op, const na_array *x, plan *p)
 {
     if (p->ngather) {
@@ -195,9 +240,13 @@ static na_status finish_plan(const char *op, const na_array *x, plan *p)
         if (p->view.ndim + p->bc.ndim > NA_MAX_DIMS)
             return na__fail(NA_ERR_SHAPE, "%s: gathering into %s gives more "
                             "than %d axes", op, na__shape(x), NA_MAX_DIMS);
+        if (p->update && (st = check_update_ids(op, x, p)) != NA_OK)
+            return st;
     }
     na_dim dims[2 * NA_MAX_DIMS];
     int nd = region_dims(p, dims);
+    if (p->update)
+        nd = p->view.ndim; /* ids axes were checked above */
     for (int d = 0; d < nd; d++)
         for (int e = 0; e < d; e++)
             if (dims[d].name && dims[d].name == dims[e].name)
@@ -210,8 +259,9 @@ static na_status finish_plan(const char *op, const na_array *x, plan *p)
 }
 
 static na_status make_plan(const char *op, const na_array *x, int n,
-                           const na_index *idx, plan *p)
+                           const na_index *idx, bool update, plan *p)
 {
+    p->update = update;
     if (n < 0 || (n > 0 && !idx))
         return na__fail(NA_ERR_ARGUMENT, "%s: %d index entries%s for %s", op, n,
                         idx ? "" : " (NULL list)", na__shape(x));
@@ -236,6 +286,7 @@ static na_status make_plan(const char *op, const na_array *x, int n,
     p->view.ndim = 0;
     p->ngather = 0;
     for (int d = 0; d < x->ndim; d++) {
+        p->indexed[d] = entry_of[d] >= 0;
         const na_index *e = entry_of[d] >= 0 ? &idx[entry_of[d]] : NULL;
         na_status st = NA_OK;
         if (!e) {
@@ -424,7 +475,7 @@ na_status na_index_by(const na_array *x, int n, const na_index *idx,
     plan *p = malloc(sizeof *p);
     if (!p)
         return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", op);
-    na_status st = make_plan(op, x, n, idx, p);
+    na_status st = make_plan(op, x, n, idx, false, p);
     if (st == NA_OK && p->ngather == 0) {
         na_array *v = na__view_of(&p->view);
         st = v ? NA_OK : NA_ERR_NO_MEMORY;
@@ -482,60 +533,216 @@ static na_status add_into(const char *op, na_array *region,
     return NA_OK;
 }
 
-/* Scatter value into y at the gathered region of plan p (serial: repeated
- * ids write the same element). */
-static na_status scatter(const char *op, const na_array *x, na_array *y,
-                         const plan *p, const na_array *value, bool add)
+/* ---- updates with gathers: mapped over the ids' named axes --------------- */
+
+/* The loop of a mapped update: the ids' union dims first (nu of them), then
+ * the region's dims the ids do not share. Strides (elements) in y, in the
+ * value and in each ids array. */
+typedef struct scatter_loop {
+    int nd, nu;
+    int64_t shape[2 * NA_MAX_DIMS];
+    int64_t ys[2 * NA_MAX_DIMS], vs[2 * NA_MAX_DIMS];
+    int64_t is[MAX_GATHER][2 * NA_MAX_DIMS];
+} scatter_loop;
+
+static int find_dim(int nd, const na_dim *dims, const char *name)
 {
-    na_dim dims[2 * NA_MAX_DIMS];
-    int nd = region_dims(p, dims), nv = p->view.ndim;
-    int64_t vstride[NA_MAX_DIMS], vshape[NA_MAX_DIMS];
-    na_status st = na__align(op, value, nd, dims, vstride);
-    if (st != NA_OK)
-        return st;
-    int64_t *goff, n;
-    st = gather_offsets(op, x, p, &goff, &n);
-    if (st != NA_OK)
-        return st;
-    for (int d = 0; d < nd; d++)
-        vshape[d] = dims[d].size;
-    int64_t rows = n > 0 ? view_rows(&p->view) : 0;
-    char *dst = na_data(y);
-    const char *src = na_data(value);
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t roff = p->view.offset - y->offset +
-                       unravel(nv, p->view.shape, p->view.stride, r);
-        int64_t vrow = unravel(nv, vshape, vstride, r);
-        for (int64_t j = 0; j < n; j++) {
-            int64_t o = roff + goff[j];
-            double v = na__load(value->dtype, src,
-                                vrow + unravel(nd - nv, vshape + nv, vstride + nv, j));
-            if (add)
-                v += na__load(y->dtype, dst, o);
-            na__store(y->dtype, dst, o, v);
-        }
+    for (int d = 0; name && d < nd; d++)
+        if (dims[d].name == name)
+            return d;
+    return -1;
+}
+
+/* y's dims: x's dims, then the ids' named axes x lacks (one copy each). */
+static na_status update_dims(const char *op, const na_array *x, const plan *p,
+                             na_dim *dims, int *nd)
+{
+    int n = 0;
+    for (int d = 0; d < x->ndim; d++)
+        dims[n++] = (na_dim){x->name[d], x->shape[d]};
+    for (int d = 0; d < p->bc.ndim; d++) {
+        const char *nm = p->bc.dims[d].name;
+        if (!nm || na_axis_index(x, nm) >= 0)
+            continue;
+        if (n == NA_MAX_DIMS)
+            return na__fail(NA_ERR_SHAPE, "%s: mapping the update over the "
+                            "ids' axes gives more than %d axes (x %s)", op,
+                            NA_MAX_DIMS, na__shape(x));
+        dims[n++] = p->bc.dims[d];
     }
-    free(goff);
+    *nd = n;
     return NA_OK;
 }
 
-/* Plan the index on the copy y, then write value into the region. */
-static na_status update_region(const char *op, const na_array *x, na_array *y,
-                               int n, const na_index *idx,
-                               const na_array *value, bool add)
+/* What the value must broadcast against, in the order Penzai's dict index
+ * gives: the region's named axes, the ids' axes it lacks (named, then
+ * positional), then the region's positional axes. v_at[d] / u_at[d] = where
+ * view dim d / ids dim d sits in that list. */
+static int value_dims(const plan *p, na_dim *vt, int *v_at, int *u_at)
 {
-    plan *p = malloc(sizeof *p);
-    if (!p)
-        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", op);
-    na_status st = make_plan(op, y, n, idx, p);
-    if (st == NA_OK && p->ngather > 0)
-        st = scatter(op, x, y, p, value, add);
-    else if (st == NA_OK && add)
+    int n = 0;
+    for (int d = 0; d < p->view.ndim; d++)
+        if (p->view.name[d]) {
+            v_at[d] = n;
+            vt[n++] = (na_dim){p->view.name[d], p->view.shape[d]};
+        }
+    for (int d = 0; d < p->bc.ndim; d++) {
+        int k = find_dim(n, vt, p->bc.dims[d].name);
+        if (k < 0) {
+            k = n;
+            vt[n++] = p->bc.dims[d];
+        }
+        u_at[d] = k;
+    }
+    for (int d = 0; d < p->view.ndim; d++)
+        if (!p->view.name[d]) {
+            v_at[d] = n;
+            vt[n++] = (na_dim){NULL, p->view.shape[d]};
+        }
+    return n;
+}
+
+static void build_loop(const na_array *y, const plan *p, const int *v_at,
+                       const int *u_at, const int64_t *vstride, scatter_loop *L)
+{
+    const na__bcast *bc = &p->bc;
+    int n = 0;
+    for (int d = 0; d < bc->ndim; d++, n++) {
+        const char *nm = bc->dims[d].name;
+        int yd = nm ? na_axis_index(y, nm) : -1;
+        L->shape[n] = bc->shape[d];
+        L->ys[n] = yd >= 0 ? y->stride[yd] : 0;
+        L->vs[n] = vstride[u_at[d]];
+        for (int g = 0; g < p->ngather; g++)
+            L->is[g][n] = bc->stride[g][d];
+    }
+    L->nu = n;
+    for (int d = 0; d < p->view.ndim; d++) {
+        if (find_dim(bc->ndim, bc->dims, p->view.name[d]) >= 0)
+            continue; /* shared with the ids: mapped above */
+        L->shape[n] = p->view.shape[d];
+        L->ys[n] = p->view.stride[d];
+        L->vs[n] = vstride[v_at[d]];
+        for (int g = 0; g < p->ngather; g++)
+            L->is[g][n] = 0;
+        n++;
+    }
+    L->nd = n;
+}
+
+/* Offset in y of loop element `at` (ids read through io); checks the ids. */
+static na_status scatter_offset(const char *op, const na_array *x,
+                                const plan *p, const int64_t *io,
+                                const int64_t *at, int64_t *o)
+{
+    for (int g = 0; g < p->ngather; g++) {
+        int32_t id = ((const int32_t *)na_data(p->ids[g]))[io[g]];
+        int64_t k = id < 0 ? (int64_t)id + p->glen[g] : id;
+        if (k < 0 || k >= p->glen[g])
+            return id_out_of_range(op, x, p, g, id, at);
+        *o += k * p->gstride[g];
+    }
+    return NA_OK;
+}
+
+/* Serial, in row-major loop order: a repeated id within one copy (from
+ * positional ids axes) accumulates for add, and the last write wins for set. */
+static na_status run_scatter(const char *op, const na_array *x, const plan *p,
+                             const scatter_loop *L, na_array *y,
+                             const na_array *value, bool add)
+{
+    int64_t at[2 * NA_MAX_DIMS] = {0}, io[MAX_GATHER] = {0};
+    int64_t yo = p->view.offset - y->offset, vo = 0, total = 1;
+    for (int d = 0; d < L->nd; d++)
+        if (__builtin_mul_overflow(total, L->shape[d], &total))
+            return na__fail(NA_ERR_SHAPE, "%s: too many updates into %s", op,
+                            na__shape(x));
+    char *dst = na_data(y);
+    const char *src = na_data(value);
+    for (int64_t e = 0; e < total; e++) {
+        int64_t o = yo;
+        na_status st = scatter_offset(op, x, p, io, at, &o);
+        if (st != NA_OK)
+            return st;
+        double v = na__load(value->dtype, src, vo);
+        na__store(y->dtype, dst, o, add ? v + na__load(y->dtype, dst, o) : v);
+        for (int d = L->nd - 1; d >= 0; d--) {
+            yo += L->ys[d];
+            vo += L->vs[d];
+            for (int g = 0; g < p->ngather; g++)
+                io[g] += L->is[g][d];
+            if (++at[d] < L->shape[d])
+                break;
+            yo -= L->ys[d] * L->shape[d];
+            vo -= L->vs[d] * L->shape[d];
+            for (int g = 0; g < p->ngather; g++)
+                io[g] -= L->is[g][d] * L->shape[d];
+            at[d] = 0;
+        }
+    }
+    return NA_OK;
+}
+
+/* x planned in px has gathers: y = x broadcast over the ids' new named axes,
+ * then every copy updated at its own ids (py: the same index planned on y). */
+static na_status update_mapped(const char *op, const na_array *x, int n,
+                               const na_index *idx, const na_array *value,
+                               bool add, plan *p, na_array **out)
+{
+    na_dim dims[NA_MAX_DIMS], vt[NA_MAX_DIMS];
+    int nd = 0, v_at[NA_MAX_DIMS], u_at[NA_MAX_DIMS];
+    int nvt = value_dims(&p[0], vt, v_at, u_at);
+    int64_t vstride[NA_MAX_DIMS];
+    na_array *y = NULL, yx;
+    na_status st = na__align(op, value, nvt, vt, vstride);
+    if (st == NA_OK)
+        st = update_dims(op, x, &p[0], dims, &nd);
+    if (st == NA_OK)
+        st = na__new(op, x->dtype, nd, dims, &y);
+    if (st == NA_OK)
+        st = na__copy_into(op, y, x);
+    if (st == NA_OK) {
+        yx = *y; /* y's header over x's dims: copy 0 of the mapped axes */
+        yx.ndim = x->ndim;
+        st = make_plan(op, &yx, n, idx, true, &p[1]);
+    }
+    if (st == NA_OK) {
+        scatter_loop *L = malloc(sizeof *L);
+        st = L ? NA_OK : na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", op);
+        if (L) {
+            build_loop(y, &p[1], v_at, u_at, vstride, L);
+            st = run_scatter(op, x, &p[1], L, y, value, add);
+        }
+        free(L);
+    }
+    if (st != NA_OK) {
+        na_array_free(y);
+        return st;
+    }
+    *out = y;
+    return NA_OK;
+}
+
+/* No gathers: a copy of x with the view region set or added in place. */
+static na_status update_view(const char *op, const na_array *x, int n,
+                             const na_index *idx, const na_array *value,
+                             bool add, plan *p, na_array **out)
+{
+    na_array *y;
+    na_status st = na_copy(x, &y);
+    if (st != NA_OK)
+        return st;
+    st = make_plan(op, y, n, idx, true, p);
+    if (st == NA_OK && add)
         st = add_into(op, &p->view, value);
     else if (st == NA_OK)
         st = na__copy_into(op, &p->view, value);
-    free(p);
-    return st;
+    if (st != NA_OK) {
+        na_array_free(y);
+        return st;
+    }
+    *out = y;
+    return NA_OK;
 }
 
 static na_status at_update(const char *op, const na_array *x, int n,
@@ -544,17 +751,16 @@ static na_status at_update(const char *op, const na_array *x, int n,
 {
     if (!x || !value || !out)
         return na__fail(NA_ERR_ARGUMENT, "%s: NULL argument", op);
-    na_array *y;
-    na_status st = na_copy(x, &y);
-    if (st != NA_OK)
-        return st;
-    st = update_region(op, x, y, n, idx, value, add);
-    if (st != NA_OK) {
-        na_array_free(y);
-        return st;
-    }
-    *out = y;
-    return NA_OK;
+    plan *p = malloc(2 * sizeof *p);
+    if (!p)
+        return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", op);
+    na_status st = make_plan(op, x, n, idx, true, &p[0]);
+    if (st == NA_OK && p[0].ngather > 0)
+        st = update_mapped(op, x, n, idx, value, add, p, out);
+    else if (st == NA_OK)
+        st = update_view(op, x, n, idx, value, add, &p[1], out);
+    free(p);
+    return st;
 }
 
 na_status na_at_set(const na_array *x, int n, const na_index *idx,
