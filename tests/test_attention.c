@@ -677,6 +677,122 @@ Test(attention, keras_key_defaults_to_value)
     na_layer_free(m);
 }
 
+/* ---- Keras's call-time masks ------------------------------------------------------ */
+
+/* Keras's _compute_attention_mask, step by step, for the reference:
+ * attention_mask & query_mask[:, :, None] & value_mask[:, None, :] &
+ * key_mask[:, None, :] & causal (ones cumsum: row >= col). */
+static void keras_mask(int B, int S, int T, const bool *attn, const bool *qm,
+                       const bool *vm, const bool *km, bool causal, bool *out)
+{
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < T; j++) {
+                bool auto_mask = qm[b * S + i];
+                auto_mask = auto_mask && vm[b * T + j];
+                auto_mask = auto_mask && km[b * T + j];
+                if (causal)
+                    auto_mask = auto_mask && i + 1 >= j + 1;
+                out[(b * S + i) * T + j] = attn[(b * S + i) * T + j] && auto_mask;
+            }
+}
+
+static na_array *bool_array(const bool *d, na_dim a, na_dim b)
+{
+    na_array *x = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_BOOL, 2, (na_dim[]){a, b}, d, &x));
+    return x;
+}
+
+/* GQA cross-attention with the three padding masks, an explicit mask and
+ * the causal mask; batch 1's query row 2 is fully padded (Keras: zero
+ * weights, the output is the output bias). Output and the scores in
+ * Keras's layout {batch, heads, seq, kv_seq} against the reference. */
+Test(attention, keras_query_value_key_masks_combined)
+{
+    enum { B = 2, S = 4, T = 5, E = 6, Ev = 5, H = 4, Hkv = 2, D = 3 };
+    na_gqa_options o = {.head_dim = D, .num_query_heads = H, .num_key_value_heads = Hkv,
+                        .query_features = E, .value_features = Ev, .use_causal_mask = true,
+                        .return_attention_scores = true, .keras_scores_layout = true,
+                        .seed = 4};
+    na_layer *m = NULL;
+    NA_OK_OR_FAIL(na_gqa_new(&o, &m));
+    randomise(m, 40);
+    float *xq = NULL, *xv = NULL;
+    na_array *q = rand_input(B, S, E, 5, "seq", &xq), *v = rand_input(B, T, Ev, 6, "seq", &xv);
+    bool qm[B * S] = {1, 1, 1, 1, 1, 1, 0, 1};
+    bool vm[B * T] = {1, 1, 1, 1, 0, 1, 1, 1, 1, 1};
+    bool km[B * T] = {1, 1, 1, 1, 1, 0, 1, 1, 1, 1};
+    bool attn[B * S * T], full[B * S * T];
+    for (int i = 0; i < B * S * T; i++)
+        attn[i] = i % 7 != 3;
+    keras_mask(B, S, T, attn, qm, vm, km, true, full);
+    na_array *a = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_BOOL, NA_DIMS({"batch", B}, {"seq", S}, {"kv_seq", T}),
+                               attn, &a));
+    na_array *qa = bool_array(qm, (na_dim){"batch", B}, (na_dim){"seq", S});
+    na_array *va = bool_array(vm, (na_dim){"batch", B}, (na_dim){"kv_seq", T});
+    na_array *ka = bool_array(km, (na_dim){"batch", B}, (na_dim){"kv_seq", T});
+    na_side *side = na_side_new();
+    NA_OK_OR_FAIL(na_side_set_array(side, NA_ATTN_MASK_KEY, a));
+    NA_OK_OR_FAIL(na_side_set_array(side, NA_QUERY_MASK_KEY, qa));
+    NA_OK_OR_FAIL(na_side_set_array(side, NA_VALUE_MASK_KEY, va));
+    NA_OK_OR_FAIL(na_side_set_array(side, NA_KEY_MASK_KEY, ka));
+    na_value *in = na_value_tuple(2, (na_value *[]){na_value_ref_array(q),
+                                                    na_value_ref_array(v)});
+    ref_spec r = {.B = B, .S = S, .T = T, .E = E, .Ekv = Ev, .Eo = E, .H = H, .Hkv = Hkv,
+                  .D = D, .xq = xq, .xkv = xv, .mask = full, .zero_rows = true};
+    loaded lw = {0};
+    load_weights(m, "attention", true, true, &lw);
+    r.wq = lw.wq, r.wk = lw.wk, r.wv = lw.wv, r.wo = lw.wo;
+    r.bq = lw.bq, r.bk = lw.bk, r.bv = lw.bv, r.bo = lw.bo;
+    na_value *y = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, in, side, &y));
+    double *want_y = calloc(B * S * E, sizeof(double)), *want_w = calloc(B * H * S * T,
+                                                                         sizeof(double));
+    ref_attention(&r, want_y, want_w);
+    float *got_y = to_f32(y->items[0]->array, NA_NAMES("batch", "seq", "embedding"));
+    cr_assert(max_diff(got_y, want_y, B * S * E) < 2e-5, "output vs reference");
+    /* the scores: {batch, heads:H, seq, kv_seq}, head = kv_head * 2 + query_head */
+    const na_array *w = y->items[1]->array;
+    ts_expect_shape(w, "f32[batch:2, heads:4, seq:4, kv_seq:5]");
+    float *got_w = to_f32(w, NA_NAMES("batch", "heads", "seq", "kv_seq"));
+    cr_assert(max_diff(got_w, want_w, B * H * S * T) < 1e-5, "scores vs reference");
+    for (int h = 0; h < H; h++)
+        for (int j = 0; j < T; j++)
+            cr_assert_eq(got_w[((1 * H + h) * S + 2) * T + j], 0.0f, "padded query row");
+    /* and the padded row's output is the output bias */
+    for (int e = 0; e < E; e++)
+        cr_assert(fabs(got_y[(1 * S + 2) * E + e] - lw.bo[e]) < 1e-6);
+    free(want_y), free(want_w), free(got_w), free(got_y);
+    free_loaded(&lw);
+    na_value_free(y), na_value_free(in);
+    na_side_free(side);
+    TS_FREE(q, v, a, qa, va, ka);
+    free(xq), free(xv);
+    na_layer_free(m);
+}
+
+Test(attention, keras_masks_errors)
+{
+    na_gqa_options o = {.head_dim = 2, .num_query_heads = 2, .num_key_value_heads = 1,
+                        .query_features = 4};
+    na_layer *m = NULL;
+    NA_OK_OR_FAIL(na_gqa_new(&o, &m));
+    na_array *x = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 3}, {"embedding", 4}), 1);
+    bool vm[6] = {1, 1, 1, 1, 1, 0};
+    /* a value mask along `seq` (the queries' axis) of the wrong size */
+    na_array *bad = bool_array(vm, (na_dim){"batch", 3}, (na_dim){"kv_seq", 2});
+    na_side *side = na_side_new();
+    NA_OK_OR_FAIL(na_side_set_array(side, NA_VALUE_MASK_KEY, bad));
+    na_array *y = NULL;
+    NA_EXPECT_FAIL(na_layer_call_array(m, x, side, &y), NA_ERR_SHAPE, "ApplyAttentionMask",
+                   "mask 'value_mask'", "axis 'batch' has size 3");
+    TS_FREE(x, bad);
+    na_side_free(side);
+    na_layer_free(m);
+}
+
 /* ---- the fused path against the general one ------------------------------------------ */
 
 /* Same model, fused and general (na_attention_set_fused false). */

@@ -473,7 +473,7 @@ static int all_types(type_case *c)
         "input_to_query:child=Identity; input_to_key:child=Identity; "
         "input_to_value:child=Identity; query_key_to_attn:child=Identity; "
         "attn_value_to_output:child=Identity; keep_weights:bool=false; "
-        "return_weights:bool=false; fused:bool=true"};
+        "return_weights:bool=false; fused:bool=true; merge_weight_heads:bool=false"};
     c[n++] = (type_case){&na_kv_cache_attention_type,
         MAKE(na_kv_cache_attention_new(leaf(), leaf(), leaf(), leaf(), leaf(), &kvo,
                                        &made)),
@@ -483,6 +483,7 @@ static int all_types(type_case *c)
         "input_to_key:child=Identity; input_to_value:child=Identity; "
         "query_key_to_attn:child=Identity; attn_value_to_output:child=Identity; "
         "keep_weights:bool=false; return_weights:bool=false; fused:bool=true; "
+        "merge_weight_heads:bool=false; "
         "cache_keys:state=null; cache_values:state=null; cache_positions:state=null; "
         "cache_end_index:state=blk.cache_end_index"};
     c[n++] = (type_case){&na_select_attention_input_type,

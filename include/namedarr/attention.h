@@ -81,6 +81,15 @@ const na_array *na_attention_weights(const na_layer *attention);
 na_status na_attention_set_fused(na_layer *attention, bool allowed);
 /* Return (y, a) instead of y (Keras's return_attention_scores). */
 na_status na_attention_set_return_weights(na_layer *attention, bool on);
+/* Returned weights in Keras's layout {batch, heads, seq, kv_seq}: the
+ * grouped axes {kv_heads, query_heads} merged into one `heads` axis in
+ * Keras's order (head = kv_head * (Hq/Hkv) + query_head), other axes first
+ * (field merge_weight_heads). The kept weights keep their axes. */
+na_status na_attention_set_merge_weight_heads(na_layer *attention, bool on);
+/* Flax's per-call sow_weights=True: a call whose side inputs hold this key
+ * set true (na_side_set_flag) keeps its weights like
+ * na_attention_set_keep_weights, for that call (the general path runs). */
+#define NA_SOW_WEIGHTS_KEY "sow_weights"
 
 /* ---- standard sublayers ------------------------------------------------- */
 
@@ -127,6 +136,9 @@ typedef struct na_dot_product_options {
                                   /* (ApplyAttentionBias); NULL/"": none     */
     bool bias_optional;           /* a missing bias_tag means no bias        */
     const na_alibi_options *alibi;/* ApplyALiBiBias (copied); NULL: none     */
+    const char *const *padding_mask_tags; /* NULL-terminated: more optional  */
+                                  /* ApplyAttentionMask layers after         */
+                                  /* mask_tag (Keras's query/value/key masks)*/
 } na_dot_product_options;
 
 /* The standard query_key_to_attn: Sequential(AttentionLogits(projection),
@@ -222,6 +234,22 @@ typedef struct na_mha_options {
 
 na_status na_mha_new(const na_mha_options *opt, na_layer **out);
 
+/* Flax's decode=True with init_cache(input_shape): turn the Attention at
+ * *attention (from na_mha_new, taken over) into its caching form with a
+ * cache of `batch` rows and `max_length` slots, allocated now (keys and
+ * values {batch, kv_seq:max_length, heads..., projection}, the index at
+ * 0). Each later call writes its tokens at the cache index and attends to
+ * the filled slots (Flax's mask arange(max_length) <= cur_index), so steps
+ * of one token reproduce the full causal call. Flax requires one token per
+ * decode step; namedarr also takes a prefill of several (causal among
+ * them). On failure *attention is freed and set to NULL. */
+na_status na_mha_init_cache(na_layer **attention, int64_t batch, int64_t max_length);
+
+/* Flax's per-call overrides, as side inputs (na_side_set_flag):
+ *   NA_DETERMINISTIC_KEY ("deterministic") true: no dropout for this call;
+ *   NA_SOW_WEIGHTS_KEY ("sow_weights") true: keep this call's weights
+ *   (na_attention_weights), as sow_weights=True. */
+
 /* Keras-style grouped-query attention (keras.layers.GroupQueryAttention).
  * Input: the query array alone (self-attention) or a tuple (query,
  * value[, key]) — the key defaults to the value. Zero fields take Keras's
@@ -255,7 +283,25 @@ typedef struct na_gqa_options {
     const na_init *kernel_initializer; /* NULL: glorot_uniform (Keras), with */
                                   /* Keras's einsum-dense fans (above)       */
     const na_init *bias_initializer;   /* NULL: zeros (Keras)                */
+    bool keras_scores_layout;     /* returned scores {batch, heads, seq,     */
+                                  /* kv_seq}, query heads merged in Keras's  */
+                                  /* order; false: {batch, kv_heads,         */
+                                  /* query_heads, seq, kv_seq}               */
 } na_gqa_options;
+
+/* Keras's call-time padding masks, read by na_gqa_new's trees from the
+ * side inputs when present (bool, true = a real token), combined as
+ * Keras's _compute_attention_mask does: attention_mask & query_mask[:, :,
+ * None] & value_mask[:, None, :] & key_mask[:, None, :] & causal.
+ *   query_mask {batch, seq}, value_mask and key_mask {batch, kv_seq}
+ * (name the value/key masks' axis kv_seq: a `seq` axis there would be the
+ * queries'). Keras applies key_mask whenever it is given. A query row
+ * whose mask is false masks every key: with Keras's default policy
+ * (masked_rows ZERO: Keras's Softmax multiplies by the mask since keras PR 21149, April 2025)
+ * its weights are 0 and its output is the output projection's bias. */
+#define NA_QUERY_MASK_KEY "query_mask"
+#define NA_VALUE_MASK_KEY "value_mask"
+#define NA_KEY_MASK_KEY "key_mask"
 
 na_status na_gqa_new(const na_gqa_options *opt, na_layer **out);
 

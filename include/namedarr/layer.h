@@ -92,6 +92,13 @@ const na_value *na_side_get(const na_side *side, const char *key);
  * and the key ("ApplyAttentionMask: side input 'attn_mask' is missing"). */
 const na_array *na_side_require_array(const na_side *side, const char *key,
                                       const char *layer_name);
+/* Per-call switches (Flax's call-time overrides such as deterministic):
+ * a one-element array, bool or numeric (nonzero = true). na_side_flag
+ * gives `dflt` when the key is absent; another value is an error naming
+ * `layer_name` and the key. */
+na_status na_side_set_flag(na_side *side, const char *key, bool on);
+na_status na_side_flag(const na_side *side, const char *key, bool dflt,
+                       const char *layer_name, bool *out);
 int na_side_count(const na_side *side);
 const char *na_side_key(const na_side *side, int i);
 /* A copy of the map (values cloned: new headers sharing storage); NULL on

@@ -155,7 +155,10 @@ na_status na_cast_to_dtype_new(na_dtype dtype, na_layer **result);
  * lacks is ignored, as in Penzai. Masks come from the
  * counter-based generator: the k-th call (k = 0, 1, ...) of a layer uses
  * stream na_init_seed_for(seed, "dropout/<k>"), so a run is reproducible.
- * A disabled layer, or rate 0, is the identity (no call counted). */
+ * A disabled layer, or rate 0, is the identity (no call counted), and so
+ * is a call whose side inputs hold NA_DETERMINISTIC_KEY set true (Flax's
+ * per-call deterministic=True; na_side_set_flag). */
+#define NA_DETERMINISTIC_KEY "deterministic"
 na_status na_dropout_new(double rate, const char *const *shared, uint64_t seed,
                          na_layer **result);
 na_status na_dropout_set_enabled(na_layer *layer, bool enabled);

@@ -86,6 +86,55 @@ static void keep_weights(na__attn_core *c, const na_value *a)
         na_array_ref(a->array, &c->weights);
 }
 
+/* Keras's score layout: {other axes..., heads, seq, kv_seq} with
+ * heads = kv_heads * size(query_heads) + query_head (ops.repeat of the
+ * keys along the head axis). Weights without kv_heads/query_heads are only
+ * reordered. Takes *a. */
+static na_status merge_heads(na_value **a)
+{
+    const na_array *w = (*a)->kind == NA_VALUE_ARRAY ? (*a)->array : NULL;
+    if (!w)
+        return NA_OK;
+    const char *kvh = na_intern("kv_heads"), *qh = na_intern("query_heads"),
+               *h = na_intern("heads"), *sq = na_intern("seq"), *kv = na_intern("kv_seq");
+    bool grouped = na_axis_index(w, kvh) >= 0 && na_axis_index(w, qh) >= 0;
+    if (!grouped && na_axis_index(w, h) < 0)
+        return na__fail(NA_ERR_AXIS, "Attention: weights %s have neither 'heads' nor "
+                        "'kv_heads' and 'query_heads' to merge", na__shape(w));
+    const char *names[NA_MAX_DIMS + 1], *tags[NA_MAX_DIMS + 1];
+    int64_t sizes[NA_MAX_DIMS];
+    int n = 0, t = 0;
+    for (int d = 0; d < w->ndim; d++)
+        if (w->name[d] != kvh && w->name[d] != qh && w->name[d] != h &&
+            w->name[d] != sq && w->name[d] != kv)
+            sizes[t] = w->shape[d], tags[t++] = names[n++] = w->name[d];
+    const char *tail[] = {grouped ? kvh : h, grouped ? qh : NULL, sq, kv};
+    for (int i = 0; i < 4; i++)
+        if (tail[i] && na_axis_index(w, tail[i]) >= 0)
+            names[n++] = tail[i];
+    if (n != w->ndim || na_axis_index(w, sq) < 0 || na_axis_index(w, kv) < 0)
+        return na__fail(NA_ERR_AXIS, "Attention: weights %s cannot take Keras's layout "
+                        "{..., heads, seq, kv_seq}", na__shape(w));
+    sizes[t] = grouped ? na_axis_size(w, kvh) * na_axis_size(w, qh) : na_axis_size(w, h);
+    tags[t++] = h;
+    sizes[t] = na_axis_size(w, sq), tags[t++] = sq;
+    sizes[t] = na_axis_size(w, kv), tags[t++] = kv;
+    names[n] = tags[t] = NULL;
+    na_array *pos = NULL, *flat = NULL, *y = NULL;
+    na_status st = na_untag(w, names, &pos);
+    if (st == NA_OK)
+        st = na_reshape(pos, t, sizes, &flat);
+    if (st == NA_OK)
+        st = na_tag(flat, tags, &y);
+    na_array_free(pos);
+    na_array_free(flat);
+    if (st != NA_OK)
+        return st;
+    na_value_free(*a);
+    *a = na_value_from_array(y);
+    return *a ? NA_OK : na_last_status();
+}
+
 /* The output: y, or (y, a) when the weights are returned (both owned). */
 static na_status finish_output(na__attn_core *c, na_value *y, na_value *a,
                                na_value **out)
@@ -95,6 +144,12 @@ static na_status finish_output(na__attn_core *c, na_value *y, na_value *a,
         *out = y;
         return NA_OK;
     }
+    na_status st = c->merge_weight_heads ? merge_heads(&a) : NA_OK;
+    if (st != NA_OK) {
+        na_value_free(y);
+        na_value_free(a);
+        return st;
+    }
     *out = na_value_tuple(2, (na_value *[]){y, a});
     return *out ? NA_OK : na_last_status();
 }
@@ -103,8 +158,12 @@ na_status na__attn_finish(na__attn_core *c, const char *who, const na_value *q,
                           const na_value *k, const na_value *v, const na_side *side,
                           na_value **out)
 {
-    bool fused = false;
-    na_status fst = na__attn_fused(c, q, k, v, side, out, &fused);
+    bool fused = false, sow = false;
+    na_status fst = na_side_flag(side, NA_SOW_WEIGHTS_KEY, false, who, &sow);
+    if (fst != NA_OK)
+        return fst;
+    if (!sow)
+        fst = na__attn_fused(c, q, k, v, side, out, &fused);
     if (fused)
         return fst;
     na_value *qk = pair_of(q, k), *a = NULL, *av = NULL, *y = NULL;
@@ -114,7 +173,7 @@ na_status na__attn_finish(na__attn_core *c, const char *who, const na_value *q,
     na_value_free(qk);
     if (st != NA_OK)
         return st;
-    if (c->keep_weights)
+    if (c->keep_weights || sow)
         keep_weights(c, a);
     av = pair_of(a, v);
     st = av ? call_child(c, NA__ATTN_AV, who, av, side, &y) : na_last_status();
@@ -248,6 +307,15 @@ na_status na_attention_set_fused(na_layer *attention, bool allowed)
     if (!c)
         return na_last_status();
     c->fused = allowed;
+    return NA_OK;
+}
+
+na_status na_attention_set_merge_weight_heads(na_layer *attention, bool on)
+{
+    na__attn_core *c = require_core(attention, "na_attention_set_merge_weight_heads");
+    if (!c)
+        return na_last_status();
+    c->merge_weight_heads = on;
     return NA_OK;
 }
 

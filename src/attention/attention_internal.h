@@ -19,11 +19,13 @@ typedef struct na__attn_core {
     bool keep_weights;
     bool return_weights;
     bool fused;                  /* false: always take the general path     */
+    bool merge_weight_heads;     /* returned weights in Keras's layout      */
     na_array *weights;           /* kept by the last call (keep_weights)   */
 } na__attn_core;
 
 /* The core's fields, for the field table of a struct T with a member
- * `core`: the five children, then keep_weights, return_weights, fused. */
+ * `core`: the five children, then keep_weights, return_weights, fused,
+ * merge_weight_heads. */
 #define NA__ATTN_CORE_FIELDS(T)                                               \
     NA_FIELD_AS("input_to_query", T, core.sub[0], NA_FIELD_CHILD, 0),         \
     NA_FIELD_AS("input_to_key", T, core.sub[1], NA_FIELD_CHILD, 0),           \
@@ -35,7 +37,9 @@ typedef struct na__attn_core {
     NA_FIELD_AS("return_weights", T, core.return_weights, NA_FIELD_BOOL,      \
                 NA_FIELD_OMIT_DEFAULT),                                       \
     {.name = "fused", .kind = NA_FIELD_BOOL, .offset = offsetof(T, core.fused), \
-     .flags = NA_FIELD_OMIT_DEFAULT, .dflt = 1}
+     .flags = NA_FIELD_OMIT_DEFAULT, .dflt = 1},                              \
+    NA_FIELD_AS("merge_weight_heads", T, core.merge_weight_heads,             \
+                NA_FIELD_BOOL, NA_FIELD_OMIT_DEFAULT)
 
 /* The core of an Attention or KVCachingAttention layer, else NULL. */
 na__attn_core *na__attn_core_of(const na_layer *layer);

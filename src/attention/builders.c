@@ -386,6 +386,9 @@ na_status na_mha_new(const na_mha_options *opt, na_layer **out)
 
 /* ---- Keras-style GQA --------------------------------------------------------- */
 
+static const char *const keras_padding_masks[] = {NA_QUERY_MASK_KEY, NA_VALUE_MASK_KEY,
+                                                  NA_KEY_MASK_KEY, NULL};
+
 static na_status gqa_plan(const na_gqa_options *o, plan *p)
 {
     const char *who = "na_gqa_new";
@@ -427,6 +430,7 @@ static na_status gqa_plan(const na_gqa_options *o, plan *p)
                                                                 : o->masked_rows,
         .dropout_rate = o->dropout,
         .seed = o->seed,
+        .padding_mask_tags = keras_padding_masks,
     };
     return NA_OK;
 }
@@ -444,5 +448,30 @@ na_status na_gqa_new(const na_gqa_options *opt, na_layer **out)
         st = build(&p, out);
     if (st == NA_OK && opt->return_attention_scores)
         st = na_attention_set_return_weights(*out, true);
+    if (st == NA_OK && opt->keras_scores_layout)
+        st = na_attention_set_merge_weight_heads(*out, true);
+    return st;
+}
+
+/* ---- Flax decode ------------------------------------------------------------- */
+
+na_status na_mha_init_cache(na_layer **attention, int64_t batch, int64_t max_length)
+{
+    const char *who = "na_mha_init_cache";
+    if (!attention || !*attention)
+        return na__fail(NA_ERR_ARGUMENT, "%s: attention is NULL", who);
+    if (!na_layer_is(*attention, &na_attention_type) || batch <= 0 || max_length <= 0) {
+        na_status st = na__fail(NA_ERR_ARGUMENT, "%s: needs an Attention (got a %s), "
+                                "batch %lld > 0 and max_length %lld > 0", who,
+                                na_layer_type_name(*attention), (long long)batch,
+                                (long long)max_length);
+        na_layer_free(*attention);
+        *attention = NULL;
+        return st;
+    }
+    na_kv_cache_options o = {.capacity = max_length, .batch_size = batch};
+    na_layer *cached = NULL;
+    na_status st = na_kv_cache_from_attention(*attention, &o, &cached);
+    *attention = cached;
     return st;
 }

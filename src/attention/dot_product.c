@@ -198,6 +198,9 @@ na_status na_attention_combine_new(const char *axis, na_layer **out)
 
 /* ---- the standard query_key_to_attn --------------------------------------- */
 
+/* The most children the standard query_key_to_attn gets. */
+#define MAX_QK_LAYERS 16
+
 /* After a constructor wrote list[*n] with status st: count it if it worked. */
 static na_status push(int *n, na_status st)
 {
@@ -215,6 +218,14 @@ static na_status mask_layers(const na_dot_product_options *o, na_layer **list, i
         st = push(n, na_apply_attention_mask_new(o->mask_tag, value, &list[*n]));
         if (st == NA_OK)
             st = na_apply_attention_mask_set_optional(list[*n - 1], o->mask_optional);
+    }
+    for (int i = 0; st == NA_OK && o->padding_mask_tags && o->padding_mask_tags[i]; i++) {
+        if (*n >= MAX_QK_LAYERS - 3)
+            return na__fail(NA_ERR_ARGUMENT, "na_dot_product_attn_new: too many masks");
+        st = push(n, na_apply_attention_mask_new(o->padding_mask_tags[i], value,
+                                                 &list[*n]));
+        if (st == NA_OK)
+            st = na_apply_attention_mask_set_optional(list[*n - 1], true);
     }
     if (st == NA_OK && (o->causal || o->window > 0)) {
         na_causal_mask_options co = {.query_positions_key = o->query_positions_key,
@@ -265,7 +276,7 @@ na_status na_dot_product_attn_new(const na_dot_product_options *opt, na_layer **
     na_dot_product_options o = opt ? *opt : (na_dot_product_options){0};
     if (!out)
         return na__fail(NA_ERR_ARGUMENT, "na_dot_product_attn_new: out is NULL");
-    na_layer *list[9] = {0};
+    na_layer *list[MAX_QK_LAYERS] = {0};
     int n = 0;
     na_status st = push(&n, na_attention_logits_new("projection", o.custom_scale ? 0 : o.scale,
                                                     &list[0]));

@@ -51,13 +51,15 @@ static na_status draw_keep(dropout_layer *l, const na_array *x, na_array **keep)
 static na_status dropout_call(na_layer *self, const na_value *in, const na_side *side,
                               na_value **out)
 {
-    (void)side;
     dropout_layer *l = as_dropout(self);
     const na_array *x = NULL;
+    bool deterministic = false;
     na_status st = na__std_input(in, "Dropout", false, &x);
+    if (st == NA_OK)
+        st = na_side_flag(side, NA_DETERMINISTIC_KEY, false, "Dropout", &deterministic);
     if (st != NA_OK)
         return st;
-    if (!l->enabled || l->rate == 0.0) {
+    if (!l->enabled || l->rate == 0.0 || deterministic) {
         *out = na_value_ref_array(x);
         return *out ? NA_OK : na_last_status();
     }

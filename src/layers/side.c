@@ -159,6 +159,36 @@ const na_array *na_side_require_array(const na_side *side, const char *key,
     return v->array;
 }
 
+na_status na_side_set_flag(na_side *side, const char *key, bool on)
+{
+    na_array *x = NULL;
+    na_status st = na_scalar(NA_BOOL, on ? 1 : 0, &x);
+    if (st == NA_OK)
+        st = na_side_set_array(side, key, x);
+    na_array_free(x);
+    return st;
+}
+
+na_status na_side_flag(const na_side *side, const char *key, bool dflt,
+                       const char *layer_name, bool *out)
+{
+    const char *who = layer_name ? layer_name : "na_side_flag";
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = dflt;
+    if (!na_side_get(side, key))
+        return NA_OK;
+    const na_array *x = na_side_require_array(side, key, who);
+    if (!x)
+        return na_last_status();
+    if (na_size(x) != 1)
+        return na__fail(NA_ERR_SHAPE, "%s: side input '%s' must be one value (a "
+                        "switch), got %s", who, key, na__shape(x));
+    int64_t idx[NA_MAX_DIMS] = {0};
+    *out = na_get(x, idx) != 0;
+    return NA_OK;
+}
+
 int na_side_count(const na_side *side) { return side ? side->count : 0; }
 
 const char *na_side_key(const na_side *side, int i)
