@@ -415,7 +415,7 @@ Test(cli, html_draws_one_attention_map_per_layer)
     cr_expect_eq(r.code, 0, "%s", r.err);
     cr_expect(strstr(r.err, "(2 attention maps)"), "%s", r.err);
     char *html = slurp(page);
-    cr_expect(strstr(html, "<html") && strstr(html, "</html>"));
+    cr_expect(strstr(html, "<html") && strstr(html, "</html>") && strstr(html, "<svg"));
     cr_expect(strstr(html, "attention weights: block_0/"), "no block_0 map");
     cr_expect(strstr(html, "attention weights: block_1/"), "no block_1 map");
     cr_expect(strstr(html, "12+34="), "the prompt is in the title");
