@@ -20,6 +20,7 @@ na_array *ts_random(na_dtype dtype, int ndim, const na_dim *dims, uint64_t seed)
         case NA_F64: ((double *)na_data(x))[i] = u; break;
         case NA_I32: ((int32_t *)na_data(x))[i] = (int32_t)(u * 100); break;
         case NA_BOOL: ((bool *)na_data(x))[i] = u > 0; break;
+        case NA_BF16: ((na_bf16 *)na_data(x))[i] = na_bf16_from_f32((float)u); break;
         }
     }
     return x;
@@ -75,6 +76,7 @@ na_array *ts_strided_copy(const na_array *x)
         case NA_F64: ((double *)na_data(big))[off] = v; break;
         case NA_I32: ((int32_t *)na_data(big))[off] = (int32_t)v; break;
         case NA_BOOL: ((bool *)na_data(big))[off] = v != 0; break;
+        case NA_BF16: ((na_bf16 *)na_data(big))[off] = na_bf16_from_f32((float)v); break;
         }
         for (int d = x->ndim - 1; d >= 0; d--) {
             if (++idx[d] < x->shape[d])

@@ -22,6 +22,7 @@ static void put(na_array *x, const int64_t *idx, double v)
     case NA_F64: ((double *)na_data(x))[off] = v; break;
     case NA_I32: ((int32_t *)na_data(x))[off] = (int32_t)v; break;
     case NA_BOOL: ((bool *)na_data(x))[off] = v != 0; break;
+    case NA_BF16: ((na_bf16 *)na_data(x))[off] = na_bf16_from_f32((float)v); break;
     }
 }
 

@@ -82,12 +82,15 @@ Test(safetensors, foreign_file_loads_positional_and_converts_half_types)
     NA_OK_OR_FAIL(na_safetensors_get(st, "b", &b));
     cr_assert_eq(h->dtype, NA_F32);
     cr_assert_eq(na_positional_count(h), 1);
-    const float *hv = na_data(h), *bv = na_data(b);
+    const float *hv = na_data(h);
     cr_assert_float_eq(hv[0], 1.0f, 0);
     cr_assert_float_eq(hv[1], -2.0f, 0);
     cr_assert_float_eq(hv[2], 0.5f, 0);
-    cr_assert_float_eq(bv[0], 1.0f, 0);
-    cr_assert_float_eq(bv[1], 3.0f, 0);
+    cr_assert_eq(b->dtype, NA_BF16, "BF16 loads without widening");
+    const na_bf16 *bv = na_data(b);
+    cr_assert_eq(bv[0], 0x3f80);
+    cr_assert_eq(bv[1], 0x4040);
+    cr_assert_float_eq(na_bf16_to_f32(bv[1]), 3.0f, 0);
     na_array_free(h);
     na_array_free(b);
     na_safetensors_close(st);
@@ -246,4 +249,30 @@ Test(safetensors, directory_and_reserved_names_are_refused_clearly)
     expect_bad("{\"__metadata__\":{\"namedarr.axes.a\":\"\\u001fi\"},"
                "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
                8, -1, NA_ERR_FORMAT, "reserved");
+}
+
+/* bf16 arrays are written as "BF16" and read back bit for bit (NaN, -0,
+ * subnormals, infinities included), with their axis names. */
+Test(safetensors, bf16_round_trip_is_bit_exact)
+{
+    const na_bf16 bits[] = {0x3f80, 0x8000, 0x7fc1, 0xff80, 0x0001, 0x7f7f, 0xc049};
+    na_array *x = NULL, *y = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_BF16, NA_DIMS({"vocab", 7}), bits, &x));
+    NA_OK_OR_FAIL(na_safetensors_write(g_path, 1, NA_NAMES("w"),
+                                       (const na_array *[]){x}));
+    FILE *f = fopen(g_path, "rb");
+    cr_assert_not_null(f);
+    char head[512] = {0};
+    cr_assert_gt(fread(head, 1, sizeof head - 1, f), 8);
+    fclose(f);
+    cr_assert(strstr(head + 8, "\"dtype\":\"BF16\""), "header: %s", head + 8);
+    na_safetensors *st = NULL;
+    NA_OK_OR_FAIL(na_safetensors_open(g_path, &st));
+    NA_OK_OR_FAIL(na_safetensors_get(st, "w", &y));
+    na_safetensors_close(st);
+    cr_assert_eq(y->dtype, NA_BF16);
+    cr_assert_eq(na_axis_size(y, "vocab"), 7);
+    cr_assert_eq(memcmp(na_data(y), bits, sizeof bits), 0);
+    na_array_free(x);
+    na_array_free(y);
 }

@@ -52,7 +52,13 @@ extern "C" {
 /* A NULL-terminated list of axis names, built in place. */
 #define NA_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-typedef enum na_dtype { NA_F32 = 0, NA_F64, NA_I32, NA_BOOL } na_dtype;
+/* Element types. NA_BF16 is a storage type: bfloat16 (the top 16 bits of
+ * an f32: sign, 8 exponent bits, 7 mantissa bits), held as uint16_t.
+ * Operations on bf16 compute in f32 and round the result back to bf16
+ * (elementwise ops, reductions, softmax); contractions accept bf16
+ * operands and accumulate in f32 (bf16 x bf16 gives bf16, bf16 x f32 gives
+ * f32). Promotion: bool < i32 < bf16 < f32 < f64. */
+typedef enum na_dtype { NA_F32 = 0, NA_F64, NA_I32, NA_BOOL, NA_BF16 } na_dtype;
 
 /* One dimension of a shape: name (NULL for positional) and size. */
 typedef struct na_dim {
@@ -89,7 +95,18 @@ const char *na_intern(const char *name);
 /* ---- dtypes ----------------------------------------------------------- */
 
 size_t na_dtype_size(na_dtype dtype);
-const char *na_dtype_name(na_dtype dtype); /* "f32", "f64", "i32", "bool" */
+/* "f32", "f64", "i32", "bool", "bf16" */
+const char *na_dtype_name(na_dtype dtype);
+
+/* bfloat16 <-> f32. f32 -> bf16 rounds to nearest, ties to even; NaN stays
+ * NaN (quiet, sign kept), overflow gives +-inf. bf16 -> f32 is exact (a
+ * 16-bit shift). f64 values are converted through f32. */
+typedef uint16_t na_bf16;
+na_bf16 na_bf16_from_f32(float x);
+float na_bf16_to_f32(na_bf16 x);
+/* The same over n values (vectorised loops). */
+void na_bf16_from_f32_n(const float *x, na_bf16 *out, int64_t n);
+void na_bf16_to_f32_n(const na_bf16 *x, float *out, int64_t n);
 
 /* ---- lifetime --------------------------------------------------------- */
 
@@ -109,7 +126,7 @@ na_status na_ones(na_dtype dtype, int ndim, const na_dim *dims, na_array **out);
 na_status na_full(na_dtype dtype, int ndim, const na_dim *dims, double value,
                   na_array **out);
 /* A contiguous array whose elements are copied from `data` (row-major, dtype
- * as given: float, double, int32_t or bool). */
+ * as given: float, double, int32_t, bool or na_bf16). */
 na_status na_from_data(na_dtype dtype, int ndim, const na_dim *dims,
                        const void *data, na_array **out);
 /* An array over memory the caller owns: no copy. `release(ctx)` is called

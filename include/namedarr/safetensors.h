@@ -19,8 +19,9 @@
  *   na_safetensors_close(st);
  *
  * The JSON header is parsed with cJSON; every offset and size is checked
- * against the file before any data is read. F32, F64, I32 and BOOL load as
- * themselves; F16 and BF16 load as f32.
+ * against the file before any data is read. F32, F64, I32, BOOL and BF16
+ * load as themselves (BF16 as NA_BF16, bit for bit; na_astype widens it);
+ * F16 loads as f32. NA_BF16 arrays are written as "BF16".
  */
 #ifndef NAMEDARR_SAFETENSORS_H
 #define NAMEDARR_SAFETENSORS_H

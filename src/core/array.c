@@ -16,6 +16,7 @@ size_t na_dtype_size(na_dtype dtype)
     case NA_F64: return 8;
     case NA_I32: return 4;
     case NA_BOOL: return 1;
+    case NA_BF16: return 2;
     }
     return 0;
 }
@@ -27,6 +28,7 @@ const char *na_dtype_name(na_dtype dtype)
     case NA_F64: return "f64";
     case NA_I32: return "i32";
     case NA_BOOL: return "bool";
+    case NA_BF16: return "bf16";
     }
     return "?";
 }
@@ -34,7 +36,7 @@ const char *na_dtype_name(na_dtype dtype)
 static bool dtype_ok(na_dtype dtype)
 {
     return dtype == NA_F32 || dtype == NA_F64 || dtype == NA_I32 ||
-           dtype == NA_BOOL;
+           dtype == NA_BOOL || dtype == NA_BF16;
 }
 
 double na__load(na_dtype dt, const void *base, int64_t off)
@@ -44,6 +46,7 @@ double na__load(na_dtype dt, const void *base, int64_t off)
     case NA_F64: return ((const double *)base)[off];
     case NA_I32: return ((const int32_t *)base)[off];
     case NA_BOOL: return ((const unsigned char *)base)[off] ? 1.0 : 0.0;
+    case NA_BF16: return na_bf16_to_f32(((const na_bf16 *)base)[off]);
     }
     return 0.0;
 }
@@ -55,6 +58,7 @@ void na__store(na_dtype dt, void *base, int64_t off, double v)
     case NA_F64: ((double *)base)[off] = v; break;
     case NA_I32: ((int32_t *)base)[off] = (int32_t)v; break;
     case NA_BOOL: ((bool *)base)[off] = v != 0.0; break;
+    case NA_BF16: ((na_bf16 *)base)[off] = na_bf16_from_f32((float)v); break;
     }
 }
 
@@ -314,6 +318,12 @@ static void fill(na_array *x, double v)
     case NA_F64: for (int64_t i = 0; i < n; i++) ((double *)p)[i] = v; break;
     case NA_I32: for (int64_t i = 0; i < n; i++) ((int32_t *)p)[i] = (int32_t)v; break;
     case NA_BOOL: memset(p, 1, (size_t)n); break;
+    case NA_BF16: {
+        na_bf16 b = na_bf16_from_f32((float)v);
+        for (int64_t i = 0; i < n; i++)
+            ((na_bf16 *)p)[i] = b;
+        break;
+    }
     }
 }
 
@@ -565,12 +575,38 @@ size_t na_shape_str(const na_array *x, char *buf, size_t cap)
 
 /* Walk every element of x in row-major dim order, calling back with the
  * element offset relative to na_data(x). */
+/* One row of `inner` elements from src (element stride `is`) to a
+ * contiguous dst, converting from dtype `from` to `to`. */
+static void copy_row(na_dtype from, const void *src, int64_t is, na_dtype to, void *dst,
+                     int64_t inner)
+{
+    if (from == to && na_dtype_size(to) == 4) {
+        const uint32_t *s = src;
+        uint32_t *o = dst;
+        for (int64_t j = 0; j < inner; j++)
+            o[j] = s[j * is];
+    } else if (from == to && to == NA_BF16) {
+        const na_bf16 *s = src;
+        na_bf16 *o = dst;
+        for (int64_t j = 0; j < inner; j++)
+            o[j] = s[j * is];
+    } else if (from == NA_BF16 && to == NA_F32 && is == 1) {
+        na_bf16_to_f32_n(src, dst, inner);
+    } else if (from == NA_F32 && to == NA_BF16 && is == 1) {
+        na_bf16_from_f32_n(src, dst, inner);
+    } else {
+        for (int64_t j = 0; j < inner; j++)
+            na__store(to, dst, j, na__load(from, src, j * is));
+    }
+}
+
+/* Copy every element of x in row-major dim order to dst, as dtype dt. */
 static void copy_strided(const na_array *x, na_dtype dt, void *dst)
 {
     int64_t n = na_size(x);
     if (n == 0)
         return;
-    const void *src = na_data(x);
+    const char *src = na_data(x);
     if (na_is_contiguous(x) && dt == x->dtype) {
         memcpy(dst, src, (size_t)n * na_dtype_size(dt));
         return;
@@ -580,16 +616,10 @@ static void copy_strided(const na_array *x, na_dtype dt, void *dst)
     int nd = x->ndim;
     int64_t inner = nd ? x->shape[nd - 1] : 1;
     int64_t istride = nd ? x->stride[nd - 1] : 0;
+    size_t es = na_dtype_size(x->dtype), eo = na_dtype_size(dt);
     for (int64_t i = 0; i < n; i += inner) {
-        if (dt == x->dtype && dt == NA_F32) {
-            const float *s = (const float *)src + off;
-            float *o = (float *)dst + i;
-            for (int64_t j = 0; j < inner; j++)
-                o[j] = s[j * istride];
-        } else {
-            for (int64_t j = 0; j < inner; j++)
-                na__store(dt, dst, i + j, na__load(x->dtype, src, off + j * istride));
-        }
+        copy_row(x->dtype, src + off * (int64_t)es, istride, dt, (char *)dst + i * (int64_t)eo,
+                 inner);
         for (int d = nd - 2; d >= 0; d--) {
             off += x->stride[d];
             if (++idx[d] < x->shape[d])
@@ -693,7 +723,8 @@ static void print_value(FILE *f, na_dtype dt, double v)
 {
     switch (dt) {
     case NA_F32:
-    case NA_F64: fprintf(f, "%.6g", v); break;
+    case NA_F64:
+    case NA_BF16: fprintf(f, "%.6g", v); break;
     case NA_I32: fprintf(f, "%d", (int)v); break;
     case NA_BOOL: fputs(v != 0.0 ? "true" : "false", f); break;
     }

@@ -12,8 +12,9 @@ static int dtype_rank(na_dtype t)
     switch (t) {
     case NA_BOOL: return 0;
     case NA_I32: return 1;
-    case NA_F32: return 2;
-    case NA_F64: return 3;
+    case NA_BF16: return 2;
+    case NA_F32: return 3;
+    case NA_F64: return 4;
     }
     return 0;
 }
@@ -439,6 +440,7 @@ static void copy_row(int64_t n, char *const *p, const int64_t *s, void *ctx)
     }
     switch (na_dtype_size(c->to)) {
     case 1: COPY_ROW(uint8_t); break;
+    case 2: COPY_ROW(uint16_t); break;
     case 4: COPY_ROW(uint32_t); break;
     default: COPY_ROW(uint64_t); break;
     }

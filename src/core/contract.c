@@ -9,7 +9,11 @@
  * into one stride when its strides chain (K in whichever order lets both
  * operands fold); an operand that cannot fold, or that BLIS would refuse
  * (broadcast or negative strides), is packed into a contiguous temporary
- * from the caching allocator. Nothing else is copied. */
+ * from the caching allocator. Nothing else is copied.
+ *
+ * bf16 operands: the product accumulates in f32. bf16 x bf16 gives bf16
+ * (rounded once at the end), bf16 x f32 gives f32. A bf16 operand is
+ * widened to f32 before BLIS. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,9 +81,12 @@ static na_status check_args(const na_array *a, const na_array *b,
     na_status st;
     if ((st = check_operand(a, "a")) != NA_OK || (st = check_operand(b, "b")) != NA_OK)
         return st;
-    if (a->dtype != b->dtype || (a->dtype != NA_F32 && a->dtype != NA_F64))
+    bool single = (a->dtype == NA_F32 || a->dtype == NA_BF16) &&
+                  (b->dtype == NA_F32 || b->dtype == NA_BF16);
+    if (!single && (a->dtype != NA_F64 || b->dtype != NA_F64))
         return na__fail(NA_ERR_DTYPE,
-                        "%s: operands must both be f32 or both f64: a %s, b %s",
+                        "%s: operands must be f32 or bf16 (in any mix), or both f64: "
+                        "a %s, b %s",
                         OP, na__shape(a), na__shape(b));
     int n = na__names_count(sum);
     if (n > NA_MAX_DIMS)
@@ -352,6 +359,32 @@ static void plan_layout(const axes *M, const axes *N, const axes *K,
     memcpy(korder, use, sizeof(int) * (size_t)K->n);
 }
 
+static na_status contract_checked(const na_array *a, const na_array *b,
+                                  const char *isum[], int nsum, na_array **out);
+
+/* Widen bf16 operands to f32, contract, round to bf16 if both were bf16. */
+static na_status contract_bf16(const na_array *a, const na_array *b, const char *isum[],
+                               int nsum, na_array **out)
+{
+    na_array *wa = NULL, *wb = NULL, *c = NULL;
+    na_status st = a->dtype == NA_BF16 ? na_astype(a, NA_F32, &wa) : na_array_ref(a, &wa);
+    if (st == NA_OK)
+        st = b->dtype == NA_BF16 ? na_astype(b, NA_F32, &wb) : na_array_ref(b, &wb);
+    if (st == NA_OK)
+        st = contract_checked(wa, wb, isum, nsum, &c);
+    if (st == NA_OK && a->dtype == NA_BF16 && b->dtype == NA_BF16) {
+        na_array *r = NULL;
+        st = na_astype(c, NA_BF16, &r);
+        na_array_free(c);
+        c = r;
+    }
+    na_array_free(wa);
+    na_array_free(wb);
+    if (st == NA_OK)
+        *out = c;
+    return st;
+}
+
 na_status na_contract(const na_array *a, const na_array *b,
                       const char *const *sum, na_array **out)
 {
@@ -362,6 +395,15 @@ na_status na_contract(const na_array *a, const na_array *b,
     na_status st = check_args(a, b, sum, isum, &nsum);
     if (st != NA_OK)
         return st;
+    if (a->dtype == NA_BF16 || b->dtype == NA_BF16)
+        return contract_bf16(a, b, isum, nsum, out);
+    return contract_checked(a, b, isum, nsum, out);
+}
+
+static na_status contract_checked(const na_array *a, const na_array *b,
+                                  const char *isum[], int nsum, na_array **out)
+{
+    na_status st = NA_OK;
 
     axes batch = {0}, M = {0}, N = {0}, K = {0};
     for (int d = 0; d < a->ndim; d++) {

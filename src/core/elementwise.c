@@ -16,6 +16,8 @@
  *  - maximum/minimum propagate NaN (as JAX).
  *  - where(mask, a, b): result dims follow the broadcasting rule in argument
  *    order, so the mask's names come first; dtype = promote(a, b).
+ *  - bf16 operands compute in f32; a bf16 result is rounded back to bf16
+ *    (to nearest even) once, at the end.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -153,6 +155,7 @@ static na__row_fn binary_kernel(na_binary_op op, na_dtype t)
     case NA_F64: return binary_f64[op];
     case NA_I32: return binary_i32[op];
     case NA_BOOL: return binary_bool[op];
+    case NA_BF16: break; /* computed in f32 */
     }
     return NULL;
 }
@@ -268,6 +271,7 @@ static na__row_fn unary_kernel(na_unary_op op, na_dtype t)
     case NA_F64: return unary_f64[op];
     case NA_I32: return unary_int_kernel(op);
     case NA_BOOL: return unary_bool_kernel(op);
+    case NA_BF16: break; /* computed in f32 */
     }
     return NULL;
 }
@@ -278,6 +282,19 @@ static na__row_fn unary_kernel(na_unary_op op, na_dtype t)
 static na_status converted(const na_array *x, na_dtype t, na_array **tmp)
 {
     return x->dtype == t ? na_array_ref(x, tmp) : na_astype(x, t, tmp);
+}
+
+/* Replace *y (computed in f32) by its rounding to t if t is bf16; on
+ * failure *y is freed. */
+static na_status rounded_to(na_array **y, na_dtype t)
+{
+    if (t != NA_BF16 || (*y)->dtype == t)
+        return NA_OK;
+    na_array *r = NULL;
+    na_status st = na_astype(*y, t, &r);
+    na_array_free(*y);
+    *y = r;
+    return st;
 }
 
 /* Run a row kernel writing `out` from `n` inputs broadcast over bc. */
@@ -317,18 +334,21 @@ na_status na_unary(na_unary_op op, const na_array *x, na_array **out)
                         na__shape(x));
     if ((t == NA_I32 || t == NA_BOOL) && float_only(op))
         t = NA_F32;
+    na_dtype ct = t == NA_BF16 ? NA_F32 : t; /* bf16 computes in f32 */
     na_array *xin = NULL, *y = NULL;
-    na_status st = converted(x, t, &xin);
+    na_status st = converted(x, ct, &xin);
     if (st == NA_OK)
-        st = na__new_like("na_unary", t, x, &y);
+        st = na__new_like("na_unary", ct, x, &y);
     if (st == NA_OK) {
         na__bcast bc;
         bc.ndim = x->ndim;
         memcpy(bc.shape, x->shape, sizeof bc.shape);
         memcpy(bc.stride[0], xin->stride, sizeof bc.stride[0]);
-        run_kernel(unary_kernel(op, t), y, 1, (const na_array *[]){xin}, &bc);
-        *out = y;
+        run_kernel(unary_kernel(op, ct), y, 1, (const na_array *[]){xin}, &bc);
+        st = rounded_to(&y, t);
     }
+    if (st == NA_OK)
+        *out = y;
     na_array_free(xin);
     return st;
 }
@@ -379,13 +399,16 @@ static na_status binary_named(const char *nm, na_binary_op op, const na_array *a
         return st;
     na__bcast bc;
     na_array *ca = NULL, *cb = NULL, *y = NULL;
-    st = binary_prepare(nm, a, b, t, &bc, &ca, &cb);
+    na_dtype ct = t == NA_BF16 ? NA_F32 : t; /* bf16 computes in f32 */
+    st = binary_prepare(nm, a, b, ct, &bc, &ca, &cb);
     if (st == NA_OK)
-        st = na__new(nm, is_comparison(op) ? NA_BOOL : t, bc.ndim, bc.dims, &y);
+        st = na__new(nm, is_comparison(op) ? NA_BOOL : ct, bc.ndim, bc.dims, &y);
     if (st == NA_OK) {
-        run_kernel(binary_kernel(op, t), y, 2, (const na_array *[]){ca, cb}, &bc);
-        *out = y;
+        run_kernel(binary_kernel(op, ct), y, 2, (const na_array *[]){ca, cb}, &bc);
+        st = is_comparison(op) ? NA_OK : rounded_to(&y, t);
     }
+    if (st == NA_OK)
+        *out = y;
     na_array_free(ca);
     na_array_free(cb);
     return st;
@@ -457,6 +480,7 @@ na_status na_binary_scalar(na_binary_op op, const na_array *x, double s,
     }
 
 WHERE_ROW(where_1, uint8_t)
+WHERE_ROW(where_2, uint16_t)
 WHERE_ROW(where_4, uint32_t)
 WHERE_ROW(where_8, uint64_t)
 
@@ -464,6 +488,7 @@ static na__row_fn where_kernel(na_dtype t)
 {
     switch (na_dtype_size(t)) {
     case 1: return where_1;
+    case 2: return where_2;
     case 4: return where_4;
     default: return where_8;
     }

@@ -404,6 +404,7 @@ static void gather_row(size_t es, void *dst, const void *src,
 {
     switch (es) {
     case 1: GATHER_ROW(uint8_t); break;
+    case 2: GATHER_ROW(uint16_t); break;
     case 4: GATHER_ROW(uint32_t); break;
     default: GATHER_ROW(uint64_t); break;
     }

@@ -17,6 +17,9 @@
  *  - max/min keep the dtype and propagate NaN; over zero elements they
  *    fail with NA_ERR_SHAPE.
  *  - argmax: i32, first index on ties; a NaN counts as the maximum.
+ *  - bf16: sum/mean/max/min/softmax compute in f32 (sums in double as
+ *    for f32) and round the result to bf16 once; argmax searches the
+ *    exactly widened values.
  *  - softmax / log-softmax: i32/bool give f32. A group whose max is -inf
  *    (every element -inf) comes out uniform (softmax 1/n, log-softmax
  *    -log n), matching the attention layer's "fully masked row is uniform"
@@ -251,13 +254,18 @@ static na_status reduce(const reduce_spec *r, const na_array *x,
     if (!acc)
         return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory for %s", r->op,
                         na__shape(x));
-    na_array *y = NULL;
+    na_array *y = NULL, *xf = NULL; /* bf16 folds in f32, rounds at the end */
     st = na__new(r->op, result_dtype(r, x->dtype), nkept, kept, &y);
+    if (st == NA_OK && x->dtype == NA_BF16)
+        st = na_astype(x, NA_F32, &xf);
     if (st == NA_OK) {
-        fold(r->kind, x, acc, acc_stride);
+        fold(r->kind, xf ? xf : x, acc, acc_stride);
         store_result(y, acc, is_int, r->mean ? 1.0 / (double)count : 1.0);
         *out = y;
+    } else {
+        na_array_free(y);
     }
+    na_array_free(xf);
     free(acc);
     return st;
 }
@@ -314,12 +322,28 @@ static void argmax_row(int64_t n, char *const *p, const int64_t *s, void *ctx)
         case NA_F64: ARGMAX_ONE(double); break;
         case NA_I32: ARGMAX_ONE(int32_t); break;
         case NA_BOOL: ARGMAX_ONE(bool); break;
+        case NA_BF16: break; /* na_argmax widens bf16 to f32 first */
         }
         o[i * s[0]] = (int32_t)arg;
     }
 }
 
+static na_status argmax_impl(const na_array *x, const char *name, na_array **out);
+
+/* bf16 is widened to f32 (exactly) and searched there. */
 na_status na_argmax(const na_array *x, const char *name, na_array **out)
+{
+    if (!x || !name || !out || x->dtype != NA_BF16)
+        return argmax_impl(x, name, out);
+    na_array *xf = NULL;
+    na_status st = na_astype(x, NA_F32, &xf);
+    if (st == NA_OK)
+        st = argmax_impl(xf, name, out);
+    na_array_free(xf);
+    return st;
+}
+
+static na_status argmax_impl(const na_array *x, const char *name, na_array **out)
 {
     if (!x || !name || !out)
         return na__fail(NA_ERR_ARGUMENT, "na_argmax: NULL argument");
@@ -480,11 +504,18 @@ static na_status softmax_impl(const char *op, bool log_sm, const na_array *x0,
             run_pass(y, x, &b, f32 ? logsub_f32 : logsub_f64, false);
         else
             run_pass(y, x, &b, f32 ? scale_f32 : scale_f64, false);
-        *out = y;
     }
     free(b.max);
     free(b.sum);
     na_array_free(x);
+    if (st == NA_OK && x0->dtype == NA_BF16) { /* computed in f32, rounded once */
+        na_array *r = NULL;
+        st = na_astype(y, NA_BF16, &r);
+        na_array_free(y);
+        y = r;
+    }
+    if (st == NA_OK)
+        *out = y;
     return st;
 }
 

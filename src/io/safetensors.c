@@ -25,7 +25,7 @@ static const struct {
 } k_dtypes[] = {
     {"F32", FD_F32, 4, NA_F32}, {"F64", FD_F64, 8, NA_F64},
     {"I32", FD_I32, 4, NA_I32}, {"BOOL", FD_BOOL, 1, NA_BOOL},
-    {"F16", FD_F16, 2, NA_F32}, {"BF16", FD_BF16, 2, NA_F32},
+    {"F16", FD_F16, 2, NA_F32}, {"BF16", FD_BF16, 2, NA_BF16},
 };
 
 typedef struct entry {
@@ -57,6 +57,7 @@ static const char *tag_of(na_dtype dt)
     case NA_F64: return "F64";
     case NA_I32: return "I32";
     case NA_BOOL: return "BOOL";
+    case NA_BF16: return "BF16";
     }
     return "?";
 }
@@ -499,17 +500,10 @@ static float half_to_float(uint16_t h)
     return f;
 }
 
-static void convert_16(file_dtype fd, const unsigned char *src, float *dst, int64_t n)
+static void convert_f16(const unsigned char *src, float *dst, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
-        if (fd == FD_BF16) {
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&dst[i], &bits, 4);
-        } else {
-            dst[i] = half_to_float(h);
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = half_to_float((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
 }
 
 static const entry *find(const na_safetensors *st, const char *label)
@@ -539,8 +533,8 @@ na_status na_safetensors_get(const na_safetensors *st, const char *label,
         return s;
     const unsigned char *src = st->data + e->begin;
     file_dtype fd = k_dtypes[e->dtype_index].fd;
-    if (fd == FD_F16 || fd == FD_BF16)
-        convert_16(fd, src, na_data(x), na_size(x));
+    if (fd == FD_F16)
+        convert_f16(src, na_data(x), na_size(x));
     else
         memcpy(na_data(x), src, (size_t)(e->end - e->begin));
     if (fd == FD_BOOL) { /* normalise bytes to 0/1 */
