@@ -12,13 +12,15 @@
  * from the caching allocator. Nothing else is copied.
  *
  * bf16 operands: the product accumulates in f32. bf16 x bf16 gives bf16
- * (rounded once at the end), bf16 x f32 gives f32. A bf16 operand is
- * widened to f32 before BLIS. */
+ * (rounded once at the end), bf16 x f32 gives f32. A vector times a bf16
+ * matrix (decode: one row, no batch) reads the matrix as bf16 in the GEMV
+ * kernels (gemv.h); otherwise bf16 operands are widened to f32 for BLIS. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blis_adapter.h"
+#include "gemv.h"
 #include "internal.h"
 
 #define OP "na_contract"
@@ -175,7 +177,12 @@ static void gather(size_t es, const char *src, int nd, const int64_t *size,
         int64_t off = 0;
         for (int d = 0; d + 1 < nd; d++)
             off += idx[d] * stride[d];
-        if (es == 4) {
+        if (es == 2) {
+            const uint16_t *s = (const uint16_t *)src + off;
+            uint16_t *o = (uint16_t *)dst;
+            for (int64_t i = 0; i < inner; i++)
+                o[i] = s[i * is];
+        } else if (es == 4) {
             const uint32_t *s = (const uint32_t *)src + off;
             uint32_t *o = (uint32_t *)dst;
             for (int64_t i = 0; i < inner; i++)
@@ -253,7 +260,7 @@ static na_status pack(const na_array *x, size_t es, const axes *batch,
 /* ---- the product loop ----------------------------------------------------- */
 
 typedef struct job {
-    na_dtype dtype;
+    na_dtype dtype, da, db; /* the result's; each operand's (bf16 on GEMVs) */
     size_t es;
     const axes *batch;
     const operand *a, *b;
@@ -270,10 +277,16 @@ static void run_one(const job *j, int64_t p, int nthreads)
         oa += q * j->a->bstride[i];
         ob += q * j->b->bstride[i];
     }
-    const char *pa = j->a->base + oa * (int64_t)j->es;
-    const char *pb = j->b->base + ob * (int64_t)j->es;
+    const char *pa = j->a->base + oa * (int64_t)na_dtype_size(j->da);
+    const char *pb = j->b->base + ob * (int64_t)na_dtype_size(j->db);
     char *pc = j->c + p * j->m * j->n * (int64_t)j->es;
-    if (j->dtype == NA_F32)
+    if (j->db == NA_BF16) /* m == 1: c^T (n) = B^T (n x k) a^T (k) */
+        na__gemv_bf16(j->n, j->k, 1.0f, (const na_bf16 *)pb, j->b->cs, j->b->rs,
+                      (const float *)pa, j->a->cs, 0.0f, (float *)pc, 1, nthreads);
+    else if (j->da == NA_BF16) /* n == 1: c (m) = A (m x k) b (k) */
+        na__gemv_bf16(j->m, j->k, 1.0f, (const na_bf16 *)pa, j->a->rs, j->a->cs,
+                      (const float *)pb, j->b->rs, 0.0f, (float *)pc, 1, nthreads);
+    else if (j->dtype == NA_F32)
         na__sgemm(j->m, j->n, j->k, 1.0f, (const float *)pa, j->a->rs, j->a->cs,
                   (const float *)pb, j->b->rs, j->b->cs, 0.0f, (float *)pc, j->n,
                   1, nthreads);
@@ -362,14 +375,43 @@ static void plan_layout(const axes *M, const axes *N, const axes *K,
 static na_status contract_checked(const na_array *a, const na_array *b,
                                   const char *isum[], int nsum, na_array **out);
 
-/* Widen bf16 operands to f32, contract, round to bf16 if both were bf16. */
+/* Does x have an axis (of size > 1) that is not in y? */
+static bool has_own_axes(const na_array *x, const na_array *y)
+{
+    for (int d = 0; d < x->ndim; d++)
+        if (x->shape[d] > 1 && na_axis_index(y, x->name[d]) < 0)
+            return true;
+    return false;
+}
+
+/* Is the product a vector times a bf16 matrix (no batch, one side with no
+ * free axes)? Then the matrix is read as bf16 by the GEMV kernels. */
+static bool bf16_gemv(const na_array *a, const na_array *b, const char *isum[], int nsum)
+{
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] > 1 && na_axis_index(b, a->name[d]) >= 0 &&
+            !in_list(isum, nsum, a->name[d]))
+            return false; /* a batch axis */
+    if (!has_own_axes(a, b))
+        return b->dtype == NA_BF16; /* m == 1 */
+    if (!has_own_axes(b, a))
+        return a->dtype == NA_BF16; /* n == 1 */
+    return false;
+}
+
+/* Widen bf16 operands to f32 (all but a GEMV's matrix), contract, round to
+ * bf16 if both were bf16. */
 static na_status contract_bf16(const na_array *a, const na_array *b, const char *isum[],
                                int nsum, na_array **out)
 {
     na_array *wa = NULL, *wb = NULL, *c = NULL;
-    na_status st = a->dtype == NA_BF16 ? na_astype(a, NA_F32, &wa) : na_array_ref(a, &wa);
+    bool gemv = bf16_gemv(a, b, isum, nsum);
+    bool keep_a = gemv && has_own_axes(a, b), keep_b = gemv && !keep_a;
+    na_status st = a->dtype == NA_BF16 && !keep_a ? na_astype(a, NA_F32, &wa)
+                                                  : na_array_ref(a, &wa);
     if (st == NA_OK)
-        st = b->dtype == NA_BF16 ? na_astype(b, NA_F32, &wb) : na_array_ref(b, &wb);
+        st = b->dtype == NA_BF16 && !keep_b ? na_astype(b, NA_F32, &wb)
+                                            : na_array_ref(b, &wb);
     if (st == NA_OK)
         st = contract_checked(wa, wb, isum, nsum, &c);
     if (st == NA_OK && a->dtype == NA_BF16 && b->dtype == NA_BF16) {
@@ -430,12 +472,13 @@ static na_status contract_checked(const na_array *a, const na_array *b,
         for (int i = 0; i < groups[g]->n; i++)
             dims[nd++] = (na_dim){groups[g]->name[i], groups[g]->size[i]};
     na_array *c = NULL;
-    if ((st = na__new(OP, a->dtype, ndim, dims, &c)) != NA_OK)
+    na_dtype dt = a->dtype == NA_F64 ? NA_F64 : NA_F32;
+    if ((st = na__new(OP, dt, ndim, dims, &c)) != NA_OK)
         return st;
 
     int64_t nb = axes_count(&batch), m = axes_count(&M), n = axes_count(&N),
             k = axes_count(&K);
-    size_t es = na_dtype_size(a->dtype);
+    size_t es = na_dtype_size(dt);
     if (nb == 0 || m == 0 || n == 0) {
         *out = c;
         return NA_OK;
@@ -464,11 +507,12 @@ static na_status contract_checked(const na_array *a, const na_array *b,
         pack_b = !na__blis_matrix_ok(k, n, ob.rs, ob.cs);
     }
     if (pack_a)
-        st = pack(a, es, &batch, batch.sa, &M, M.sa, NULL, &K, K.sa, korder, &oa);
+        st = pack(a, na_dtype_size(a->dtype), &batch, batch.sa, &M, M.sa, NULL, &K, K.sa, korder, &oa);
     if (st == NA_OK && pack_b)
-        st = pack(b, es, &batch, batch.sb, &K, K.sb, korder, &N, N.sb, NULL, &ob);
+        st = pack(b, na_dtype_size(b->dtype), &batch, batch.sb, &K, K.sb, korder, &N, N.sb, NULL, &ob);
     if (st == NA_OK) {
-        job j = {.dtype = a->dtype, .es = es, .batch = &batch, .a = &oa,
+        job j = {.dtype = dt, .da = a->dtype, .db = b->dtype, .es = es,
+                 .batch = &batch, .a = &oa,
                  .b = &ob, .c = na_data(c), .m = m, .n = n, .k = k};
         run_all(&j, nb);
     }
