@@ -73,6 +73,15 @@ na_status na__kv_cache_new(na_layer *const *sub, const na_kv_cache_options *opt,
  * would. */
 na_status na__mask_layer_eval(const na_layer *l, const na_side *side,
                               const na_array *logits, na_array **mask);
+/* For an ApplyCausalMask over (q_axis, kv_axis): the query and key
+ * positions it compares (new references; the side inputs or their
+ * defaults, checked as the layer's call checks them) and its window, so
+ * the fused path can mask from positions without a {seq, kv_seq} array.
+ * *q and *kv stay NULL for another layer or other axes. */
+na_status na__causal_mask_positions(const na_layer *l, const na_side *side,
+                                    const char *q_axis, int64_t sq, const char *kv_axis,
+                                    int64_t skv, na_array **q, na_array **kv,
+                                    int64_t *window);
 
 /* mask_layers.c: every axis of `x` is a named axis of `logits` of the same
  * size, else an error "<who>: <what> ... does not line up with the logits". */

@@ -4,7 +4,10 @@
  * softmax(q k * scale, masked) v without the {seq, kv_seq} logits: this
  * file decides whether the call qualifies and describes it as a job;
  * fused_run.c runs it (tiles of queries x keys with an online softmax, or
- * GEMV-style loops for decode steps) with the kernels of fused_kernels.c.
+ * GEMV-style loops for decode steps) with the kernels fused_dispatch.c
+ * picks. Masks reach the job as a bool array (ApplyAttentionMask, the
+ * user's own array) and as positions (ApplyCausalMask: query and key
+ * positions and a window), never as a {seq, kv_seq} array built here.
  * Same results as the general path (tests/test_fused.c). */
 #include <math.h>
 #include <stdatomic.h>
@@ -20,7 +23,8 @@ typedef struct fused_plan {
     const char *p_axis; /* contracted by the logits: projection     */
     double scale;       /* 0: size(p_axis)**-0.5                    */
     int n_masks;
-    const na_layer *masks[MAX_MASKS];
+    const na_layer *masks[MAX_MASKS]; /* ApplyAttentionMask layers          */
+    const na_layer *causal;           /* at most one ApplyCausalMask, or NULL */
     na_masked_rows rows;
     na_layer *av; /* attn_value_to_output (a Sequential)      */
 } fused_plan;
@@ -91,10 +95,17 @@ static bool plan_tree(const na__attn_core *c, fused_plan *p)
         !combine_plan(na_layer_child(av, 0), kv))
         return false;
     p->n_masks = 0;
+    p->causal = NULL;
     for (int i = 1; i < n - 1; i++) {
-        if (p->n_masks == MAX_MASKS || !mask_plan(na_layer_child(qk, i)))
+        const na_layer *m = na_layer_child(qk, i);
+        if (p->n_masks == MAX_MASKS || !mask_plan(m))
             return false;
-        p->masks[p->n_masks++] = na_layer_child(qk, i);
+        if (!na_layer_is(m, &na_apply_causal_mask_type))
+            p->masks[p->n_masks++] = m;
+        else if (p->causal)
+            return false; /* two positional masks: rare, the general path */
+        else
+            p->causal = m;
     }
     p->av = c->sub[NA__ATTN_AV];
     return true;
@@ -205,7 +216,7 @@ static void make_job(const fused_plan *p, const fused_shape *s, const na_array *
     j->has_mask = mask != NULL;
     if (mask)
         j->m = operand_of(mask, s, s->seq, s->kv, NULL);
-    j->y = na_data(y);
+    j->y = y ? na_data(y) : NULL;
     int64_t ys = s->sq * s->dv;
     j->groups = 1, j->group_rows = s->sq;
     for (int i = s->ng - 1; i >= 0; i--) {
@@ -259,36 +270,77 @@ static na_array *combined_mask(const fused_plan *p, const fused_shape *s,
     return all;
 }
 
-static na_status fused_combine(const fused_plan *p, const fused_shape *s,
-                               const na_array *q, const na_array *k, const na_array *v,
-                               const na_array *mask, na_array **out)
+/* ---- the positional mask ----------------------------------------------------------- */
+
+/* Is x i32 with every axis a batch-like axis or `own` (sizes agreeing)? */
+static bool axes_within(const na_array *x, const fused_shape *s, const char *own)
+{
+    if (x->dtype != NA_I32 || na_positional_count(x))
+        return false;
+    for (int d = 0; d < x->ndim; d++)
+        if (x->name[d] != own && !in_g(s, x->name[d], x->shape[d]))
+            return false;
+    return true;
+}
+
+/* The causal layer's positions as the job's positional mask (the arrays
+ * stay referenced in *qp, *kp until the job has run). false when the fused
+ * path cannot take them: the general path then runs (and reports any
+ * error, as it always does). */
+static bool plan_positions(const fused_plan *p, const fused_shape *s, const na_side *side,
+                           na__fused_job *j, na_array **qp, na_array **kp)
+{
+    *qp = *kp = NULL;
+    if (!p->causal)
+        return true;
+    int64_t window = 0;
+    na_status st = na__causal_mask_positions(p->causal, side, s->seq, s->sq, s->kv,
+                                             s->skv, qp, kp, &window);
+    if (st != NA_OK || !*qp || !axes_within(*qp, s, s->seq) ||
+        !axes_within(*kp, s, s->kv))
+        return false;
+    na__fused_positions *P = &j->pos;
+    P->q = na_data(*qp), P->kv = na_data(*kp), P->window = window;
+    P->qrow = stride_of(*qp, s->seq), P->kvcol = stride_of(*kp, s->kv);
+    for (int i = 0; i < s->ng; i++) {
+        P->qg[i] = stride_of(*qp, s->g[i].name);
+        P->kvg[i] = stride_of(*kp, s->g[i].name);
+    }
+    for (int a = 0; a < j->n_shared; a++) /* keys are read once for a shared axis */
+        if (P->kvg[j->shared[a]] != 0)
+            return false;
+    return true;
+}
+
+/* The output array {G..., seq, value feature}. */
+static na_status output_array(const fused_shape *s, na_array **y)
 {
     na_dim dims[NA_MAX_DIMS];
     memcpy(dims, s->g, sizeof(na_dim) * (size_t)s->ng);
     dims[s->ng] = (na_dim){s->seq, s->sq};
     dims[s->ng + 1] = (na_dim){s->vd, s->dv};
-    na_array *y = NULL;
-    na_status st = na_empty(NA_F32, s->ng + 2, dims, &y);
-    if (st != NA_OK)
-        return st;
-    na__fused_job job;
-    make_job(p, s, q, k, v, mask, y, &job);
+    return na_empty(NA_F32, s->ng + 2, dims, y);
+}
+
+/* Run the job into y. */
+static na_status fused_combine(const fused_shape *s, na__fused_job *job, na_array *y,
+                               const na_array *q, const na_array *k, const na_array *v)
+{
+    job->y = na_data(y);
     /* about 4 flops per (row, key, feature): below ~1 MFLOP one thread */
-    double work = (double)job.groups * (double)job.group_rows * (double)s->skv *
+    double work = (double)job->groups * (double)job->group_rows * (double)s->skv *
                   (double)(s->dp + s->dv);
     int threads = work > 262144.0 ? na__threads() : 1;
+    na_status st = NA_OK;
     if (na_size(y) > 0) {
-        st = (na_status)na__fused_run(&job, threads);
-        atomic_fetch_add(job.group_rows <= NA__FUSED_DECODE_ROWS ? &g_decode_calls
-                                                                 : &g_prefill_calls,
+        st = (na_status)na__fused_run(job, threads);
+        atomic_fetch_add(job->group_rows <= NA__FUSED_DECODE_ROWS ? &g_decode_calls
+                                                                  : &g_prefill_calls,
                          1);
     }
-    if (st != NA_OK) {
-        na_array_free(y);
+    if (st != NA_OK)
         return na__fail(st, "Attention (fused): out of memory for q %s, k %s, v %s",
                         na__shape(q), na__shape(k), na__shape(v));
-    }
-    *out = y;
     return NA_OK;
 }
 
@@ -330,13 +382,27 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
     if (s.skv == 0) /* nothing to attend to: the general path's zeros */
         return NA_OK;
     bool ok = false;
-    na_array *mask = combined_mask(&p, &s, side, &ok), *y = NULL;
-    if (!ok) {
-        na_clear_error(); /* the general path reports it, as it always does */
-        return NA_OK;
+    na_array *mask = combined_mask(&p, &s, side, &ok), *y = NULL, *qp = NULL, *kp = NULL;
+    na__fused_job job;
+    if (ok) {
+        make_job(&p, &s, qv->array, kv->array, vv->array, mask, NULL, &job);
+        ok = plan_positions(&p, &s, side, &job, &qp, &kp);
     }
-    *done = true;
-    na_status st = fused_combine(&p, &s, qv->array, kv->array, vv->array, mask, &y);
-    na_array_free(mask);
-    return st == NA_OK ? run_rest(&p, y, side, out) : st;
+    na_status st = NA_OK;
+    if (ok) {
+        *done = true;
+        st = output_array(&s, &y);
+        if (st == NA_OK)
+            st = fused_combine(&s, &job, y, qv->array, kv->array, vv->array);
+    } else {
+        na_clear_error(); /* the general path reports it, as it always does */
+    }
+    na_array_free(mask), na_array_free(qp), na_array_free(kp);
+    if (!ok)
+        return NA_OK;
+    if (st != NA_OK) {
+        na_array_free(y);
+        return st;
+    }
+    return run_rest(&p, y, side, out);
 }

@@ -59,28 +59,36 @@ static decode decode_carve(const na__fused_job *J, na__fused_scratch *s, int64_t
     return d;
 }
 
-/* flags[j] for the n keys: which of the nr rows (mask pointers at the
- * chunk's first key) see them. */
+/* Does row r see key j (of the chunk its pointers start at)? */
+static bool row_sees(const na__fused_job *J, const na__fused_rows *r, int64_t j)
+{
+    if (J->has_mask && !r->m[j * J->m.col])
+        return false;
+    return !J->pos.q ||
+           na__fused_visible(r->qpos, r->kpos[j * J->pos.kvcol], J->pos.window);
+}
+
+/* flags[j] for the n keys: which of the nr rows (pointers at the chunk's
+ * first key) see them. */
 static void key_flags(const na__fused_job *J, const na__fused_rows *rows, int nr,
                       int64_t n, unsigned char *flags)
 {
-    if (!J->has_mask) {
+    if (!J->has_mask && !J->pos.q) {
         memset(flags, 3, (size_t)n);
         return;
     }
     bool same = true; /* one mask row for all rows (a decode step's causal mask) */
     for (int r = 1; r < nr; r++)
-        same &= rows[r].m == rows[0].m;
+        same &= rows[r].m == rows[0].m && rows[r].qpos == rows[0].qpos;
     if (same) {
-        const bool *m = rows[0].m;
         for (int64_t j = 0; j < n; j++)
-            flags[j] = (unsigned char)(m[j * J->m.col] * 3);
+            flags[j] = (unsigned char)(row_sees(J, &rows[0], j) * 3);
         return;
     }
     for (int64_t j = 0; j < n; j++) {
         bool any = false, all = true;
         for (int r = 0; r < nr; r++) {
-            bool m = rows[r].m[j * J->m.col];
+            bool m = row_sees(J, &rows[r], j);
             any |= m, all &= m;
         }
         flags[j] = (unsigned char)(any | (all << 1));
@@ -133,7 +141,7 @@ static void decode_scores(const na__fused_job *J, const decode *d, int gi, const
     for (int64_t j = a; j < b; j++)
         if (flags[j] != 3)
             for (int r = 0; r < nr; r++)
-                if (!rows[r].m[j * J->m.col])
+                if (!row_sees(J, &rows[r], j))
                     s[r * d->n + j] = -INFINITY;
 }
 
@@ -201,6 +209,8 @@ static void decode_item(const na__fused_job *J, decode *d, int64_t g0, int64_t g
             rows[r] = na__fused_row_at(J, g0 + gi, r);
             if (J->has_mask)
                 rows[r].m += j0 * J->m.col;
+            if (J->pos.q)
+                rows[r].kpos += j0 * J->pos.kvcol;
             for (int64_t e = 0; e < J->dp; e++)
                 q[r * J->dp + e] = rows[r].q[e * J->q.feat] * J->scale2;
         }

@@ -1,4 +1,5 @@
-/* The fused attention path's pieces: the kernels (fused_kernels.c), the
+/* The fused attention path's pieces: the kernels (fused_ref.c,
+ * fused_avx2.c, fused_avx512.c, chosen in fused_dispatch.c), the
  * job fused.c describes and the runner executes (fused_run.c, with the
  * tiled path in fused_tiles.c and the decode path in fused_decode.c), and
  * the hooks tests and benchmarks use to look at it. Not installed; prefix
@@ -9,9 +10,10 @@
  *   qt  {projection, row:bq}      a block of bq query rows, transposed
  *   st  {key:nk, row:bq}          logits, then weights, of one key tile
  *   o   {row:bq, feature:dvp}     running (unnormalised) output
- *   kp  {key, projection}         keys packed contiguously
- *   vp  {key, feature:dvp}        values packed, features padded to 16
- * bq is a multiple of 16 (at most 64); dvp a multiple of 16. */
+ *   k   {key, projection}         keys, rows kld apart (the input itself
+ *                                 when its projection is contiguous)
+ *   v   {key, feature}            values, rows vld apart (likewise)
+ * bq is a multiple of 16 (at most 64); dvp is dv rounded up to 16. */
 #ifndef NAMEDARR_FUSED_INTERNAL_H
 #define NAMEDARR_FUSED_INTERNAL_H
 
@@ -21,17 +23,21 @@
 
 typedef struct na__fused_ops {
     const char *name; /* "avx512", "avx2" or "generic" */
-    /* st[j*bq + i] = sum_d kp[j*dp + d] * qt[d*bq + i]   (j < nk, i < bq) */
-    void (*qk)(int64_t nk, int64_t dp, const float *kp, const float *qt, int bq,
-               float *st);
-    /* Online softmax step over one tile: st (-inf where masked) becomes
-     * exp2(st - m_new); m, l (bq each) updated; corr[i] = exp2(m_old - m_new),
-     * the factor the running output rows must be scaled by. A row with no
-     * live key so far keeps m = -inf, l = 0 and gets weights 0. */
-    void (*softmax)(int64_t nk, int bq, float *st, float *m, float *l, float *corr);
-    /* o[i*dvp + c] = o[i*dvp + c] * corr[i] + sum_j st[j*bq + i] * vp[j*dvp + c] */
-    void (*pv)(int64_t nk, int bq, int64_t dvp, const float *st, const float *vp,
-               const float *corr, float *o);
+    /* st[j*bq + i] = sum_d k[j*kld + d] * qt[d*bq + i]   (j < nk, i < bq), and
+     * mx[i] = the largest st[j*bq + i] over j (the tile's row maxima). */
+    void (*qk)(int64_t nk, int64_t dp, const float *k, int64_t kld, const float *qt,
+               int bq, float *st, float *mx);
+    /* Online softmax step over one tile whose row maxima are tmx: st (-inf
+     * where masked) becomes exp2(st - m_new); m, l (bq each) updated;
+     * corr[i] = exp2(m_old - m_new), the factor the running output rows must
+     * be scaled by. A row with no live key so far keeps m = -inf, l = 0 and
+     * gets weights 0. */
+    void (*softmax)(int64_t nk, int bq, float *st, const float *tmx, float *m, float *l,
+                    float *corr);
+    /* o[i*dvp + c] = o[i*dvp + c] * corr[i] + sum_j st[j*bq + i] * v[j*vld + c]
+     * (c < dv; v is read only at c < dv, columns dv..dvp of o stay 0). */
+    void (*pv)(int64_t nk, int bq, int64_t dv, int64_t dvp, const float *st,
+               const float *v, int64_t vld, const float *corr, float *o);
     /* Decode: s[r*ls + j] = sum_d q[r*dp + d] * k[j*kc + d]  (r < nr, j < nk;
      * k contiguous along d). */
     void (*dots)(int64_t nk, int64_t dp, int nr, const float *q, const float *k,
@@ -46,6 +52,15 @@ typedef struct na__fused_ops {
                  const float *v, int64_t vc, float *o);
 } na__fused_ops;
 
+/* The kernel sets (fused_ref.c, fused_avx2.c, fused_avx512.c); the
+ * dispatch (fused_dispatch.c) picks one. The avx2 and avx512 sets exist
+ * only on x86-64 builds and run only on CPUs that have the features. */
+extern const na__fused_ops na__fused_ops_generic;
+#if defined(__x86_64__)
+extern const na__fused_ops na__fused_ops_avx2;
+extern const na__fused_ops na__fused_ops_avx512;
+#endif
+
 /* ---- one fused call, as fused.c hands it to fused_run.c ---------------------------- */
 
 #define NA__FUSED_MAX_G 16
@@ -58,6 +73,23 @@ typedef struct na__fused_operand {
     int64_t feat;               /* along projection / the value feature    */
 } na__fused_operand;
 
+/* A causal (or sliding-window) mask given by positions, never as a
+ * {seq, kv_seq} array: key j is visible from query row i when
+ *   kv[j] >= 0  and  kv[j] <= q[i]  and  (window == 0 or q[i] - kv[j] < window).
+ * Strides in elements; the positions are i32. */
+typedef struct na__fused_positions {
+    const int32_t *q, *kv;       /* NULL: no positional mask               */
+    int64_t qg[NA__FUSED_MAX_G]; /* q along each batch-like axis           */
+    int64_t kvg[NA__FUSED_MAX_G];
+    int64_t qrow, kvcol; /* along seq / kv_seq                    */
+    int64_t window;      /* 0: no window                          */
+} na__fused_positions;
+
+static inline bool na__fused_visible(int64_t qpos, int64_t kpos, int64_t window)
+{
+    return kpos >= 0 && kpos <= qpos && (window == 0 || qpos - kpos < window);
+}
+
 /* Rows are the query positions of every batch-like axis. Axes along which
  * the keys and the values do not move (query_heads in grouped-query
  * attention, or a broadcast) are "shared": their rows form one group with
@@ -69,6 +101,7 @@ typedef struct na__fused_job {
     int64_t gsize[NA__FUSED_MAX_G];
     na__fused_operand q, k, v, m;
     bool has_mask;
+    na__fused_positions pos; /* causal mask by positions (pos.q != NULL)  */
     bool zero_rows; /* fully masked rows: zeros (else uniform) */
     float scale2;   /* logits scale times log2(e)              */
     float *y;       /* {G..., seq, dv} contiguous              */
@@ -102,11 +135,17 @@ static inline size_t na__fused_align64(size_t n)
 }
 
 /* Where row `row` of group `group` reads its query and mask (NULL: no
- * mask) and writes its output. */
+ * mask) and writes its output; its query position and the group's key
+ * positions (at key 0; NULL without a positional mask). Rows run over the
+ * positions first and the shared axes second: row = pos * shared + s, so
+ * a block of rows holds every query head of a key/value group at a few
+ * positions, and each tile of keys and values serves all of them. */
 typedef struct na__fused_rows {
     const float *q;
     const bool *m;
     float *y;
+    int64_t qpos;
+    const int32_t *kpos;
 } na__fused_rows;
 na__fused_rows na__fused_row_at(const na__fused_job *J, int64_t group, int64_t row);
 /* The group's keys and values (at key 0). */
@@ -137,6 +176,13 @@ const na__fused_ops *na__fused_ops_get(void);
 bool na__fused_force_kernels(const char *name);
 /* The name of the kernels in use. */
 const char *na__fused_kernels(void);
+
+/* The tiled path's blocks: bq query rows (a multiple of 16, at most 64)
+ * by bk keys, chosen from the head dimensions so that a block's working
+ * set stays in the level-1 cache, unless set for tests and benchmarks
+ * (na__fused_set_tiles(0, 0): automatic again). */
+void na__fused_tile_sizes(int64_t dp, int64_t dv, int *bq, int *bk);
+void na__fused_set_tiles(int bq, int bk);
 
 /* How many calls took each fused path since the start (all threads). */
 typedef struct na__fused_counts {

@@ -13,23 +13,33 @@
 
 na__fused_rows na__fused_row_at(const na__fused_job *J, int64_t group, int64_t row)
 {
-    int64_t qo = 0, mo = 0, yo = 0;
+    const na__fused_positions *P = &J->pos;
+    int64_t qo = 0, mo = 0, yo = 0, po = 0, ko = 0;
     for (int a = J->n_outer - 1; a >= 0; a--) {
         int d = J->outer[a];
         int64_t i = group % J->gsize[d];
         group /= J->gsize[d];
         qo += i * J->q.g[d], mo += i * J->m.g[d], yo += i * J->yg[d];
+        po += i * P->qg[d], ko += i * P->kvg[d];
     }
-    int64_t pos = row % J->sq, sh = row / J->sq;
+    int64_t shared = J->group_rows / (J->sq > 0 ? J->sq : 1);
+    int64_t pos = row / shared, sh = row % shared;
     for (int a = J->n_shared - 1; a >= 0; a--) {
         int d = J->shared[a];
         int64_t i = sh % J->gsize[d];
         sh /= J->gsize[d];
         qo += i * J->q.g[d], mo += i * J->m.g[d], yo += i * J->yg[d];
+        po += i * P->qg[d]; /* key positions never move along a shared axis */
     }
     qo += pos * J->q.row, mo += pos * J->m.row, yo += pos * J->dv;
-    return (na__fused_rows){(const float *)J->q.base + qo,
-                            J->has_mask ? (const bool *)J->m.base + mo : NULL, J->y + yo};
+    na__fused_rows r = {(const float *)J->q.base + qo,
+                        J->has_mask ? (const bool *)J->m.base + mo : NULL, J->y + yo, 0,
+                        NULL};
+    if (P->q) {
+        r.qpos = P->q[po + pos * P->qrow];
+        r.kpos = P->kv + ko;
+    }
+    return r;
 }
 
 /* Offsets of the group's keys and values. */

@@ -190,6 +190,19 @@ static na_status positions(const causal_mask_layer *l, const na_side *side,
     return na__attn_positions(&p, side, sq, skv, q, kv);
 }
 
+na_status na__causal_mask_positions(const na_layer *l, const na_side *side,
+                                    const char *q_axis, int64_t sq, const char *kv_axis,
+                                    int64_t skv, na_array **q, na_array **kv,
+                                    int64_t *window)
+{
+    const causal_mask_layer *c = as_causal(l);
+    *q = *kv = NULL;
+    if (!c || c->q_axis != q_axis || c->kv_axis != kv_axis)
+        return NA_OK;
+    *window = c->window;
+    return positions(c, side, sq, skv, q, kv);
+}
+
 static na_status causal_mask_call(na_layer *self, const na_value *in,
                                   const na_side *side, na_value **out)
 {
