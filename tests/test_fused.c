@@ -496,6 +496,169 @@ Test(fused, strided_and_permuted_inputs)
                0, 11);
 }
 
+/* Every head dimension and group size the kernels special-case, each with
+ * a different mask: several tiles of keys with a tail, blocks of rows with
+ * a tail, every kernel set (check_case). */
+Test(fused, head_dims_groups_and_masks)
+{
+    const int dims[] = {32, 64, 80, 128, 256}, groups[] = {1, 2, 4, 8};
+    int n = 0;
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 4; b++, n++) {
+            fcase c = {.B = dims[a] > 64 ? 1 : 2,
+                       .S = 37,
+                       .T = 150,
+                       .Hkv = 2,
+                       .G = groups[b],
+                       .D = dims[a],
+                       .Dv = dims[a],
+                       .dead_row = -1};
+            switch (n % 6) {
+            case 1: /* causal, default positions: top-left aligned */
+                c.mask = MASK_CAUSAL;
+                break;
+            case 2: /* causal from positions, padding in batch 1 */
+                c.mask = MASK_CAUSAL, c.positions = true, c.pad = 21;
+                break;
+            case 3: /* sliding window from positions */
+                c.mask = MASK_CAUSAL, c.positions = true, c.window = 70;
+                break;
+            case 4:
+                c.mask = MASK_BOOL;
+                break;
+            case 5:
+                c.mask = MASK_BOOL_KV;
+                break;
+            }
+            check_case(&c, 0, 100 + (uint64_t)n);
+        }
+}
+
+/* Blocks and tiles of other sizes than the automatic ones (tails of every
+ * length, a tile of fewer keys than a vector). */
+Test(fused, forced_block_and_tile_sizes)
+{
+    const int sizes[][2] = {{16, 7}, {48, 20}, {32, 64}, {64, 1}};
+    for (int i = 0; i < 4; i++) {
+        na__fused_set_tiles(sizes[i][0], sizes[i][1]);
+        check_case(&(fcase){.B = 2,
+                            .S = 45,
+                            .T = 77,
+                            .Hkv = 1,
+                            .G = 3,
+                            .D = 24,
+                            .Dv = 19,
+                            .mask = MASK_CAUSAL,
+                            .positions = true,
+                            .window = 30,
+                            .pad = 5,
+                            .dead_row = -1},
+                   0, 200 + (uint64_t)i);
+        check_case(&(fcase){.B = 2,
+                            .S = 33,
+                            .T = 70,
+                            .Hkv = 2,
+                            .D = 8,
+                            .Dv = 8,
+                            .mask = MASK_BOOL,
+                            .dead_row = 5},
+                   0, 210 + (uint64_t)i);
+    }
+    na__fused_set_tiles(0, 0);
+}
+
+/* The extra storage of one call: peak bytes during it over what was live. */
+static size_t call_extra_bytes(na_layer *m, const na_value *in, const na_side *side)
+{
+    na_value *y = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, in, side, &y)); /* warm: allocator caches filled */
+    na_value_free(y);
+    na_mem_stats before, after;
+    na_get_mem_stats(&before);
+    na_mem_reset_peak();
+    NA_OK_OR_FAIL(na_layer_call(m, in, side, &y));
+    na_get_mem_stats(&after);
+    na_value_free(y);
+    return after.peak_bytes - before.live_bytes;
+}
+
+/* The fused path allocates O(seq * features), never O(seq * kv_seq): a
+ * causal (and sliding-window) mask is read from positions, not built as a
+ * bool {seq, kv_seq} array. The general path, for contrast, holds the
+ * f32 logits. */
+Test(fused, no_seq_by_kv_seq_allocation)
+{
+    enum { S = 1024, D = 16 };
+    na_array *q = ts_random(NA_F32, NA_DIMS({"seq", S}, {"heads", 1}, {"projection", D}), 1),
+             *k = ts_random(NA_F32, NA_DIMS({"kv_seq", S}, {"heads", 1}, {"projection", D}),
+                            2),
+             *v = ts_random(NA_F32, NA_DIMS({"kv_seq", S}, {"heads", 1}, {"projection", D}),
+                            3);
+    na_value *in =
+        na_value_tuple(3, (na_value *[]){na_value_ref_array(q), na_value_ref_array(k),
+                                         na_value_ref_array(v)});
+    na_side *side = na_side_new();
+    for (int variant = 0; variant < 3; variant++) {
+        fcase c = {.mask = MASK_CAUSAL, .window = variant == 1 ? 100 : 0};
+        if (variant == 2) { /* positions from the side inputs */
+            na_array *qp = NULL, *kp = NULL;
+            NA_OK_OR_FAIL(na_arange("seq", S, NA_I32, &qp));
+            NA_OK_OR_FAIL(na_arange("kv_seq", S, NA_I32, &kp));
+            NA_OK_OR_FAIL(na_side_set_array(side, NA_QUERY_POSITIONS_KEY, qp));
+            NA_OK_OR_FAIL(na_side_set_array(side, NA_KV_POSITIONS_KEY, kp));
+            TS_FREE(qp, kp);
+        }
+        na_layer *m = core_model(&c);
+        na__fused_counts before = counts();
+        size_t fused = call_extra_bytes(m, in, side);
+        cr_assert_eq(counts().prefill, before.prefill + 2, "the fused path did not run");
+        cr_assert(fused < (size_t)S * S / 4,
+                  "variant %d: the fused call needed %zu bytes beyond its inputs "
+                  "(a {seq, kv_seq} bool mask alone is %d)",
+                  variant, fused, S * S);
+        NA_OK_OR_FAIL(na_attention_set_fused(m, false));
+        size_t general = call_extra_bytes(m, in, side);
+        cr_assert(general >= (size_t)S * S * sizeof(float), "general path: %zu", general);
+        na_layer_free(m);
+    }
+    na_side_free(side);
+    na_value_free(in);
+    TS_FREE(q, k, v);
+}
+
+/* A finite masked-out value (here -ln 2) weighs the masked keys in: the
+ * fused call must give what the general path gives. */
+Test(fused, finite_masked_out_value)
+{
+    fcase c = {.B = 2, .S = 33, .T = 70, .Hkv = 2, .D = 8, .Dv = 8, .mask = MASK_BOOL,
+               .dead_row = 4};
+    fdata f = make_data(&c, 60);
+    for (int causal = 0; causal < 2; causal++) {
+        na_dot_product_options o = {.mask_tag = "attn_mask",
+                                    .causal = causal,
+                                    .masked_out_value = -0.6931471805599453};
+        na_layer *sel[3] = {0}, *qk = NULL, *comb = NULL, *av = NULL, *m = NULL;
+        for (int i = 0; i < 3; i++)
+            NA_OK_OR_FAIL(na_select_attention_input_new(i, NULL, NULL, &sel[i]));
+        NA_OK_OR_FAIL(na_dot_product_attn_new(&o, &qk));
+        NA_OK_OR_FAIL(na_attention_combine_new("kv_seq", &comb));
+        NA_OK_OR_FAIL(na_sequential_new(1, &comb, &av));
+        NA_OK_OR_FAIL(na_attention_new(sel[0], sel[1], sel[2], qk, av, &m));
+        na_value *y1 = NULL, *y2 = NULL;
+        NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y1));
+        NA_OK_OR_FAIL(na_attention_set_fused(m, false));
+        NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y2));
+        double d = ts_max_abs_diff(na_value_array(y1, "t"), na_value_array(y2, "t"));
+        cr_assert(d < 1e-5, "causal %d: fused vs general %g", causal, d);
+        /* and the value mattered: -inf masking gives something else */
+        double r = rel_err(&c, &f, na_value_array(y2, "t"));
+        cr_assert(causal || r > 1e-3, "the finite value changed nothing (%g)", r);
+        na_value_free(y1), na_value_free(y2);
+        na_layer_free(m);
+    }
+    free_data(&f);
+}
+
 /* ---- decode: a few rows per key/value head ----------------------------------------- */
 
 Test(fused, decode_one_row)

@@ -74,9 +74,16 @@ typedef struct na_mem_stats {
     uint64_t reused;          /* of which came from the cache                */
     size_t cached_bytes;      /* bytes held in the cache now                 */
     size_t cache_limit;       /* bytes the cache may hold                    */
+    size_t live_bytes;        /* storage requested and not yet freed         */
+    size_t peak_bytes;        /* the most live_bytes has been since the start */
+                              /* or the last na_mem_reset_peak()             */
 } na_mem_stats;
 
 void na_get_mem_stats(na_mem_stats *stats);
+/* Start measuring peak_bytes afresh (from live_bytes now): the extra
+ * storage an operation needs is peak_bytes after it minus live_bytes
+ * before it. */
+void na_mem_reset_peak(void);
 /* Cap the cache (bytes; 0 disables it and frees what it holds). */
 void na_set_mem_cache_limit(size_t bytes);
 /* Give every cached block back to the system. */

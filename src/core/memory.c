@@ -28,6 +28,17 @@ static block *g_free[NA__CLASSES];
 static size_t g_cached;
 static size_t g_limit = (size_t)4 << 30;
 static uint64_t g_allocs, g_reused;
+static size_t g_live, g_peak; /* bytes requested and not yet freed; their peak */
+
+static void count_alloc(size_t nbytes)
+{
+    size_t live = __atomic_add_fetch(&g_live, nbytes, __ATOMIC_RELAXED);
+    size_t peak = __atomic_load_n(&g_peak, __ATOMIC_RELAXED);
+    while (live > peak &&
+           !__atomic_compare_exchange_n(&g_peak, &peak, live, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+        ;
+}
 
 /* Class index and rounded size for a request of n >= NA__CACHE_MIN bytes. */
 static int size_class(size_t n, size_t *rounded)
@@ -75,8 +86,10 @@ void *na__mem_alloc(size_t nbytes)
     if (nbytes < NA__CACHE_MIN) {
         size_t sz = (nbytes + NA__ALIGN - 1) / NA__ALIGN * NA__ALIGN;
         void *p = fresh_block(sz);
-        if (p)
+        if (p) {
             __atomic_fetch_add(&g_allocs, 1, __ATOMIC_RELAXED);
+            count_alloc(nbytes);
+        }
         return p;
     }
     size_t rounded;
@@ -89,16 +102,23 @@ void *na__mem_alloc(size_t nbytes)
         g_cached -= rounded;
         g_reused++;
         pthread_mutex_unlock(&g_lock);
+        count_alloc(nbytes);
         return b;
     }
     pthread_mutex_unlock(&g_lock);
-    return fresh_block(cls >= 0 ? rounded : nbytes);
+    void *p = fresh_block(cls >= 0 ? rounded : nbytes);
+    if (p)
+        count_alloc(nbytes);
+    return p;
 }
 
 void na__mem_free(void *p, size_t nbytes)
 {
     if (!p)
         return;
+    if (nbytes == 0)
+        nbytes = 1; /* as na__mem_alloc counted it */
+    __atomic_sub_fetch(&g_live, nbytes, __ATOMIC_RELAXED);
     if (nbytes < NA__CACHE_MIN) {
         free(p);
         return;
@@ -154,7 +174,14 @@ void na_get_mem_stats(na_mem_stats *stats)
     stats->reused = g_reused;
     stats->cached_bytes = g_cached;
     stats->cache_limit = g_limit;
+    stats->live_bytes = __atomic_load_n(&g_live, __ATOMIC_RELAXED);
+    stats->peak_bytes = __atomic_load_n(&g_peak, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&g_lock);
+}
+
+void na_mem_reset_peak(void)
+{
+    __atomic_store_n(&g_peak, __atomic_load_n(&g_live, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 }
 
 /* Give the cache back at exit so leak checkers see a clean heap. */
