@@ -2,14 +2,19 @@
  * materialised logits) and a plain-loop reference, and decode steps against
  * the machine's streaming read bandwidth, both measured in the same run.
  *
- * One JSON object per line:
- *   {"bench":"attention","case":"prefill_causal_s1024",...,"fused_ms":...,
- *    "general_ms":...,"fused_over_general":...,"fused_gflops":...,
- *    "frac_peak":...,"page_faults_per_call":...,"max_abs_diff":...}
- *   {"bench":"attention","case":"decode_mha_t4096",...,"step_us":...,
- *    "kv_bytes":...,"gbs":...,"read_bw_gbs":...,"frac_bw":...}
+ * One JSON object per line; every line has "bench":"attention", "seq",
+ * "kv_seq", "heads", "kv_heads", "projection", "causal", "kv_dtype",
+ * "page_faults_per_call", "peak_rss_mb" and
+ *   prefill: "fused_ms", "general_ms" (when the logits fit), "frac_peak"...
+ *   decode:  "step_us", "kv_bytes", "gbs", "read_bw_gbs", "frac_bw"...
  * Times are medians; fused and general samples alternate. Flops count the
  * useful work only: 4 * projection per (query, visible key, head) pair.
+ * The FMA peak is measured again before every sample and "frac_peak" is
+ * the median of the per-sample ratios, so a machine whose load changes
+ * during the run still gives a fair ratio. "peak_rss_mb" is the process's
+ * peak resident memory during the fused calls alone (the allocator's cache
+ * emptied and the kernel's high-water mark reset first); "qkvo_mb" is the
+ * size of q, k, v and the output, "rss_over_qkvo" their ratio.
  * Decode steps cycle through enough separate caches (one per "layer") that
  * K and V come from memory, as in a real model; warm_gbs repeats one cache.
  *
@@ -166,7 +171,68 @@ typedef struct pcase {
     const char *name;
     shape sh;
     bool causal, padding, reference;
+    bool general; /* also time the general path (its logits fit in memory) */
 } pcase;
+
+/* The FMA peak now, in GFLOP/s, with every thread (a short run). */
+static double peak_now(void)
+{
+    const char *isa;
+    return bu_measure_peak(na_get_num_threads(), g_quick ? 200000 : 2000000, &isa);
+}
+
+/* Peak resident memory (MB) over `calls` fused calls, the allocator's cache
+ * emptied first so that only what the calls hold counts. */
+static double fused_peak_rss(na_layer *m, const na_value *in, const na_side *side)
+{
+    na_attention_set_fused(m, true);
+    na_mem_trim();
+    if (!bu_reset_peak_rss())
+        return -1;
+    call_ms(m, in, side, 2, NULL);
+    return bu_peak_rss_mb();
+}
+
+typedef struct prefill_times {
+    double fused_ms, general_ms, frac_peak, peak_gflops;
+    long faults;
+    int calls;
+} prefill_times;
+
+/* Fused and (if asked) general samples alternating, a peak measurement
+ * before each fused sample. */
+static prefill_times time_prefill(const pcase *c, na_layer *m, const na_value *in,
+                                  const na_side *side, double flops)
+{
+    prefill_times t = {.general_ms = -1};
+    t.calls = (int)(2e8 / flops) + 1;
+    t.calls = t.calls > 200 ? 200 : t.calls;
+    double fused[64], general[64], frac[64], peak[64];
+    for (int rep = 0; rep < g_reps; rep++)
+        for (int side_i = 0; side_i < 2; side_i++) {
+            bool do_fused = (side_i == 0) == (rep % 2 == 0);
+            if (!do_fused && !c->general)
+                continue;
+            na_attention_set_fused(m, do_fused);
+            if (do_fused)
+                peak[rep] = peak_now();
+            long f0 = bu_minor_faults();
+            double ms = call_ms(m, in, side, t.calls, NULL);
+            if (do_fused) {
+                fused[rep] = ms;
+                frac[rep] = flops / ms / 1e6 / peak[rep];
+                t.faults += bu_minor_faults() - f0;
+            } else {
+                general[rep] = ms;
+            }
+        }
+    t.fused_ms = bu_median(fused, g_reps);
+    t.frac_peak = bu_median(frac, g_reps);
+    t.peak_gflops = bu_median(peak, g_reps);
+    if (c->general)
+        t.general_ms = bu_median(general, g_reps);
+    return t;
+}
 
 static int run_prefill(const pcase *c)
 {
@@ -191,51 +257,41 @@ static int run_prefill(const pcase *c)
         return 1;
     }
     double flops = 4.0 * (double)c->sh.d * (double)c->sh.heads * live_pairs;
+    double qkvo_mb = (double)(na_size(q) * 2 + na_size(k) + na_size(v)) * 4 / 1048576.0;
+    double rss = fused_peak_rss(m, in, side);
     /* warm-up (allocator caches filled), and the results to compare */
     na_array *yf = NULL, *yg = NULL;
     for (int w = 0; w < 2; w++) { /* twice: both paths' blocks in the cache */
         na_attention_set_fused(m, true);
         call_ms(m, in, side, 1, w ? NULL : &yf);
-        na_attention_set_fused(m, false);
-        call_ms(m, in, side, 1, w ? NULL : &yg);
-    }
-    double diff = max_abs_diff(yf, yg);
-    int calls = (int)(2e8 / flops) + 1;
-    if (calls > 200)
-        calls = 200;
-    double fused[64], general[64];
-    long faults = 0;
-    for (int rep = 0; rep < g_reps; rep++)
-        for (int side_i = 0; side_i < 2; side_i++) {
-            bool do_fused = (side_i == 0) == (rep % 2 == 0);
-            na_attention_set_fused(m, do_fused);
-            long f0 = bu_minor_faults();
-            double ms = call_ms(m, in, side, calls, NULL);
-            if (do_fused) {
-                fused[rep] = ms;
-                faults += bu_minor_faults() - f0;
-            } else {
-                general[rep] = ms;
-            }
+        if (c->general) {
+            na_attention_set_fused(m, false);
+            call_ms(m, in, side, 1, w ? NULL : &yg);
         }
-    double fm = bu_median(fused, g_reps), gm = bu_median(general, g_reps);
+    }
+    double diff = yg ? max_abs_diff(yf, yg) : 0;
+    prefill_times t = time_prefill(c, m, in, side, flops);
     double ref = c->reference ? reference_ms(&c->sh, q, k, v, kv_ok, c->causal) : -1;
-    int threads = na_get_num_threads();
-    double gflops = flops / fm / 1e6, peak = g_peak1 * threads;
+    double fm = t.fused_ms, gflops = flops / fm / 1e6;
     printf("{\"bench\":\"attention\",\"case\":\"%s\",\"batch\":1,\"seq\":%lld,"
            "\"kv_seq\":%lld,\"heads\":%lld,\"kv_heads\":%lld,\"projection\":%lld,"
-           "\"causal\":%s,\"padding\":%s,\"threads\":%d,\"kernels\":\"%s\","
-           "\"fused_ms\":%.3f,\"general_ms\":%.3f,\"fused_over_general\":%.3f,",
+           "\"causal\":%s,\"padding\":%s,\"kv_dtype\":\"f32\",\"threads\":%d,"
+           "\"kernels\":\"%s\",\"fused_ms\":%.3f,",
            c->name, (long long)c->sh.s, (long long)c->sh.t, (long long)c->sh.heads,
            (long long)c->sh.kv_heads, (long long)c->sh.d, c->causal ? "true" : "false",
-           c->padding ? "true" : "false", threads, na__fused_kernels(), fm, gm, fm / gm);
+           c->padding ? "true" : "false", na_get_num_threads(), na__fused_kernels(), fm);
+    if (c->general)
+        printf("\"general_ms\":%.3f,\"fused_over_general\":%.3f,", t.general_ms,
+               fm / t.general_ms);
     if (ref >= 0)
         printf("\"reference_ms\":%.3f,\"fused_over_reference\":%.4f,", ref, fm / ref);
     printf("\"fused_gflops\":%.1f,\"peak_gflops\":%.1f,\"frac_peak\":%.3f,"
-           "\"page_faults_per_call\":%.2f,\"max_abs_diff\":%.2e,\"reps\":%d,"
+           "\"page_faults_per_call\":%.2f,\"peak_rss_mb\":%.1f,\"qkvo_mb\":%.1f,"
+           "\"rss_over_qkvo\":%.3f,\"max_abs_diff\":%.2e,\"reps\":%d,"
            "\"calls_per_rep\":%d,\"peak_isa\":\"%s\"}\n",
-           gflops, peak, peak > 0 ? gflops / peak : 0.0,
-           (double)faults / (double)(calls * g_reps), diff, g_reps, calls, g_isa);
+           gflops, t.peak_gflops, t.frac_peak,
+           (double)t.faults / (double)(t.calls * g_reps), rss, qkvo_mb, rss / qkvo_mb,
+           diff, g_reps, t.calls, g_isa);
     fflush(stdout);
     na_array_free(yf), na_array_free(yg), na_array_free(q), na_array_free(k),
         na_array_free(v);
@@ -274,7 +330,7 @@ static int run_decode(const dcase *c, double read_bw)
     const shape *sh = &c->sh;
     double kv_bytes = 2.0 * (double)sh->t * (double)sh->kv_heads * (double)sh->d * 4;
     /* enough layers that their caches do not fit in the last-level cache */
-    int layers = (int)ceil((g_quick ? 64e6 : 256e6) / kv_bytes);
+    int layers = (int)ceil((g_quick ? 16e6 : 256e6) / kv_bytes);
     if (layers < 2)
         layers = 2;
     na_array **q = calloc((size_t)layers, sizeof *q),
@@ -293,6 +349,7 @@ static int run_decode(const dcase *c, double read_bw)
         return 1;
     }
     na_array *yf = NULL, *yg = NULL;
+    double rss = fused_peak_rss(m, in[0], side);
     na_attention_set_fused(m, true);
     call_ms(m, in[0], side, 1, &yf);
     na_attention_set_fused(m, false);
@@ -335,19 +392,20 @@ static int run_decode(const dcase *c, double read_bw)
     (void)sink;
     printf(
         "{\"bench\":\"attention\",\"case\":\"%s\",\"batch\":1,\"seq\":1,\"kv_seq\":%lld,"
-        "\"heads\":%lld,\"kv_heads\":%lld,\"projection\":%lld,\"threads\":%d,"
+        "\"heads\":%lld,\"kv_heads\":%lld,\"projection\":%lld,\"causal\":true,"
+        "\"kv_dtype\":\"f32\",\"threads\":%d,"
         "\"kernels\":\"%s\",\"decode_path\":%s,\"layers\":%d,\"step_us\":%.2f,"
         "\"kv_bytes\":%.0f,\"gbs\":%.2f,\"read_bw_gbs\":%.2f,\"frac_bw\":%.3f,"
         "\"same_kv_read_gbs\":%.2f,\"frac_same_kv_read\":%.3f,"
         "\"warm_step_us\":%.2f,\"warm_gbs\":%.2f,\"general_step_us\":%.2f,"
         "\"fused_over_general\":%.3f,\"page_faults_per_call\":%.2f,"
-        "\"max_abs_diff\":%.2e,\"reps\":%d}\n",
+        "\"peak_rss_mb\":%.1f,\"max_abs_diff\":%.2e,\"reps\":%d}\n",
         c->name, (long long)sh->t, (long long)sh->heads, (long long)sh->kv_heads,
         (long long)sh->d, na_get_num_threads(), na__fused_kernels(),
         c1.decode > c0.decode ? "true" : "false", layers, step, kv_bytes, gbs, read_bw,
         read_bw > 0 ? gbs / read_bw : 0.0, same_bw, gbs / same_bw, ws,
         kv_bytes / ws / 1e3, gs, step / gs,
-        (double)faults / (double)(rounds * layers * g_reps), diff, g_reps);
+        (double)faults / (double)(rounds * layers * g_reps), rss, diff, g_reps);
     fflush(stdout);
     for (int l = 0; l < layers; l++) {
         na_array_free(q[l]), na_array_free(k[l]), na_array_free(v[l]);
@@ -394,27 +452,33 @@ int main(int argc, char **argv)
     double read_bw = bu_measure_read_bw(g_quick ? (size_t)64 << 20 : (size_t)512 << 20);
     int status = 0;
     const pcase full[] = {
-        {"prefill_causal_s256", {256, 256, 8, 8, 64}, true, false, true},
-        {"prefill_causal_s1024", {1024, 1024, 8, 8, 64}, true, false, false},
-        {"prefill_causal_s2048", {2048, 2048, 8, 8, 64}, true, false, false},
-        {"prefill_padding_s1024", {1024, 1024, 8, 8, 64}, false, true, false},
-        {"prefill_gqa_kv2_causal_s1024", {1024, 1024, 8, 2, 64}, true, false, false},
+        {"prefill_causal_s256", {256, 256, 8, 8, 64}, true, false, true, true},
+        {"prefill_causal_s1024", {1024, 1024, 8, 8, 64}, true, false, false, true},
+        {"prefill_causal_s2048", {2048, 2048, 8, 8, 64}, true, false, false, false},
+        {"prefill_gqa_q32_kv8_causal_s1024_d128",
+         {1024, 1024, 32, 8, 128},
+         true,
+         false,
+         false,
+         false},
+        {"prefill_padding_s1024", {1024, 1024, 8, 8, 64}, false, true, false, true},
+        {"prefill_causal_s8192", {8192, 8192, 8, 8, 64}, true, false, false, false},
     };
     const pcase quick[] = {
-        {"prefill_causal_s128", {128, 128, 4, 4, 32}, true, false, true},
-        {"prefill_padding_s128", {128, 128, 4, 4, 32}, false, true, true},
-        {"prefill_gqa_kv2_causal_s128", {128, 128, 4, 2, 32}, true, false, true},
+        {"prefill_causal_s128", {128, 128, 4, 4, 32}, true, false, true, true},
+        {"prefill_padding_s128", {128, 128, 4, 4, 32}, false, true, true, true},
+        {"prefill_gqa_kv2_causal_s128", {128, 128, 4, 2, 32}, true, false, true, true},
     };
     const pcase *pc = g_quick ? quick : full;
-    int npc = g_quick ? 3 : 5;
+    int npc = g_quick ? 3 : 6;
     for (int i = 0; i < npc; i++)
         if (!g_only || strstr(pc[i].name, g_only))
             status |= run_prefill(&pc[i]);
     const dcase dfull[] = {
-        {"decode_mha_t1024", {1, 1024, 8, 8, 64}},
+        {"decode_mha_t32_h32_d128", {1, 32, 32, 32, 128}},
+        {"decode_mha_t2048_h32_d128", {1, 2048, 32, 32, 128}},
+        {"decode_gqa_q32_kv8_t4096_d128", {1, 4096, 32, 8, 128}},
         {"decode_mha_t4096", {1, 4096, 8, 8, 64}},
-        {"decode_gqa_kv2_t1024", {1, 1024, 8, 2, 64}},
-        {"decode_gqa_kv2_t4096", {1, 4096, 8, 2, 64}},
     };
     const dcase dquick[] = {
         {"decode_mha_t512", {1, 512, 4, 4, 32}},

@@ -9,6 +9,7 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,6 +42,32 @@ static inline long bu_minor_faults(void)
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
     return u.ru_minflt;
+}
+
+/* The kernel's record of this process's peak resident memory (VmHWM) is
+ * reset to the current resident size (Linux: clear_refs 5); false where
+ * that is not possible. */
+static inline bool bu_reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return false;
+    bool ok = fputs("5", f) >= 0;
+    return (fclose(f) == 0) && ok;
+}
+
+/* Peak resident memory since the start or the last reset, in MB (VmHWM). */
+static inline double bu_peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = atof(line + 6);
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb / 1024.0;
 }
 
 /* ---- FMA peak ---------------------------------------------------------------------- */
