@@ -16,6 +16,7 @@
 #include <namedarr/tree.h>
 
 #include "../src/attention/fused_internal.h"
+#include "../src/core/cpu.h"
 #include "support.h"
 
 /* ---- a case ------------------------------------------------------------------------ */
@@ -913,9 +914,8 @@ Test(fused, kernels_can_be_forced)
     cr_assert(na__fused_force_kernels("generic"));
     cr_assert_str_eq(na__fused_kernels(), "generic");
     cr_assert_not(na__fused_force_kernels("sse9"));
-    __builtin_cpu_init();
-    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    bool avx2 = na__cpu_avx2_fma();
+    bool avx512 = na__cpu_avx512() && na__cpu_get()->fma;
     cr_assert_eq(na__fused_force_kernels("avx2"), avx2);
     cr_assert_eq(na__fused_force_kernels("avx512"), avx512);
     cr_assert(na__fused_force_kernels(NULL));

@@ -1,23 +1,23 @@
 /* The one place that chooses the fused attention kernels: "avx512" on a
- * CPU with AVX-512F and FMA, else "avx2" with AVX2 and FMA, else the
+ * CPU with AVX-512 (F, DQ, BW, VL) and FMA, else "avx2" with AVX2 and FMA, else the
  * reference "generic" set; tests and benchmarks may force any set the CPU
  * can run. Also the tiled path's block sizes. */
 #include <stdatomic.h>
 #include <string.h>
 
 #include "attention/fused_internal.h"
+#include "core/cpu.h"
 
 #if defined(__x86_64__)
+/* The library's one CPU feature probe (src/core/cpu.c). */
 static bool cpu_has_avx512(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    return na__cpu_avx512() && na__cpu_get()->fma;
 }
 
 static bool cpu_has_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return na__cpu_avx2_fma();
 }
 #endif
 
