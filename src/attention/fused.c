@@ -250,6 +250,9 @@ void na__fused_get_counts(na__fused_counts *c)
 static na_array *combined_mask(const fused_plan *p, const fused_shape *s,
                                const na_side *side, bool *ok)
 {
+    *ok = true;
+    if (p->n_masks == 0) /* nothing to evaluate: no allocation at all */
+        return NULL;
     na_dim dims[NA_MAX_DIMS];
     memcpy(dims, s->g, sizeof(na_dim) * (size_t)s->ng);
     dims[s->ng] = (na_dim){s->seq, s->sq};

@@ -307,6 +307,21 @@ typedef struct decode_run {
     bool oom;
 } decode_run;
 
+/* Item `it`: its groups over its chunk of keys; with `finish` (one chunk
+ * per group) the groups' rows are written at once. */
+static void decode_groups(const decode_run *R, decode *d, int64_t it, bool finish)
+{
+    const na__fused_job *J = R->J;
+    int64_t g0 = (it / R->chunks) * R->gs, g1 = na__fused_min64(J->groups, g0 + R->gs);
+    int64_t c = it % R->chunks, j0 = c * R->clen;
+    int64_t n = na__fused_min64(R->clen, J->skv - j0);
+    if (g0 >= g1)
+        return;
+    decode_item(J, d, g0, g1, c, R->chunks, j0, n > 0 ? n : 0, R->pm, R->pl, R->po);
+    for (int64_t g = g0; finish && g < g1; g++)
+        decode_merge(J, g, 1, R->pm, R->pl, R->po, d->acc);
+}
+
 /* One thread's part (the loops are shared out when inside a parallel
  * region; alone, the thread runs them all). */
 static void decode_worker(decode_run *R)
@@ -321,20 +336,23 @@ static void decode_worker(decode_run *R)
 #pragma omp atomic write
         R->oom = true;
     }
+    if (R->chunks == 1) {
+        /* one chunk per group: the thread that ran a group writes its rows,
+         * no second pass and no barrier but the region's end */
+#pragma omp for schedule(dynamic, 1) nowait
+        for (int64_t it = 0; it < R->items; it++)
+            if (ok)
+                decode_groups(R, &d, it, true);
+    } else {
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t it = 0; it < R->items; it++) {
-        int64_t g0 = (it / R->chunks) * R->gs,
-                g1 = na__fused_min64(J->groups, g0 + R->gs);
-        int64_t c = it % R->chunks, j0 = c * R->clen;
-        int64_t n = na__fused_min64(R->clen, J->skv - j0);
-        if (ok && g0 < g1)
-            decode_item(J, &d, g0, g1, c, R->chunks, j0, n > 0 ? n : 0, R->pm, R->pl,
-                        R->po);
-    }
+        for (int64_t it = 0; it < R->items; it++)
+            if (ok)
+                decode_groups(R, &d, it, false);
 #pragma omp for schedule(static)
-    for (int64_t g = 0; g < J->groups; g++)
-        if (ok)
-            decode_merge(J, g, R->chunks, R->pm, R->pl, R->po, d.acc);
+        for (int64_t g = 0; g < J->groups; g++)
+            if (ok)
+                decode_merge(J, g, R->chunks, R->pm, R->pl, R->po, d.acc);
+    }
     if (ok)
         na__fused_scratch_put(&s);
 }
