@@ -112,7 +112,12 @@ Test(adder, tokenizer_and_logits_match_pytorch)
                 worst = d > worst ? d : worst;
             }
         }
-        cr_expect_leq(worst, 1e-4, "%s: logits differ from PyTorch's by %g", text, worst);
+        /* f32 both sides, logits up to ~34: rounding alone moves them. The
+         * general path lands within 7.4e-5 of PyTorch here, the fused
+         * kernels (online softmax, base-2 logits) within 1.5e-4 on the worst
+         * prompt (1.2e-4 with an exact exp2: the order of the sums, not the
+         * exponential); 2e-4 is 6e-6 of the largest logit. */
+        cr_expect_leq(worst, 2e-4, "%s: logits differ from PyTorch's by %g", text, worst);
         free(got);
         TS_FREE(x, logits, rows);
         na_token_list_free(&ids);
