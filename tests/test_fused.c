@@ -34,6 +34,7 @@ typedef struct fcase {
     int dead_row;               /* MASK_BOOL: query row with no live key, or -1 */
     int layout;                 /* LAYOUT_*                                     */
     double scale;               /* 0: auto                                      */
+    double cap;                 /* > 0: TanhSoftCap(cap) on the scaled logits   */
 } fcase;
 
 static int heads(const fcase *c)
@@ -48,6 +49,7 @@ static na_layer *core_model(const fcase *c)
     na_dot_product_options o = {.scale = c->scale,
                                 .causal = c->mask == MASK_CAUSAL,
                                 .window = c->window,
+                                .soft_cap = c->cap,
                                 .masked_rows = c->zero_rows ? NA_MASKED_ROWS_ZERO
                                                             : NA_MASKED_ROWS_UNIFORM};
     if (c->mask == MASK_BOOL || c->mask == MASK_BOOL_KV)
@@ -211,7 +213,9 @@ static void reference(const fcase *c, fdata *f)
                     for (int e = 0; e < D; e++)
                         dot += qi[e] * kj[e];
                     bool keep = f->mask[(b * S + i) * T + j];
-                    w[j] = keep ? dot * scale : -INFINITY;
+                    double x = c->cap > 0 ? c->cap * tanh(dot * scale / c->cap)
+                                          : dot * scale; /* Gemma 2: cap, then mask */
+                    w[j] = keep ? x : -INFINITY;
                     live += keep;
                     mx = fmax(mx, w[j]);
                 }
@@ -749,12 +753,13 @@ Test(fused, decode_keys_split_over_threads)
 
 /* ---- a KV cache: prefill, then steps of one ---------------------------------------- */
 
-static na_layer *cached_mha(int heads, int kv_heads, bool fused)
+static na_layer *cached_mha(int heads, int kv_heads, bool fused, double cap)
 {
     na_mha_options o = {.num_heads = heads,
                         .num_kv_heads = kv_heads,
                         .in_features = 32,
                         .causal = true,
+                        .logit_soft_cap = cap,
                         .seed = 5};
     na_layer *m = NULL;
     NA_OK_OR_FAIL(na_mha_new(&o, &m));
@@ -766,10 +771,10 @@ static na_layer *cached_mha(int heads, int kv_heads, bool fused)
     return m;
 }
 
-static void kv_steps(int heads, int kv_heads)
+static void kv_steps_capped(int heads, int kv_heads, double cap)
 {
-    na_layer *fast = cached_mha(heads, kv_heads, true),
-             *slow = cached_mha(heads, kv_heads, false);
+    na_layer *fast = cached_mha(heads, kv_heads, true, cap),
+             *slow = cached_mha(heads, kv_heads, false, cap);
     na_array *x =
         ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 140}, {"embedding", 32}), 3);
     for (int64_t t = 0; t < 140;) {
@@ -798,6 +803,11 @@ static void kv_steps(int heads, int kv_heads)
     na_layer_free(slow);
 }
 
+static void kv_steps(int heads, int kv_heads)
+{
+    kv_steps_capped(heads, kv_heads, 0);
+}
+
 Test(fused, kv_cache_decode_mha)
 {
     kv_steps(4, 0);
@@ -805,6 +815,136 @@ Test(fused, kv_cache_decode_mha)
 Test(fused, kv_cache_decode_gqa)
 {
     kv_steps(4, 2);
+}
+Test(fused, kv_cache_decode_soft_cap)
+{
+    kv_steps_capped(4, 2, 0.7);
+    kv_steps_capped(2, 0, 2.0);
+}
+
+/* ---- the logit soft-cap (Gemma 2: scale, cap, mask) -------------------------------- */
+
+/* Every mask kind, prefill and decode, MHA / GQA / MQA, odd sizes, strided
+ * and permuted inputs: a cap small enough that tanh bends the logits. */
+Test(fused, soft_cap_every_mask_kind)
+{
+    for (int mask = MASK_NONE; mask <= MASK_BOOL_KV; mask++)
+        for (int layout = LAYOUT_PLAIN; layout <= LAYOUT_PERMUTED; layout++) {
+            uint64_t seed = (uint64_t)(40 + 3 * mask + layout);
+            fcase pre = {.B = 2, .S = 37, .T = 45, .Hkv = 2, .G = layout == 1 ? 3 : 0,
+                         .D = 13, .Dv = 11, .mask = mask, .layout = layout,
+                         .cap = 1.3, .dead_row = mask == MASK_BOOL ? 4 : -1,
+                         .window = mask == MASK_CAUSAL && layout ? 7 : 0,
+                         .positions = mask == MASK_CAUSAL && layout == 2, .pad = 5};
+            check_case(&pre, 0, seed);
+            fcase dec = pre;
+            dec.S = 3, dec.T = 53, dec.dead_row = mask == MASK_BOOL ? 1 : -1;
+            dec.G = layout == 2 ? 0 : 2;
+            check_case(&dec, 1, seed + 100);
+        }
+}
+
+Test(fused, soft_cap_large_cap_and_zero_rows)
+{
+    /* a cap far above the logits is the identity; zero-row policy with caps */
+    check_case(&(fcase){.B = 1, .S = 70, .T = 70, .Hkv = 3, .D = 64, .Dv = 64,
+                        .mask = MASK_CAUSAL, .cap = 50.0, .dead_row = -1},
+               0, 60);
+    check_case(&(fcase){.B = 2, .S = 33, .T = 70, .Hkv = 2, .D = 8, .Dv = 8,
+                        .mask = MASK_BOOL, .dead_row = 5, .zero_rows = true,
+                        .cap = 0.5},
+               0, 61);
+}
+
+/* ---- the report -------------------------------------------------------------------- */
+
+static na_status make_cap(na_layer *target, const char *path, void *ctx, na_layer **out)
+{
+    (void)target, (void)path, (void)ctx;
+    return na_tanh_soft_cap_new(2.0, out);
+}
+
+static const na_fused_entry *only_entry(const na_fused_report *r)
+{
+    cr_assert_eq(r->count, 1);
+    return &r->entries[0];
+}
+
+Test(fused, report_says_fused_and_why_not)
+{
+    fcase c = {.B = 1, .S = 20, .T = 20, .Hkv = 2, .D = 8, .Dv = 8, .mask = MASK_CAUSAL,
+               .cap = 2.0, .dead_row = -1};
+    fdata f = make_data(&c, 70);
+    na_layer *m = core_model(&c);
+    na_fused_report r;
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    const na_fused_entry *e = only_entry(&r);
+    cr_assert(e->fused, "soft-capped causal attention must qualify: %s", e->reason);
+    cr_assert_str_eq(e->path, "");
+    cr_assert_str_eq(e->type, "Attention");
+    cr_assert_eq(e->last_call, NA_FUSED_LAST_NONE);
+    na_fused_report_free(&r);
+    na_value *y = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y));
+    na_value_free(y);
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    cr_assert_eq(only_entry(&r)->last_call, NA_FUSED_LAST_FUSED);
+    cr_assert_str_eq(only_entry(&r)->last_reason, "");
+    na_fused_report_free(&r);
+    /* a soft-cap placed after the mask: the kernels cannot, and say so */
+    na_layer *qk = na_tree_get(m, "query_key_to_attn");
+    na_selection *sel = NULL;
+    NA_OK_OR_FAIL(na_select_type_name(&qk, "ApplyCausalMask", &sel));
+    cr_assert_eq(na_selection_count(sel), 1);
+    NA_OK_OR_FAIL(na_selection_insert_after(sel, make_cap, NULL));
+    na_selection_free(sel);
+    NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y));
+    na_value_free(y);
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    e = only_entry(&r);
+    cr_assert_not(e->fused);
+    cr_assert(strstr(e->reason, "query_key_to_attn child 3: a TanhSoftCap after a mask"),
+              "%s", e->reason);
+    cr_assert_eq(e->last_call, NA_FUSED_LAST_GENERAL);
+    cr_assert_str_eq(e->last_reason, e->reason);
+    na_fused_report_free(&r);
+    /* per call: f64 arrays qualify by tree but not by dtype */
+    NA_OK_OR_FAIL(na_attention_set_fused(m, false));
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    cr_assert_str_eq(only_entry(&r)->reason, "turned off (na_attention_set_fused)");
+    na_fused_report_free(&r);
+    NA_EXPECT_FAIL(na_fused_report_get(NULL, &r), NA_ERR_ARGUMENT,
+                   "na_fused_report_get: model is NULL");
+    na_layer_free(m);
+    free_data(&f);
+}
+
+Test(fused, report_names_call_time_reasons)
+{
+    fcase c = {.B = 1, .S = 20, .T = 20, .Hkv = 2, .D = 8, .Dv = 8, .dead_row = -1};
+    fdata f = make_data(&c, 71);
+    na_layer *m = core_model(&c);
+    na_value *in64 = NULL, *y = NULL;
+    na_value *items[3];
+    for (int i = 0; i < 3; i++) {
+        na_array *a = NULL;
+        NA_OK_OR_FAIL(
+            na_astype(na_value_array(na_value_item(f.in, i, "t"), "t"), NA_F64, &a));
+        items[i] = na_value_from_array(a);
+    }
+    in64 = na_value_tuple(3, items);
+    NA_OK_OR_FAIL(na_layer_call(m, in64, f.side, &y));
+    na_fused_report r;
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    const na_fused_entry *e = only_entry(&r);
+    cr_assert(e->fused);
+    cr_assert_eq(e->last_call, NA_FUSED_LAST_GENERAL);
+    cr_assert(strstr(e->last_reason, "not f32"), "%s", e->last_reason);
+    na_fused_report_free(&r);
+    na_value_free(y);
+    na_value_free(in64);
+    na_layer_free(m);
+    free_data(&f);
 }
 
 /* ---- when the fused path must not run ---------------------------------------------- */

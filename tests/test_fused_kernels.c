@@ -289,3 +289,52 @@ Test(fused_kernels, exp2_accuracy)
         free(x), free(ref);
     }
 }
+
+/* The soft-cap c * tanh(s / c) against tanh in double: odd lengths (vector
+ * tails), values across the series / exp boundary (|s / c| = 1/4), tiny,
+ * huge and exactly zero logits; odd and monotone like tanh. */
+static void check_softcap(const na__fused_ops *ops, int64_t n, float c)
+{
+    float *s = buf((size_t)n), *ref = buf((size_t)n);
+    for (int64_t j = 0; j < n; j++)
+        s[j] = urand() * (j % 3 == 0 ? 0.3f : j % 3 == 1 ? 3.0f : 300.0f) * c;
+    if (n > 6) {
+        s[0] = 0.0f, s[1] = 0.25f * c, s[2] = -0.25f * c, s[3] = 1e-30f;
+        s[4] = 1e30f, s[5] = -1e30f, s[6] = nextafterf(0.25f * c, 0.0f);
+    }
+    memcpy(ref, s, sizeof(float) * (size_t)n);
+    ops->softcap(n, s, c);
+    for (int64_t j = 0; j < n; j++) {
+        double want = c * tanh((double)ref[j] / c);
+        cr_assert(fabs(s[j] - want) <= 5e-7 * fabs(want) + 1e-7 * c,
+                  "%s softcap(%g, c %g) = %.9g, want %.9g", ops->name, (double)ref[j],
+                  (double)c, (double)s[j], want);
+    }
+    if (n > 6) {
+        cr_assert_eq(s[0], 0.0f, "%s: softcap(0) must be exactly 0", ops->name);
+        cr_assert_eq(s[4], c, "%s: softcap(huge) must be exactly c", ops->name);
+        cr_assert_eq(s[5], -c, "%s: softcap(-huge) must be exactly -c", ops->name);
+    }
+    /* monotone: a sorted ramp stays sorted (the row maxima rely on it) */
+    for (int64_t j = 0; j < n; j++)
+        s[j] = -4.0f * c + 8.0f * c * (float)j / (float)(n > 1 ? n - 1 : 1);
+    ops->softcap(n, s, c);
+    for (int64_t j = 1; j < n; j++)
+        cr_assert(s[j] >= s[j - 1], "%s: softcap not monotone at %ld", ops->name,
+                  (long)j);
+    free(s), free(ref);
+}
+
+Test(fused_kernels, soft_cap)
+{
+    for (int s = 0; s < 3; s++) {
+        const na__fused_ops *ops = set_named(g_sets[s]);
+        if (!ops)
+            continue;
+        const int64_t lens[] = {1, 15, 16, 17, 333, 4099};
+        for (int i = 0; i < 6; i++) {
+            check_softcap(ops, lens[i], 50.0f * 1.442695f); /* Gemma 2's cap, base 2 */
+            check_softcap(ops, lens[i], 0.7f);
+        }
+    }
+}

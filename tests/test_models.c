@@ -5,13 +5,16 @@
  * linear scaling) — and decoding through the cache equal to the full
  * causal call, with rows of different prompt lengths (left padding). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <namedarr/models.h>
 #include <namedarr/print.h>
 #include <namedarr/tree.h>
 
 #include "model_support.h"
+#include "../src/attention/fused_internal.h"
 
 enum { B = 2, S = 8, PAD = 3, V = 40 };
 
@@ -349,5 +352,64 @@ Test(models, gpt2_position_past_the_table)
     NA_EXPECT_FAIL(na_layer_call_array(m, x, NULL, &y), NA_ERR_SHAPE,
                    "AddLearnedPositions", "position 4", "position_embed.embeddings");
     na_array_free(x);
+    na_layer_free(m);
+}
+
+/* Gemma 2's attention (query_pre_attn_scalar, a logit soft-cap, local
+ * sliding-window layers) runs the fused kernels in every layer, prefill
+ * and decode, and the report says so by tree path. */
+Test(models, gemma_attention_runs_fused)
+{
+    na_gemma_config c = gemma_cfg(2);
+    int ids[B * S], pos[B * S];
+    make_inputs(ids, pos);
+    na_layer *m = random_model(build_gemma, &c);
+    na_array *x = ms_i32(B, S, ids), *p = ms_i32(B, S, pos), *y = NULL;
+    na_side *side = na_side_new();
+    NA_OK_OR_FAIL(na_side_set_array(side, "token_positions", p));
+    na__fused_counts before, after;
+    na__fused_get_counts(&before);
+    NA_OK_OR_FAIL(na_layer_call_array(m, x, side, &y));
+    na__fused_get_counts(&after);
+    cr_assert_eq(after.prefill + after.decode - before.prefill - before.decode,
+                 (uint64_t)c.num_hidden_layers, "every attention layer fused");
+    na_fused_report r;
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    cr_assert_eq(r.count, c.num_hidden_layers);
+    for (int i = 0; i < r.count; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "block_%d/", i);
+        cr_assert(strncmp(r.entries[i].path, want, strlen(want)) == 0, "path %s",
+                  r.entries[i].path);
+        cr_assert_str_eq(na_layer_type_name(na_tree_get(m, r.entries[i].path)),
+                         "Attention");
+        cr_assert(r.entries[i].fused, "%s: %s", r.entries[i].path, r.entries[i].reason);
+        cr_assert_eq(r.entries[i].last_call, NA_FUSED_LAST_FUSED);
+    }
+    na_fused_report_free(&r);
+    /* decode through the cache: a prefill, then a step of one token id,
+     * each fused in every layer (the step on the decode kernels) */
+    NA_OK_OR_FAIL(na_model_to_kv_cache(&m, S + 2, B));
+    na_array *y2 = NULL, *y3 = NULL, *next = NULL;
+    NA_OK_OR_FAIL(na_layer_call_array(m, x, side, &y2));
+    na_index last = NA_RANGE("seq", S - 1, S, 1);
+    NA_OK_OR_FAIL(na_index_by(x, 1, &last, &next));
+    na_side *none = na_side_new();
+    na__fused_get_counts(&before);
+    NA_OK_OR_FAIL(na_layer_call_array(m, next, none, &y3));
+    na__fused_get_counts(&after);
+    cr_assert_eq(after.decode - before.decode, (uint64_t)c.num_hidden_layers);
+    cr_assert_eq(after.prefill, before.prefill);
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    cr_assert_eq(r.count, c.num_hidden_layers);
+    for (int i = 0; i < r.count; i++) {
+        cr_assert_str_eq(r.entries[i].type, "KVCachingAttention");
+        cr_assert_eq(r.entries[i].last_call, NA_FUSED_LAST_FUSED, "%s: %s",
+                     r.entries[i].path, r.entries[i].last_reason);
+    }
+    na_fused_report_free(&r);
+    TS_FREE(x, p, y, y2, y3, next);
+    na_side_free(side);
+    na_side_free(none);
     na_layer_free(m);
 }

@@ -79,6 +79,45 @@ const na_array *na_attention_weights(const na_layer *attention);
  * it off to force the general path. Decode steps (a few query rows per
  * key/value head) run as matrix-vector loops that read the cache once. */
 na_status na_attention_set_fused(na_layer *attention, bool allowed);
+/* Which attention layers of a tree run fused, and why the others do not.
+ * One entry per Attention / KVCachingAttention, in tree order:
+ *
+ *   na_fused_report r;
+ *   na_fused_report_get(model, &r);
+ *   for (int i = 0; i < r.count; i++)
+ *       printf("%s: %s%s\n", r.entries[i].path,
+ *              r.entries[i].fused ? "fused" : "general path: ",
+ *              r.entries[i].reason);
+ *   na_fused_report_free(&r);
+ *
+ * `fused` says whether the layer's sublayers and options qualify (the
+ * standard chain; a TanhSoftCap before the masks, as in Gemma 2, is fused
+ * too); a qualifying layer can still take the general path for one call
+ * (arrays not f32 or not in the standard layout, a capture running, no
+ * keys): last_call and last_reason say how its most recent call ran. */
+typedef enum na_fused_last {
+    NA_FUSED_LAST_NONE,    /* not called since it was built       */
+    NA_FUSED_LAST_FUSED,   /* the fused kernels                   */
+    NA_FUSED_LAST_GENERAL  /* the general path (last_reason: why) */
+} na_fused_last;
+
+typedef struct na_fused_entry {
+    char *path;              /* tree path, e.g. "blocks/3/attention" (owned) */
+    const char *type;        /* "Attention" or "KVCachingAttention"          */
+    bool fused;              /* the tree qualifies for the fused path        */
+    char reason[256];        /* why not (empty when fused)                    */
+    na_fused_last last_call; /* how the last call ran                         */
+    char last_reason[256];   /* why it took the general path (else empty)     */
+} na_fused_entry;
+
+typedef struct na_fused_report {
+    int count;
+    na_fused_entry *entries; /* owned; na_fused_report_free */
+} na_fused_report;
+
+na_status na_fused_report_get(const na_layer *model, na_fused_report *out);
+void na_fused_report_free(na_fused_report *report);
+
 /* Return (y, a) instead of y (Keras's return_attention_scores). */
 na_status na_attention_set_return_weights(na_layer *attention, bool on);
 /* Returned weights in Keras's layout {batch, heads, seq, kv_seq}: the

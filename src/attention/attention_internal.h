@@ -21,7 +21,11 @@ typedef struct na__attn_core {
     bool fused;                  /* false: always take the general path     */
     bool merge_weight_heads;     /* returned weights in Keras's layout      */
     na_array *weights;           /* kept by the last call (keep_weights)   */
+    unsigned char last_path;     /* NA__ATTN_RAN_*: how the last call ran  */
+    char last_why[256];          /* why it took the general path           */
 } na__attn_core;
+
+enum { NA__ATTN_RAN_NONE, NA__ATTN_RAN_FUSED, NA__ATTN_RAN_GENERAL };
 
 /* The core's fields, for the field table of a struct T with a member
  * `core`: the five children, then keep_weights, return_weights, fused,

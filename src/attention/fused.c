@@ -10,12 +10,15 @@
  * positions and a window), never as a {seq, kv_seq} array built here.
  * Same results as the general path (tests/test_fused.c). */
 #include <math.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention/attention_internal.h"
 #include "attention/fused_internal.h"
+#include "namedarr/tree.h"
 
 #define MAX_MASKS 8
 
@@ -25,6 +28,7 @@ typedef struct fused_plan {
     int n_masks;
     const na_layer *masks[MAX_MASKS]; /* ApplyAttentionMask layers          */
     const na_layer *causal;           /* at most one ApplyCausalMask, or NULL */
+    double cap;                       /* TanhSoftCap before the masks; 0: none */
     na_masked_rows rows;
     na_layer *av; /* attn_value_to_output (a Sequential)      */
 } fused_plan;
@@ -83,30 +87,90 @@ static bool combine_plan(const na_layer *l, const char *kv)
            na_layer_field_axis(l, "contract", &axis) == NA_OK && axis == kv;
 }
 
-/* Is the tree the standard one? (structure only; cheap) */
-static bool plan_tree(const na__attn_core *c, fused_plan *p)
+/* Write why the fused path cannot run into why[0..n) (if why); false. */
+static bool refuse(char *why, size_t n, const char *fmt, ...)
+{
+    if (why && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, n, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+static const char *type_of(const na_layer *l)
+{
+    return l ? na_layer_type_name(l) : "missing layer";
+}
+
+/* query_key_to_attn's children between the logits and the softmax: masks
+ * (at most one positional), and a TanhSoftCap before any mask (Gemma 2's
+ * order: scale, cap, mask). */
+static bool plan_middle(const na_layer *qk, int n, fused_plan *p, char *why, size_t wn)
+{
+    p->n_masks = 0;
+    p->causal = NULL;
+    p->cap = 0;
+    for (int i = 1; i < n - 1; i++) {
+        const na_layer *m = na_layer_child(qk, i);
+        if (na_layer_is(m, &na_tanh_soft_cap_type)) {
+            if (p->cap > 0 || p->n_masks || p->causal)
+                return refuse(why, wn, "query_key_to_attn child %d: a TanhSoftCap after "
+                              "a mask or another soft-cap (the kernels cap the logits "
+                              "once, before masking)", i);
+            if (na_layer_field_float(m, "cap", &p->cap) != NA_OK || !(p->cap > 0))
+                return refuse(why, wn, "query_key_to_attn child %d: TanhSoftCap with "
+                              "cap %g", i, p->cap);
+            continue;
+        }
+        if (!na_layer_is(m, &na_apply_attention_mask_type) &&
+            !na_layer_is(m, &na_apply_causal_mask_type))
+            return refuse(why, wn, "query_key_to_attn child %d is a %s, which the "
+                          "fused kernels do not implement", i, type_of(m));
+        if (!mask_plan(m))
+            return refuse(why, wn, "query_key_to_attn child %d (%s) has a finite "
+                          "masked-out value (masked keys keep a weight)", i, type_of(m));
+        if (!na_layer_is(m, &na_apply_causal_mask_type)) {
+            if (p->n_masks == MAX_MASKS)
+                return refuse(why, wn, "more than %d bool masks", MAX_MASKS);
+            p->masks[p->n_masks++] = m;
+        } else if (p->causal) {
+            return refuse(why, wn, "two ApplyCausalMask layers"); /* rare */
+        } else {
+            p->causal = m;
+        }
+    }
+    return true;
+}
+
+/* Is the tree the standard one? (structure only; cheap) If not, why. */
+static bool plan_tree(const na__attn_core *c, fused_plan *p, char *why, size_t wn)
 {
     const na_layer *qk = c->sub[NA__ATTN_QK], *av = c->sub[NA__ATTN_AV];
     const char *kv = na_intern("kv_seq");
+    if (!c->fused)
+        return refuse(why, wn, "turned off (na_attention_set_fused)");
+    if (c->keep_weights || c->return_weights)
+        return refuse(why, wn, "the attention weights are %s",
+                      c->keep_weights ? "kept (keep_weights)" : "returned (return_weights)");
+    if (!na_is_sequential(qk))
+        return refuse(why, wn, "query_key_to_attn is a %s, not a Sequential", type_of(qk));
     int n = na_layer_child_count(qk);
-    if (!na_is_sequential(qk) || !na_is_sequential(av) || n < 2 ||
-        !logits_plan(na_layer_child(qk, 0), p) ||
-        !softmax_plan(na_layer_child(qk, n - 1), kv, p) ||
+    if (n < 2 || !logits_plan(na_layer_child(qk, 0), p))
+        return refuse(why, wn, "query_key_to_attn does not start with AttentionLogits "
+                      "with an automatic or nonzero scale (child 0: %s)",
+                      n ? type_of(na_layer_child(qk, 0)) : "none");
+    if (!softmax_plan(na_layer_child(qk, n - 1), kv, p))
+        return refuse(why, wn, "query_key_to_attn ends with a %s, not a Softmax over "
+                      "kv_seq (or MaskedSoftmax with a very negative masked-out value)",
+                      type_of(na_layer_child(qk, n - 1)));
+    if (!na_is_sequential(av) || na_layer_child_count(av) < 1 ||
         !combine_plan(na_layer_child(av, 0), kv))
+        return refuse(why, wn, "attn_value_to_output does not start with "
+                      "AttentionCombine over kv_seq");
+    if (!plan_middle(qk, n, p, why, wn))
         return false;
-    p->n_masks = 0;
-    p->causal = NULL;
-    for (int i = 1; i < n - 1; i++) {
-        const na_layer *m = na_layer_child(qk, i);
-        if (p->n_masks == MAX_MASKS || !mask_plan(m))
-            return false;
-        if (!na_layer_is(m, &na_apply_causal_mask_type))
-            p->masks[p->n_masks++] = m;
-        else if (p->causal)
-            return false; /* two positional masks: rare, the general path */
-        else
-            p->causal = m;
-    }
     p->av = c->sub[NA__ATTN_AV];
     return true;
 }
@@ -209,6 +273,7 @@ static void make_job(const fused_plan *p, const fused_shape *s, const na_array *
     j->sq = s->sq, j->skv = s->skv, j->dp = s->dp, j->dv = s->dv, j->ng = s->ng;
     double scale = p->scale != 0 ? p->scale : 1.0 / sqrt((double)s->dp);
     j->scale2 = (float)(scale * 1.4426950408889634); /* log2(e) */
+    j->cap2 = (float)(p->cap * 1.4426950408889634);
     j->zero_rows = p->rows == NA_MASKED_ROWS_ZERO;
     j->q = operand_of(q, s, s->seq, NULL, p->p_axis);
     j->k = operand_of(k, s, NULL, s->kv, p->p_axis);
@@ -368,6 +433,34 @@ static na_status run_rest(const fused_plan *p, na_array *y, const na_side *side,
     return NA_OK;
 }
 
+/* Remember how the layer's last call ran (na_fused_report reads it). */
+static void note_call(na__attn_core *c, bool fused, const char *why)
+{
+    c->last_path = fused ? NA__ATTN_RAN_FUSED : NA__ATTN_RAN_GENERAL;
+    snprintf(c->last_why, sizeof c->last_why, "%s", fused ? "" : why);
+}
+
+/* Does this call qualify (tree, hooks, arrays)? If not, why. */
+static bool plan_call(const na__attn_core *c, const na_value *qv, const na_value *kv,
+                      const na_value *vv, fused_plan *p, fused_shape *s, char *why,
+                      size_t wn)
+{
+    if (!plan_tree(c, p, why, wn))
+        return false;
+    if (na__call_hooks_active()) /* a capture or observer: call every sublayer */
+        return refuse(why, wn, "a capture or observer is active");
+    if (qv->kind != NA_VALUE_ARRAY || kv->kind != NA_VALUE_ARRAY ||
+        vv->kind != NA_VALUE_ARRAY)
+        return refuse(why, wn, "the queries, keys or values are not single arrays");
+    if (!plan_shape(qv->array, kv->array, vv->array, p->p_axis, s))
+        return refuse(why, wn, "q %s, k %s, v %s: not f32 with named axes seq / kv_seq, "
+                      "%s and one value feature axis", na__shape(qv->array),
+                      na__shape(kv->array), na__shape(vv->array), p->p_axis);
+    if (s->skv == 0) /* nothing to attend to: the general path's zeros */
+        return refuse(why, wn, "no keys (kv_seq of size 0)");
+    return true;
+}
+
 na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *kv,
                          const na_value *vv, const na_side *side, na_value **out,
                          bool *done)
@@ -375,21 +468,23 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
     *done = false;
     fused_plan p;
     fused_shape s;
-    if (!c->fused || c->keep_weights || c->return_weights || !plan_tree(c, &p) ||
-        na__call_hooks_active()) /* a capture or observer: call every sublayer */
+    char why[sizeof c->last_why];
+    if (!plan_call(c, qv, kv, vv, &p, &s, why, sizeof why)) {
+        note_call(c, false, why);
         return NA_OK;
-    if (qv->kind != NA_VALUE_ARRAY || kv->kind != NA_VALUE_ARRAY ||
-        vv->kind != NA_VALUE_ARRAY ||
-        !plan_shape(qv->array, kv->array, vv->array, p.p_axis, &s))
-        return NA_OK;
-    if (s.skv == 0) /* nothing to attend to: the general path's zeros */
-        return NA_OK;
+    }
     bool ok = false;
     na_array *mask = combined_mask(&p, &s, side, &ok), *y = NULL, *qp = NULL, *kp = NULL;
     na__fused_job job;
     if (ok) {
         make_job(&p, &s, qv->array, kv->array, vv->array, mask, NULL, &job);
         ok = plan_positions(&p, &s, side, &job, &qp, &kp);
+        if (!ok)
+            refuse(why, sizeof why, "the causal mask's positions are not i32 arrays "
+                   "over the logits' axes");
+    } else {
+        refuse(why, sizeof why, "a mask could not be evaluated (the general path "
+               "reports why)");
     }
     na_status st = NA_OK;
     if (ok) {
@@ -400,6 +495,7 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
     } else {
         na_clear_error(); /* the general path reports it, as it always does */
     }
+    note_call(c, ok, why);
     na_array_free(mask), na_array_free(qp), na_array_free(kp);
     if (!ok)
         return NA_OK;
@@ -408,4 +504,68 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
         return st;
     }
     return run_rest(&p, y, side, out);
+}
+
+/* ---- the report -------------------------------------------------------------------- */
+
+typedef struct report_walk {
+    na_fused_report *r;
+    int cap;
+    na_status st;
+} report_walk;
+
+static na_status report_one(na_layer *layer, const char *path, int depth, void *ctx)
+{
+    (void)depth;
+    report_walk *w = ctx;
+    na__attn_core *c = na__attn_core_of(layer);
+    if (!c)
+        c = na__kv_attn_core(layer);
+    if (!c)
+        return NA_OK;
+    if (w->r->count == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 8;
+        na_fused_entry *e = realloc(w->r->entries, sizeof *e * (size_t)cap);
+        if (!e)
+            return na__fail(NA_ERR_NO_MEMORY, "na_fused_report: out of memory");
+        w->r->entries = e, w->cap = cap;
+    }
+    na_fused_entry *e = &w->r->entries[w->r->count];
+    memset(e, 0, sizeof *e);
+    e->path = na__strdup("na_fused_report", path);
+    if (!e->path)
+        return na_last_status();
+    w->r->count++;
+    e->type = na_layer_type_name(layer);
+    fused_plan p;
+    e->fused = plan_tree(c, &p, e->reason, sizeof e->reason);
+    e->last_call = c->last_path == NA__ATTN_RAN_FUSED     ? NA_FUSED_LAST_FUSED
+                   : c->last_path == NA__ATTN_RAN_GENERAL ? NA_FUSED_LAST_GENERAL
+                                                          : NA_FUSED_LAST_NONE;
+    snprintf(e->last_reason, sizeof e->last_reason, "%s", c->last_why);
+    return NA_OK;
+}
+
+na_status na_fused_report_get(const na_layer *model, na_fused_report *out)
+{
+    if (!model || !out)
+        return na__fail(NA_ERR_ARGUMENT, "na_fused_report_get: %s is NULL",
+                        model ? "out" : "model");
+    memset(out, 0, sizeof *out);
+    report_walk w = {out, 0, NA_OK};
+    na_status st = na_tree_walk((na_layer *)model, report_one, &w);
+    if (st != NA_OK)
+        na_fused_report_free(out);
+    return st;
+}
+
+void na_fused_report_free(na_fused_report *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->count; i++)
+        free(r->entries[i].path);
+    free(r->entries);
+    r->entries = NULL;
+    r->count = 0;
 }

@@ -33,6 +33,25 @@ ALWAYS __m512 exp2_512(__m512 x)
     return _mm512_maskz_scalef_ps(live, p, n);
 }
 
+/* tanh as the plain-C na__c_tanh: the odd series to y^7 for |y| < 1/4,
+ * else sign(y) (1 - e) / (1 + e) with e = exp(-2|y|) from exp2_512. */
+ALWAYS __m512 tanh_512(__m512 y)
+{
+    __m512 a = _mm512_abs_ps(y), y2 = _mm512_mul_ps(y, y);
+    __m512 p = _mm512_fmadd_ps(y2, _mm512_set1_ps(-0.0539682540f),
+                               _mm512_set1_ps(0.133333333f));
+    p = _mm512_fmadd_ps(y2, p, _mm512_set1_ps(-0.333333333f));
+    p = _mm512_fmadd_ps(y2, p, _mm512_set1_ps(1.0f));
+    __m512 small = _mm512_mul_ps(y, p);
+    __m512 e = exp2_512(_mm512_mul_ps(a, _mm512_set1_ps(-2.885390082f)));
+    __m512 one = _mm512_set1_ps(1.0f);
+    __m512 big = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(y), _mm512_set1_epi32(INT32_MIN));
+    big = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(big), sign));
+    __mmask16 lo = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.25f), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(lo, big, small);
+}
+
 /* ---- the tiled path ---------------------------------------------------------------- */
 
 /* rj keys x nv vectors of 16 query rows: the accumulators stay in registers
@@ -401,9 +420,19 @@ NA__AVX512 static void wsum_avx512(int64_t nk, int64_t dv, int nr, const float *
     }
 }
 
-const na__fused_ops na__fused_ops_avx512 = {"avx512",       qk_avx512,   softmax_avx512,
-                                            pv_avx512,      dots_avx512, max_avx512,
-                                            exp_sum_avx512, wsum_avx512};
+NA__AVX512 static void softcap_avx512(int64_t n, float *s, float c)
+{
+    __m512 cv = _mm512_set1_ps(c), inv = _mm512_set1_ps(1.0f / c);
+    for (int64_t j = 0; j < n; j += 16) {
+        __mmask16 t = tail_mask(n - j);
+        __m512 x = _mm512_maskz_loadu_ps(t, s + j);
+        _mm512_mask_storeu_ps(s + j, t, _mm512_mul_ps(cv, tanh_512(_mm512_mul_ps(x, inv))));
+    }
+}
+
+const na__fused_ops na__fused_ops_avx512 = {
+    "avx512",   qk_avx512,  softmax_avx512, pv_avx512,     dots_avx512,
+    max_avx512, exp_sum_avx512, wsum_avx512, softcap_avx512};
 
 #else
 typedef int na__fused_avx512_unused; /* ISO C: no empty translation unit */

@@ -138,6 +138,8 @@ static void decode_scores(const na__fused_job *J, const decode *d, int gi, const
     const float *ku =
         unit_rows(k + a * J->k.col, J->k.col, J->k.feat, J->dp, b - a, d->kp, &ld);
     J->ops->dots(b - a, J->dp, nr, d->q + (int64_t)gi * nr * J->dp, ku, ld, s + a, d->n);
+    for (int r = 0; J->cap2 > 0 && r < nr; r++) /* soft-cap, then the masks */
+        J->ops->softcap(b - a, s + r * d->n + a, J->cap2);
     for (int64_t j = a; j < b; j++)
         if (flags[j] != 3)
             for (int r = 0; r < nr; r++)

@@ -50,6 +50,12 @@ typedef struct na__fused_ops {
      * v contiguous along c). */
     void (*wsum)(int64_t nk, int64_t dv, int nr, const float *p, int64_t lp,
                  const float *v, int64_t vc, float *o);
+    /* The logit soft-cap (Gemma's attn_logit_softcapping) in the kernels'
+     * base-2 units: s[j] = c * tanh(s[j] / c) for j < n, c = cap * log2(e).
+     * Applied to finite logits before any mask; monotone (up to a rounding
+     * step, which the online softmax tolerates), so it maps a row's maximum
+     * to the maximum of the capped row. */
+    void (*softcap)(int64_t n, float *s, float c);
 } na__fused_ops;
 
 /* The kernel sets (fused_ref.c, fused_avx2.c, fused_avx512.c); the
@@ -104,6 +110,7 @@ typedef struct na__fused_job {
     na__fused_positions pos; /* causal mask by positions (pos.q != NULL)  */
     bool zero_rows; /* fully masked rows: zeros (else uniform) */
     float scale2;   /* logits scale times log2(e)              */
+    float cap2;     /* soft-cap times log2(e); 0: no soft-cap  */
     float *y;       /* {G..., seq, dv} contiguous              */
     int64_t yg[NA__FUSED_MAX_G];
     int n_outer, n_shared; /* indexes into gsize                       */

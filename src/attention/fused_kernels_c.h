@@ -161,6 +161,27 @@ NA__C_INLINE void na__c_wsum(int64_t nk, int64_t dv, int nr, const float *p, int
         }
 }
 
+/* tanh(y) the way the AVX-512 set computes it, in plain C the compiler
+ * can vectorise: for |y| < 1/4 the odd series to y^7 (relative error under
+ * 4e-7), else sign(y) (1 - e) / (1 + e) with e = exp(-2|y|) from
+ * na__c_exp2 (e is exactly 0 past |y| ~ 44: the result is exactly +-1). */
+NA__C_INLINE float na__c_tanh(float y)
+{
+    float a = fabsf(y), y2 = y * y;
+    float small = y * (1.0f + y2 * (-0.333333333f + y2 * (0.133333333f +
+                                                          y2 * -0.0539682540f)));
+    float e = na__c_exp2(a * -2.885390082f); /* 2 log2(e) */
+    float big = copysignf((1.0f - e) / (1.0f + e), y);
+    return a < 0.25f ? small : big;
+}
+
+NA__C_INLINE void na__c_softcap(int64_t n, float *s, float c)
+{
+    float inv = 1.0f / c;
+    for (int64_t j = 0; j < n; j++)
+        s[j] = c * na__c_tanh(s[j] * inv);
+}
+
 /* One kernel set named `sfx`, each function compiled with ATTR. */
 #define NA__FUSED_C_KERNELS(sfx, ATTR)                                                   \
     ATTR static void qk_##sfx(int64_t nk, int64_t dp, const float *k, int64_t kld,       \
@@ -197,8 +218,12 @@ NA__C_INLINE void na__c_wsum(int64_t nk, int64_t dv, int nr, const float *p, int
     {                                                                                    \
         na__c_wsum(nk, dv, nr, p, lp, v, vc, o);                                         \
     }                                                                                    \
+    ATTR static void softcap_##sfx(int64_t n, float *s, float c)                         \
+    {                                                                                    \
+        na__c_softcap(n, s, c);                                                          \
+    }                                                                                    \
     const na__fused_ops na__fused_ops_##sfx = {#sfx,          qk_##sfx,   softmax_##sfx, \
                                                pv_##sfx,      dots_##sfx, max_##sfx,     \
-                                               exp_sum_##sfx, wsum_##sfx};
+                                               exp_sum_##sfx, wsum_##sfx, softcap_##sfx};
 
 #endif

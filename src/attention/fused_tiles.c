@@ -3,6 +3,7 @@
  *   qt = block of queries, transposed and scaled by scale * log2(e)
  *   for each tile of BK keys that some row of the block may see:
  *       st = k[tile] qt, its row maxima       (qk kernel)
+ *       st = cap tanh(st / cap)               (with a soft-cap)
  *       masked entries -> -inf                (only in partly masked tiles)
  *       online softmax: st -> weights, m, l   (softmax kernel)
  *       o = o * corr + st^T v[tile]           (pv kernel)
@@ -261,6 +262,10 @@ static void tiled_block(const tiled_run *R, na__fused_scratch *s, tiled *t,
         if (state == TILE_DEAD)
             continue; /* no row of the block sees a key of this tile */
         ops->qk(nk, J->dp, t->k + j0 * t->kld, t->kld, t->qt, bq, t->st, t->tmx);
+        if (J->cap2 > 0) { /* soft-cap before the masks, as the general path */
+            ops->softcap(nk * bq, t->st, J->cap2);
+            ops->softcap(bq, t->tmx, J->cap2);
+        }
         if (state == TILE_PARTIAL)
             mask_tile(J, t->rows, nr, j0, nk, bq, t->st, t->tmx);
         ops->softmax(nk, bq, t->st, t->tmx, t->m, t->l, t->corr);
