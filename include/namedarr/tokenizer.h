@@ -18,11 +18,12 @@
  *   na_token_list ids = {0};
  *   na_text text = {0};
  *   if (na_tokenizer_load("models/adder/tokenizer.json", &tok) != NA_OK ||
- *       na_tokenizer_encode(tok, "123+45=", 7, NA_TOKENIZE_ADD_SPECIAL, &ids) != NA_OK ||
+ *       na_tokenizer_encode(tok, "321+540=", 8, NA_TOKENIZE_ADD_SPECIAL, &ids) != NA_OK ||
  *       na_tokenizer_decode(tok, ids.ids, ids.count, NA_DETOKENIZE_SKIP_SPECIAL, &text) != NA_OK)
  *       fprintf(stderr, "%s\n", na_last_error());
- *   // ids.ids = {1, 4, 5, 6, 13, 7, 8, 14}: <s> 1 2 3 + 4 5 =
- *   // text.bytes = "123+45="
+ *   // ids.ids = {1, 6, 5, 4, 13, 8, 7, 3, 14}: <s> 3 2 1 + 5 4 0 =
+ *   // (the demo model writes 123 + 45 least significant digit first)
+ *   // text.bytes = "321+540="
  *   na_token_list_free(&ids);
  *   na_text_free(&text);
  *   na_tokenizer_free(tok);
