@@ -10,7 +10,7 @@
  *
  * The demo
  *   1. loads the directory through the Hugging Face importer and prints the
- *      layer tree with parameter counts;
+ *      layer tree with parameter counts, then one block in full;
  *   2. solves a few problems with greedy generation through the KV cache,
  *      streaming each answer digit as it is generated, then checks it;
  *   3. solves 1,000 random problems in one batch and reports the accuracy
@@ -357,6 +357,11 @@ int main(int argc, char **argv)
            d.dir, info.architecture, info.llama.num_hidden_layers,
            info.llama.num_attention_heads, info.llama.num_key_value_heads);
     CHECK(na_print_tree(model, stdout, &(na_print_options){.max_depth = 4, .hide_params = true}));
+    na_layer *block = na_tree_get(model, "block_0");
+    if (block) { /* one block unfolded: Penzai's attention combinator, the labels */
+        printf("\n== block_0 in full ==\n");
+        CHECK(na_print_tree(block, stdout, NULL));
+    }
 
     rc = solve_a_few(&d) | solve_a_batch(&d) | write_html(&d, html);
 done:
