@@ -49,3 +49,23 @@ if(NAMEDARR_HAVE_MPI AND NAMEDARR_BUILD_TESTS)
     endforeach()
   endforeach()
 endif()
+
+# The namedarr command gets --mesh (tools/namedarr/cli_mesh.c).
+if(NAMEDARR_HAVE_MPI AND TARGET namedarr_cli)
+  target_link_libraries(namedarr_cli PRIVATE namedarr_mpi)
+  target_compile_definitions(namedarr_cli PRIVATE NAMEDARR_CLI_MPI)
+  set_property(TARGET namedarr_cli APPEND PROPERTY INSTALL_RPATH "$ORIGIN")
+  if(NAMEDARR_BUILD_TESTS)
+    # Greedy tokens with --mesh model=2 (and data=2) equal the single-process ones.
+    foreach(spec model=2 data=2)
+      add_test(NAME cli_generate_mesh_${spec}
+               COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:namedarr_cli>
+                       -DMPIEXEC=${MPIEXEC_EXECUTABLE} -DSPEC=${spec}
+                       "-DFLAGS=${NAMEDARR_MPIRUN_FLAGS}"
+                       -DMODEL=${PROJECT_SOURCE_DIR}/models/adder
+                       -P ${PROJECT_SOURCE_DIR}/tests/dist/cli_mesh.cmake)
+      set_tests_properties(cli_generate_mesh_${spec} PROPERTIES TIMEOUT 300 LABELS mpi
+        ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_mca_base_component_disable_dlclose=1;LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/dist/lsan.supp:fast_unwind_on_malloc=0")
+    endforeach()
+  endif()
+endif()

@@ -109,6 +109,20 @@ int cli_model_cache(const char *verb, cli_model *m, int64_t capacity, int64_t ba
 int cli_prompt_ids(const char *verb, const cli_model *m, const char *prompt,
                    const char *tokens, na_token_list *out);
 
+/* ---- --mesh: sharded across MPI processes (cli_mesh.c) ------------------- */
+
+typedef struct cli_mesh cli_mesh;
+
+/* With `spec` ("model=2"): set MPI up, agree with the other processes on
+ * `load_rc` (the outcome of cli_model_open) and shard m->layer. Without:
+ * returns load_rc, *out NULL. Non-zero (one line printed) on failure;
+ * then call cli_mesh_end (and close the model only if it was opened). */
+int cli_mesh_start(const char *verb, const char *spec, int load_rc, cli_model *m,
+                   cli_mesh **out);
+/* Whether this process writes the output (process 0, or no mesh). */
+bool cli_mesh_is_main(const cli_mesh *c);
+void cli_mesh_end(cli_mesh *c);
+
 /* ---- verbs ----------------------------------------------------------------- */
 
 int cli_generate(int argc, char **argv);

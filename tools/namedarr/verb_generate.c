@@ -87,7 +87,7 @@ static void print_timings(const na_generation *g)
 }
 
 typedef struct gen_args {
-    const char *prompt, *tokens;
+    const char *prompt, *tokens, *mesh;
     int64_t max_new, top_k, seed, threads;
     double temperature, top_p, min_p;
     bool ignore_eos;
@@ -100,13 +100,20 @@ static int run(const char *dir, const gen_args *a)
     na_token_list prompt = {0};
     stream s = {0};
     na_generation g = {0};
-    int rc = cli_model_open(verb, dir, &m);
-    if (rc != CLI_OK)
+    cli_mesh *mesh = NULL;
+    int load = cli_model_open(verb, dir, &m);
+    int rc = cli_mesh_start(verb, a->mesh, load, &m, &mesh);
+    if (rc != CLI_OK) {
+        if (load == CLI_OK)
+            cli_model_close(&m);
+        cli_mesh_end(mesh);
         return rc;
+    }
+    bool main_process = cli_mesh_is_main(mesh);
     if ((rc = cli_prompt_ids(verb, &m, a->prompt, a->tokens, &prompt)) != CLI_OK ||
         (rc = cli_model_cache(verb, &m, (int64_t)prompt.count + a->max_new, 1)) != CLI_OK)
         goto done;
-    if (a->prompt && (rc = stream_start(&s, m.tokenizer, &prompt)) != CLI_OK)
+    if (a->prompt && main_process && (rc = stream_start(&s, m.tokenizer, &prompt)) != CLI_OK)
         goto done;
     if (cli_progress() && prompt.count > 512)
         fprintf(stderr, "prefill: %zu tokens ...\n", prompt.count);
@@ -116,7 +123,7 @@ static int run(const char *dir, const gen_args *a)
                      .top_p = a->top_p, .min_p = a->min_p, .seed = (uint64_t)a->seed},
         .stop_tokens = a->ignore_eos ? NULL : m.stop,
         .n_stop_tokens = a->ignore_eos ? 0 : m.n_stop,
-        .on_token = a->prompt ? on_token : NULL,
+        .on_token = a->prompt && main_process ? on_token : NULL,
         .user = &s};
     if (na_generate(m.layer, &prompt, 1, &o, &g) != NA_OK) {
         rc = cli_fail_na(verb, "generation failed");
@@ -126,6 +133,8 @@ static int run(const char *dir, const gen_args *a)
         rc = cli_fail_na(verb, "cannot decode the generated tokens");
         goto done;
     }
+    if (!main_process)
+        goto done;
     if (a->prompt)
         printf("\n");
     else
@@ -137,6 +146,7 @@ done:
     free(s.ids);
     na_token_list_free(&prompt);
     cli_model_close(&m);
+    cli_mesh_end(mesh);
     return rc;
 }
 
@@ -154,6 +164,8 @@ int cli_generate(int argc, char **argv)
         CLI_INT_OPT("seed", &a.seed, "S", "sampling seed (0)", 0, 9.007199254740992e15),
         CLI_INT_OPT("threads", &a.threads, "N", "threads (default: the library's)", 1, 1024),
         CLI_FLAG_OPT("ignore-eos", &a.ignore_eos, "do not stop at eos_token_id"),
+        CLI_STR("mesh", &a.mesh, "SPEC",
+                "shard across MPI processes, e.g. model=2 (run under mpirun)"),
     };
     int n = (int)(sizeof opts / sizeof *opts);
     const char *dir = NULL;
