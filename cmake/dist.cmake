@@ -69,3 +69,10 @@ if(NAMEDARR_HAVE_MPI AND TARGET namedarr_cli)
     endforeach()
   endif()
 endif()
+
+# bench/dist: tensor-parallel prefill and decode (run it under mpirun).
+if(NAMEDARR_HAVE_MPI AND NAMEDARR_BUILD_BENCH)
+  add_executable(bench_dist ${PROJECT_SOURCE_DIR}/bench/dist/bench_dist.c)
+  target_link_libraries(bench_dist PRIVATE namedarr_mpi)
+  target_compile_options(bench_dist PRIVATE ${NAMEDARR_WARNINGS})
+endif()

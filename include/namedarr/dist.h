@@ -135,6 +135,20 @@ na_status na_broadcast(const na_mesh *mesh, const char *mesh_axis, int root,
  * prefixed by `what`. */
 na_status na_dist_agree(const na_mesh *mesh, na_status local, const char *what);
 
+/* What the collectives of this process did since the last reset: calls,
+ * bytes this process contributed to the data exchanges (not counting the
+ * fingerprints), and wall time inside MPI (fingerprints included). For
+ * benchmarks; one set of counters per process (MPI is used from one
+ * thread). */
+typedef struct na_dist_stats {
+    int64_t calls;
+    int64_t bytes;
+    double seconds;
+} na_dist_stats;
+
+void na_dist_stats_read(na_dist_stats *out);
+void na_dist_stats_reset(void);
+
 /* ---- sharded arrays ----------------------------------------------------- */
 
 /* This process's block of a global array, and where the rest is. */
@@ -198,6 +212,17 @@ typedef struct na_shard_report {
  * inputs, which the caller splits (na_shard). *model may be replaced. */
 na_status na_dist_shard_model(const na_mesh *mesh, const na_axis_mapping *map,
                               na_layer **model, na_shard_report *out);
+/* Read the parameters of a sharded model from a safetensors file that
+ * holds the whole ones under their labels (na_safetensors_save_model of
+ * the unsharded model): each process reads only its blocks (the file is
+ * mapped; na_safetensors_get_block). Strict and all-or-nothing on every
+ * process: a process that cannot open the file, or finds a label missing
+ * or a shape that disagrees, makes every process fail with its message,
+ * and no parameter changes. Tensors the model lacks are ignored. (Hugging
+ * Face layouts with fused or transposed tensors are not read this way
+ * yet: load them whole with na_hf_load, then shard.) */
+na_status na_dist_load_params(const na_mesh *mesh, const na_axis_mapping *map,
+                              na_layer *model, const char *path);
 /* Print what this process holds: a first line with the mesh, the rank and
  * the parameter counts (local of global), then the tree (print.h). */
 na_status na_dist_print_model(const na_mesh *mesh, const na_layer *model,

@@ -70,9 +70,11 @@ na_status na_all_reduce(const na_mesh *mesh, const char *mesh_axis, na_reduce_op
     if (st == NA_OK)
         st = na_copy(x, &y);
     if (st == NA_OK && size > 1) {
+        double t0 = MPI_Wtime();
         int rc = MPI_Allreduce(MPI_IN_PLACE, na_data(y), (int)na_size(y),
                                na__mpi_type(y->dtype), op == NA_REDUCE_MAX ? MPI_MAX : MPI_SUM,
                                comm);
+        na__dist_count(na_size(y) * (int64_t)na_dtype_size(y->dtype), t0);
         if (rc != MPI_SUCCESS)
             st = na__mpi_fail(rc, "na_all_reduce: MPI_Allreduce");
     }
@@ -141,8 +143,10 @@ static na_status gather_data(MPI_Comm comm, int size, const na_array *first,
     void *buf = malloc((size_t)(n * size) * esz + 1);
     if (!buf)
         return na_fail(NA_ERR_NO_MEMORY, "na_all_gather: out of memory");
+    double t0 = MPI_Wtime();
     int rc = MPI_Allgather(na_data(first), (int)(n * (int64_t)esz), MPI_BYTE, buf,
                            (int)(n * (int64_t)esz), MPI_BYTE, comm);
+    na__dist_count(n * (int64_t)esz, t0);
     if (rc != MPI_SUCCESS) {
         free(buf);
         return na__mpi_fail(rc, "na_all_gather: MPI_Allgather");
@@ -182,8 +186,10 @@ static na_status scatter_data(MPI_Comm comm, int size, const na_array *first,
     void *buf = malloc((size_t)block * esz + 1);
     if (!buf)
         return na_fail(NA_ERR_NO_MEMORY, "na_reduce_scatter: out of memory");
+    double t0 = MPI_Wtime();
     int rc = MPI_Reduce_scatter_block(na_data(first), buf, (int)block,
                                       na__mpi_type(first->dtype), MPI_SUM, comm);
+    na__dist_count(na_size(first) * (int64_t)esz, t0);
     if (rc != MPI_SUCCESS) {
         free(buf);
         return na__mpi_fail(rc, "na_reduce_scatter: MPI_Reduce_scatter_block");
@@ -260,8 +266,10 @@ static na_status receive(MPI_Comm comm, int root, bool is_root, const na_array *
     na_status st = is_root ? na_copy(x, &y) : na_empty((na_dtype)h.dtype, h.ndim, dims, &y);
     if (st != NA_OK)
         return st; /* the others wait in MPI_Bcast: see na_broadcast */
+    double t0 = MPI_Wtime();
     rc = MPI_Bcast(na_data(y), (int)(na_size(y) * (int64_t)na_dtype_size(y->dtype)),
                    MPI_BYTE, root, comm);
+    na__dist_count(is_root ? na_size(y) * (int64_t)na_dtype_size(y->dtype) : 0, t0);
     if (rc != MPI_SUCCESS) {
         na_array_free(y);
         return na__mpi_fail(rc, "na_broadcast: MPI_Bcast");

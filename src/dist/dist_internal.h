@@ -41,6 +41,9 @@ const char *na__dshape(const na_array *x);
 na_status na__fingerprint_check(MPI_Comm comm, const char *op, const char *detail,
                                 const na_array *x, na_status local);
 
+/* Count one collective's bytes and the time since `t0` (MPI_Wtime). */
+void na__dist_count(int64_t bytes, double t0);
+
 /* The MPI datatype of a dtype (MPI_DATATYPE_NULL for bool under reduce). */
 MPI_Datatype na__mpi_type(na_dtype dtype);
 

@@ -7,6 +7,23 @@
 
 #include "dist_internal.h"
 
+static na_dist_stats stats;
+
+void na__dist_count(int64_t bytes, double t0)
+{
+    stats.calls++;
+    stats.bytes += bytes;
+    stats.seconds += MPI_Wtime() - t0;
+}
+
+void na_dist_stats_read(na_dist_stats *out)
+{
+    if (out)
+        *out = stats;
+}
+
+void na_dist_stats_reset(void) { memset(&stats, 0, sizeof stats); }
+
 na_status na__mpi_fail(int rc, const char *op)
 {
     char msg[MPI_MAX_ERROR_STRING + 1] = "";
@@ -93,7 +110,9 @@ na_status na__fingerprint_check(MPI_Comm comm, const char *op, const char *detai
     if (!all)
         return na_fail(NA_ERR_NO_MEMORY, "%s: out of memory", op);
     make_print(&mine, op, detail, x, local);
+    double t0 = MPI_Wtime();
     rc = MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, comm);
+    stats.seconds += MPI_Wtime() - t0;
     na_status st = NA_OK;
     if (rc != MPI_SUCCESS) {
         st = na__mpi_fail(rc, op);

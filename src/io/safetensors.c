@@ -546,6 +546,48 @@ na_status na_safetensors_get(const na_safetensors *st, const char *label,
     return NA_OK;
 }
 
+/* A block of a tensor: `ranges` (NA_RANGE entries by axis name, step 1)
+ * index a view over the mapped file, and only the block is copied, so
+ * only its pages are read. 16-bit and misaligned tensors are converted
+ * whole first. */
+na_status na_safetensors_get_block(const na_safetensors *st, const char *label, int n,
+                                   const na_index *ranges, na_array **out)
+{
+    const char *who = "na_safetensors_get_block";
+    if (!st || !label || !out || n < 0 || (n > 0 && !ranges))
+        return na__fail(NA_ERR_ARGUMENT, "%s: NULL argument or negative count", who);
+    for (int i = 0; i < n; i++)
+        if (ranges[i].kind != NA_INDEX_RANGE || ranges[i].step != 1 || !ranges[i].axis)
+            return na__fail(NA_ERR_ARGUMENT, "%s: entry %d of the index for '%s' is not a "
+                            "named range with step 1", who, i, label);
+    const entry *e = find(st, label);
+    if (!e)
+        return na__fail(NA_ERR_NOT_FOUND, "%s: no tensor '%s' in '%s'", who, label, st->path);
+    file_dtype fd = k_dtypes[e->dtype_index].fd;
+    na_dtype dt = k_dtypes[e->dtype_index].dtype;
+    const unsigned char *src = st->data + e->begin;
+    na_array *whole = NULL, *view = NULL;
+    na_status s;
+    if (fd == FD_F16 || fd == FD_BF16 || fd == FD_BOOL ||
+        (uintptr_t)src % na_dtype_size(dt) != 0) {
+        s = na_safetensors_get(st, label, &whole);
+    } else {
+        na_dim dims[NA_MAX_DIMS];
+        for (int d = 0; d < e->ndim; d++)
+            dims[d] = (na_dim){e->names[d], e->shape[d]};
+        s = na_wrap(dt, e->ndim, dims, (void *)src, NULL, NULL, &whole);
+    }
+    if (s == NA_OK)
+        s = na_index_by(whole, n, ranges, &view);
+    if (s == NA_OK)
+        s = na_copy(view, out);
+    if (s != NA_OK)
+        na__fail_append(" (%s: '%s' in '%s')", who, label, st->path);
+    na_array_free(view);
+    na_array_free(whole);
+    return s;
+}
+
 /* ---- models ---------------------------------------------------------- */
 
 typedef struct param_list {

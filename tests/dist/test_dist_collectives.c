@@ -277,6 +277,25 @@ static void test_agree(void)
     DC_OK(na_dist_agree(mesh, NA_OK, "load"));
 }
 
+/* The counters see each data exchange and its bytes. */
+static void test_stats(void)
+{
+    na_array *x = rank_data(dc_rank, NA_F32, 5), *y = NULL;
+    na_dist_stats s;
+    na_dist_stats_reset();
+    na_dist_stats_read(&s);
+    DC_CHECK(s.calls == 0 && s.bytes == 0 && s.seconds == 0, "reset");
+    DC_OK(na_all_reduce(mesh, NULL, NA_REDUCE_SUM, x, &y));
+    na_array_free(y);
+    DC_OK(na_all_gather(mesh, NULL, x, "seq", &y));
+    na_dist_stats_read(&s);
+    /* a group of one moves nothing for the all-reduce */
+    DC_CHECK(s.calls == (world > 1 ? 2 : 1), "calls %lld", (long long)s.calls);
+    DC_CHECK(s.bytes == (world > 1 ? 2 : 1) * 60 * 4, "bytes %lld", (long long)s.bytes);
+    DC_CHECK(s.seconds > 0, "seconds %g", s.seconds);
+    na_array_free(x), na_array_free(y);
+}
+
 static void test_sharded(void)
 {
     na_axis_mapping *map = NULL;
@@ -370,6 +389,7 @@ int main(int argc, char **argv)
     DC_RUN(test_broadcast);
     DC_RUN(test_disagreement);
     DC_RUN(test_agree);
+    DC_RUN(test_stats);
     DC_RUN(test_sharded);
     DC_RUN(test_sharded_contract);
     na_mesh_free(mesh);

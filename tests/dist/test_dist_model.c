@@ -6,6 +6,7 @@
 #include "dist_check.h"
 #include "namedarr/models.h"
 #include "namedarr/print.h"
+#include "namedarr/safetensors.h"
 #include "namedarr/tree.h"
 
 static int world;
@@ -175,6 +176,57 @@ static void test_print(void)
     na_mesh_free(mesh);
 }
 
+/* Each process reads its blocks of the saved whole model. */
+static void test_load_blocks(void)
+{
+    na_mesh *mesh = make_mesh(world >= 2 ? "model=2,data=-1" : "model=1");
+    na_axis_mapping *map = NULL;
+    na_axis_mapping_parse(NA_MAPPING_DEFAULT, &map);
+    na_llama_config c = small_llama(2, true);
+    na_layer *whole = NULL, *part = NULL;
+    na_llama_new(&c, 7, &whole);
+    const char *path = "dist_load_test.safetensors";
+    na_status saved = dc_rank == 0 ? na_safetensors_save_model(whole, path) : NA_OK;
+    DC_OK(na_dist_agree(mesh, saved, "save"));
+    na_llama_new(&c, 8, &part);  /* other weights, replaced by the file's */
+    DC_OK(na_dist_shard_model(mesh, map, &part, NULL));
+    DC_OK(na_dist_load_params(mesh, map, part, path));
+    na_array *ids = token_ids(2, 5, 4), *want = NULL, *got = NULL;
+    DC_OK(na_layer_call_array(whole, ids, NULL, &want));
+    DC_OK(na_layer_call_array(part, ids, NULL, &got));
+    DC_CLOSE(got, want, 1e-5);
+    /* one process cannot open its file: every process fails, nothing changes */
+    na_array *before = NULL;
+    na_param *table = NULL;
+    na_param_list list = {0};
+    na_tree_params(part, &list);
+    table = list.items[0].param;
+    na_copy(table->value, &before);
+    const char *mine = dc_rank == world - 1 ? "no_such_file.safetensors" : path;
+    DC_CHECK(na_dist_load_params(mesh, map, part, mine) == NA_ERR_IO, "missing");
+    char want_msg[96];
+    snprintf(want_msg, sizeof want_msg, "na_dist_load_params: rank %d failed:", world - 1);
+    DC_MSG_HAS(want_msg);
+    DC_MSG_HAS("no_such_file.safetensors");
+    DC_CLOSE(table->value, before, 0);
+    na_param_list_clear(&list);
+    /* a model whose blocks do not match the file */
+    na_layer *other = NULL;
+    na_llama_config o = small_llama(2, true);
+    o.intermediate_size = 64;
+    na_llama_new(&o, 8, &other);
+    DC_CHECK(na_dist_load_params(mesh, map, other, path) == NA_ERR_SHAPE, "shape");
+    DC_MSG_HAS("does not match the parameter");
+    na_layer_free(other);
+    DC_OK(na_dist_agree(mesh, NA_OK, "done"));
+    if (dc_rank == 0)
+        remove(path);
+    na_array_free(ids), na_array_free(want), na_array_free(got), na_array_free(before);
+    na_layer_free(whole), na_layer_free(part);
+    na_axis_mapping_free(map);
+    na_mesh_free(mesh);
+}
+
 int main(int argc, char **argv)
 {
     if (na_dist_init(&argc, &argv) != NA_OK)
@@ -186,6 +238,7 @@ int main(int argc, char **argv)
     DC_RUN(test_data_parallel);
     DC_RUN(test_kv_cache_decode);
     DC_RUN(test_print);
+    DC_RUN(test_load_blocks);
     int rc = dc_finish();
     na_dist_finalize();
     return rc;
