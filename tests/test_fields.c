@@ -628,3 +628,36 @@ Test(fields, clone_of_legacy_or_null)
                    "unknown mode 7");
     na_layer_free(id);
 }
+
+/* Penzai's attributes_dict / from_attributes / key_for_field. */
+Test(fields, attributes_from_attributes_key_for_field)
+{
+    na_layer *m = NULL, *copy = NULL, *mask = NULL, *mask2 = NULL;
+    NA_OK_OR_FAIL(na_mha_new(&(na_mha_options){.num_heads = 2, .in_features = 4,
+                                               .causal = true, .seed = 3}, &m));
+    na_field_ref refs[16];
+    int n = 0;
+    NA_OK_OR_FAIL(na_layer_attributes(m, refs, 16, &n));
+    cr_assert_eq(n, na_layer_type_field_count(m->type));
+    cr_assert_str_eq(refs[0].desc->name, "input_to_query");
+    NA_OK_OR_FAIL(na_layer_from_attributes(m->type, n, refs, &copy));
+    cr_assert(na_layer_equal(m, copy, true), "rebuilt from its attributes");
+    cr_assert_neq(na_layer_child(copy, 0), na_layer_child(m, 0), "children copied");
+    const char *key = NULL;
+    NA_OK_OR_FAIL(na_layer_key_for_field(m, "query_key_to_attn", &key));
+    cr_assert_str_eq(key, "query_key_to_attn");
+    cr_assert_eq(na_tree_get(m, key), na_layer_child(m, 3));
+    NA_EXPECT_FAIL(na_layer_key_for_field(m, "fused", &key), NA_ERR_ARGUMENT,
+                   "na_layer_key_for_field", "field 'fused' of Attention is a bool");
+    /* a leaf: only some attributes given, the rest zero; checks run */
+    NA_OK_OR_FAIL(na_apply_causal_mask_new(&(na_causal_mask_options){.window = 2}, &mask));
+    NA_OK_OR_FAIL(na_layer_attributes(mask, refs, 16, &n));
+    NA_OK_OR_FAIL(na_layer_from_attributes(&na_apply_causal_mask_type, n, refs, &mask2));
+    cr_assert(na_layer_equal(mask, mask2, true));
+    na_layer_free(mask2);
+    NA_EXPECT_FAIL(na_layer_from_attributes(&na_apply_causal_mask_type, 1, refs, &mask2),
+                   NA_ERR_ARGUMENT, "ApplyCausalMask", "na_layer_from_attributes");
+    NA_EXPECT_FAIL(na_layer_from_attributes(&na_softmax_layer_type, 1, refs, &mask2),
+                   NA_ERR_ARGUMENT, "Softmax has no field 'window'");
+    na_layer_free(m), na_layer_free(copy), na_layer_free(mask);
+}

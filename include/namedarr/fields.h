@@ -113,6 +113,26 @@ na_status na_layer_field_set_enum_name(na_layer *layer, const char *name,
 na_status na_layer_field_set_array(na_layer *layer, const char *name,
                                    const na_array *x);
 
+/* ---- Penzai's Struct methods ------------------------------------------
+ * attributes_dict(): every field by name -> na_layer_attributes (refs in
+ *   table order; read each with its kind, or the typed getters above).
+ * from_attributes(**attrs): a layer made from field values without its
+ *   constructor -> na_layer_from_attributes: a new layer of `type` whose
+ *   fields named like the given refs take their values (children cloned
+ *   with shared parameters, parameters and arrays referenced, strings and
+ *   names copied), then finished (the type's checks run); fields not given
+ *   keep their zero value. A ref whose field `type` lacks, or has with
+ *   another kind, is an error.
+ * key_for_field(name): the key under which a child field appears in tree
+ *   paths (na_tree_get, selections) -> na_layer_key_for_field: the child's
+ *   name ("input_to_query"; a type's child_name hook may rename it). */
+na_status na_layer_attributes(const na_layer *layer, na_field_ref *out, int cap,
+                              int *count);
+na_status na_layer_from_attributes(const na_layer_type *type, int n,
+                                   const na_field_ref *attrs, na_layer **out);
+na_status na_layer_key_for_field(const na_layer *layer, const char *name,
+                                 const char **out);
+
 /* ---- clone and equality ----------------------------------------------- */
 
 typedef enum na_clone_params {
