@@ -274,7 +274,12 @@ Test(bf16, contraction_operands)
                       accb);
         }
     NA_OK_OR_FAIL(na_astype(xf, NA_F64, &xd));
+    na_set_dtype_promotion(NA_PROMOTE_STRICT); /* else f64 x bf16 -> f64 */
     NA_EXPECT_FAIL(na_contract(xd, w, NA_NAMES("in"), &y), NA_ERR_DTYPE, "na_contract",
                    "f64[seq:5, in:29]", "bf16[out:13, in:29]");
-    TS_FREE(wf, xf, w, x, y, yb, xd);
+    na_set_dtype_promotion(NA_PROMOTE_JAX);
+    na_array *yd = NULL;
+    NA_OK_OR_FAIL(na_contract(xd, w, NA_NAMES("in"), &yd));
+    cr_assert_eq(yd->dtype, NA_F64);
+    TS_FREE(wf, xf, w, x, y, yb, xd, yd);
 }

@@ -409,13 +409,16 @@ Test(contract, positional_axes_are_refused)
     TS_FREE(a, b);
 }
 
-Test(contract, dtype_mismatch_is_refused)
+/* Mixed dtypes promote (test_promotion); strict promotion refuses them. */
+Test(contract, dtype_mismatch_is_refused_when_strict)
 {
     na_array *a = RAND(NA_F32, 49, {"i", 2}, {"k", 3});
     na_array *b = RAND(NA_F64, 50, {"k", 3});
     na_array *ia = NULL, *ib = NULL, *out = NULL;
+    na_set_dtype_promotion(NA_PROMOTE_STRICT);
     NA_EXPECT_FAIL(na_contract(a, b, NA_NAMES("k"), &out), NA_ERR_DTYPE,
                    "na_contract", "f32[i:2, k:3]", "f64[k:3]");
+    na_set_dtype_promotion(NA_PROMOTE_JAX);
     NA_OK_OR_FAIL(na_zeros(NA_I32, NA_DIMS({"k", 3}), &ia));
     NA_OK_OR_FAIL(na_zeros(NA_I32, NA_DIMS({"k", 3}), &ib));
     NA_EXPECT_FAIL(na_contract(ia, ib, NA_NAMES("k"), &out), NA_ERR_DTYPE,

@@ -309,8 +309,9 @@ typedef enum na_binary_op {
     NA_EQ, NA_NE, NA_LT, NA_LE, NA_GT, NA_GE
 } na_binary_op;
 
-/* Dtype promotion for binary ops: bool < i32 < f32 < f64, the result takes
- * the higher (comparisons give bool; logical ops need bool). Float-only
+/* Dtype promotion for binary ops: bool < i32 < bf16 < f32 < f64 (JAX's lattice;
+ * NA_PROMOTE_STRICT in runtime.h makes mixed dtypes an error), the result
+ * takes the higher (comparisons give bool; logical ops need bool). Float-only
  * unary ops (exp, tanh, ...) on i32/bool give f32. */
 na_status na_unary(na_unary_op op, const na_array *x, na_array **out);
 na_status na_binary(na_binary_op op, const na_array *a, const na_array *b,
@@ -372,8 +373,10 @@ na_status na_random_bernoulli(uint64_t seed, int ndim, const na_dim *dims,
 /* ---- contraction (see namedarr/contract.h for the einsum form) --------- */
 
 /* Names in both operands and in `sum` are summed over; names in both and not
- * in `sum` are batch axes; all others are free. Both operands must be f32 or
- * both f64, with named axes only. Result dims: batch, then a's free axes,
+ * in `sum` are batch axes; all others are free. Operands have named axes
+ * only; different dtypes are promoted as JAX does (runtime.h; i32 x f32 ->
+ * f32, f32 x f64 -> f64; an error under NA_PROMOTE_STRICT) and the common
+ * dtype must be f32 or f64. Result dims: batch, then a's free axes,
  * then b's free axes. Every matrix product runs in BLIS. */
 na_status na_contract(const na_array *a, const na_array *b,
                       const char *const *sum, na_array **out);

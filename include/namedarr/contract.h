@@ -16,6 +16,9 @@
  *   over unmentioned names.
  * - One input: diagonals, sums and renames. More than two: contracted left
  *   to right. Every matrix product runs in BLIS.
+ * - Inputs of different dtypes are promoted to their common dtype first
+ *   (JAX's lattice, runtime.h na_set_dtype_promotion; an error under
+ *   NA_PROMOTE_STRICT); a spec that sums needs that dtype to be f32/f64.
  */
 #ifndef NAMEDARR_CONTRACT_H
 #define NAMEDARR_CONTRACT_H

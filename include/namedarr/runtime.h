@@ -59,6 +59,28 @@ na_status na_get_runtime_info(na_runtime_info *info);
  * NA_ERR_ARGUMENT (the message lists the candidates). */
 na_status na_set_blis_kernels(const char *config);
 
+/* Dtype promotion for operands of different dtypes (elementwise binary
+ * ops, where, concatenate/stack, na_contract, na_einsum, and so every layer
+ * built on them). NA_PROMOTE_JAX (the default) follows JAX's lattice
+ * (jnp.promote_types, with jax_enable_x64 on) over namedarr's dtypes:
+ * bool < i32 < bf16 < f32 < f64, so bool+i32 -> i32, i32+f32 -> f32,
+ * i32+bf16 -> bf16, bf16+f32 -> f32, f32+f64 -> f64; a layer with f32 parameters called on f64 input computes in f64, as
+ * Flax does (it promotes inputs and parameters to a common dtype).
+ * Python scalars' weak types have no counterpart here: a scalar is an
+ * array with a dtype (na_scalar), promoted like any other, so
+ * na_scalar(NA_F64, 2) * f32 gives f64 where JAX's `2.0 * x` stays f32.
+ * Products (contractions, einsum with a sum) need a float result dtype:
+ * i32 x i32 is an error, i32 x f32 computes in f32 (bf16 x f32 gives f32,
+ * bf16 x bf16 stays bf16, as in na_contract). NA_PROMOTE_STRICT
+ * makes any two different dtypes an NA_ERR_DTYPE error naming the
+ * operation and both operands. One process-wide setting. */
+typedef enum na_dtype_promotion {
+    NA_PROMOTE_JAX = 0,
+    NA_PROMOTE_STRICT = 1
+} na_dtype_promotion;
+void na_set_dtype_promotion(na_dtype_promotion policy);
+na_dtype_promotion na_get_dtype_promotion(void);
+
 /* Threads for BLIS and namedarr's loops; n <= 0 restores the default. */
 void na_set_num_threads(int n);
 int na_get_num_threads(void);

@@ -24,6 +24,19 @@ na_dtype na__promote(na_dtype a, na_dtype b)
     return dtype_rank(a) >= dtype_rank(b) ? a : b;
 }
 
+na_status na__promote_checked(const char *op, const na_array *a,
+                              const na_array *b, na_dtype *t)
+{
+    if (a->dtype != b->dtype && na_get_dtype_promotion() == NA_PROMOTE_STRICT)
+        return na__fail(NA_ERR_DTYPE,
+                        "%s: mixed dtypes %s and %s under strict dtype "
+                        "promotion (NA_PROMOTE_JAX would compute in %s)", op,
+                        na__shape(a), na__shape(b),
+                        na_dtype_name(na__promote(a->dtype, b->dtype)));
+    *t = na__promote(a->dtype, b->dtype);
+    return NA_OK;
+}
+
 void na__contiguous_strides(int ndim, const int64_t *shape, int64_t *stride)
 {
     int64_t s = 1;

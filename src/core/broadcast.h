@@ -111,7 +111,11 @@ void na__iter_run_acc(const na__iter *it, na__row_fn fn, void *ctx, int acc);
  * Used by join ops and anything that fills a view. */
 na_status na__copy_into(const char *op, na_array *dst, const na_array *src);
 
-/* Dtype promotion: bool < i32 < f32 < f64. */
+/* Dtype promotion: bool < i32 < bf16 < f32 < f64 (JAX's lattice on these). */
 na_dtype na__promote(na_dtype a, na_dtype b);
+/* The common dtype of a and b in *t, or, under NA_PROMOTE_STRICT with two
+ * different dtypes, NA_ERR_DTYPE with a message naming op and both. */
+na_status na__promote_checked(const char *op, const na_array *a,
+                              const na_array *b, na_dtype *t);
 
 #endif

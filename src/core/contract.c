@@ -21,6 +21,7 @@
 
 #include "blis_adapter.h"
 #include "gemv.h"
+#include "broadcast.h"
 #include "internal.h"
 
 #define OP "na_contract"
@@ -427,11 +428,10 @@ static na_status contract_bf16(const na_array *a, const na_array *b, const char 
     return st;
 }
 
-na_status na_contract(const na_array *a, const na_array *b,
-                      const char *const *sum, na_array **out)
+/* Operands already f32/bf16 (any mix) or both f64. */
+static na_status contract_dtypes(const na_array *a, const na_array *b,
+                                 const char *const *sum, na_array **out)
 {
-    if (!a || !b || !out)
-        return na__fail(NA_ERR_ARGUMENT, "%s: a, b and out must not be NULL", OP);
     const char *isum[NA_MAX_DIMS];
     int nsum = 0;
     na_status st = check_args(a, b, sum, isum, &nsum);
@@ -524,4 +524,33 @@ static na_status contract_checked(const na_array *a, const na_array *b,
     }
     *out = c;
     return NA_OK;
+}
+
+/* Promote a and b to their common dtype (JAX's lattice, runtime.h), which
+ * must be a float, then contract (f32 with bf16 needs no conversion: the
+ * bf16 side is widened, or read as bf16 by a GEMV, in contract_dtypes). */
+na_status na_contract(const na_array *a, const na_array *b,
+                      const char *const *sum, na_array **out)
+{
+    if (!a || !b || !out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: a, b and out must not be NULL", OP);
+    na_dtype t;
+    na_status st = na__promote_checked(OP, a, b, &t);
+    bool single = (a->dtype == NA_F32 || a->dtype == NA_BF16) &&
+                  (b->dtype == NA_F32 || b->dtype == NA_BF16);
+    if (st != NA_OK || single || (a->dtype == NA_F64 && b->dtype == NA_F64))
+        return st != NA_OK ? st : contract_dtypes(a, b, sum, out);
+    if (t != NA_F32 && t != NA_F64 && t != NA_BF16)
+        return na__fail(NA_ERR_DTYPE,
+                        "%s: operands must promote to a float dtype: a %s, b %s",
+                        OP, na__shape(a), na__shape(b));
+    na_array *ca = NULL, *cb = NULL;
+    st = a->dtype == t ? na_array_ref(a, &ca) : na_astype(a, t, &ca);
+    if (st == NA_OK)
+        st = b->dtype == t ? na_array_ref(b, &cb) : na_astype(b, t, &cb);
+    if (st == NA_OK)
+        st = contract_dtypes(ca, cb, sum, out);
+    na_array_free(ca);
+    na_array_free(cb);
+    return st;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broadcast.h"
 #include "internal.h"
 
 #define OP "na_einsum"
@@ -413,6 +414,32 @@ static na_status arrange(na_array *cur, const spec *s, const char **bnames,
     return NA_OK;
 }
 
+/* conv[t] = input t in the common dtype (JAX's promotion, runtime.h).
+ * Products need a float dtype; pure renames and diagonals take any. */
+static na_status promote_inputs(const char *text, const spec *s, int n,
+                                const na_array *const *xs, na_array **conv)
+{
+    bool sums = n > 1;
+    for (int i = 0; i < s->in[0].n && !sums; i++)
+        sums = find(s->out.iname, s->out.n, s->in[0].iname[i]) < 0;
+    na_dtype t = xs[0]->dtype;
+    na_status st = NA_OK;
+    for (int i = 1; i < n && st == NA_OK; i++) {
+        na_dtype u;
+        st = na__promote_checked(OP, xs[0], xs[i], &u);
+        t = na__promote(t, u);
+    }
+    if (st == NA_OK && sums && t != NA_F32 && t != NA_F64 && t != NA_BF16)
+        st = na__fail(NA_ERR_DTYPE,
+                      "%s: spec \"%s\" needs inputs that promote to a float dtype: "
+                      "input 0 is %s, common dtype %s",
+                      OP, text, na__shape(xs[0]), na_dtype_name(t));
+    for (int i = 0; i < n && st == NA_OK; i++)
+        st = xs[i]->dtype == t ? na_array_ref(xs[i], &conv[i])
+                               : na_astype(xs[i], t, &conv[i]);
+    return st;
+}
+
 na_status na_einsum(const char *text, int n, const na_array *const *xs,
                     na_array **out)
 {
@@ -429,22 +456,17 @@ na_status na_einsum(const char *text, int n, const na_array *const *xs,
     int nb = 0;
     if (st == NA_OK)
         st = collect_batch(text, &s, xs, bnames, bsizes, &nb);
-    if (st == NA_OK) {
-        /* products need floats; pure renames and diagonals take any dtype */
-        bool sums = n > 1;
-        for (int i = 0; i < s.in[0].n && !sums; i++)
-            sums = find(s.out.iname, s.out.n, s.in[0].iname[i]) < 0;
-        for (int t = 0; t < n && sums && st == NA_OK; t++)
-            if (xs[t]->dtype != xs[0]->dtype ||
-                (xs[t]->dtype != NA_F32 && xs[t]->dtype != NA_F64))
-                st = na__fail(NA_ERR_DTYPE,
-                              "%s: spec \"%s\" needs f32 or f64 inputs of one dtype: "
-                              "input 0 is %s, input %d is %s",
-                              OP, text, na__shape(xs[0]), t, na__shape(xs[t]));
-    }
+    na_array **conv = NULL;
+    if (st == NA_OK && !(conv = calloc((size_t)n, sizeof *conv)))
+        st = na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", OP);
+    if (st == NA_OK)
+        st = promote_inputs(text, &s, n, xs, conv);
     na_array *r = NULL;
     if (st == NA_OK)
-        st = evaluate(&s, xs, &r);
+        st = evaluate(&s, (const na_array *const *)conv, &r);
+    for (int t = 0; conv && t < n; t++)
+        na_array_free(conv[t]);
+    free(conv);
     if (st == NA_OK)
         st = arrange(r, &s, bnames, nb, out);
     spec_free(&s);

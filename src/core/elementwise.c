@@ -357,7 +357,9 @@ na_status na_unary(na_unary_op op, const na_array *x, na_array **out)
 static na_status binary_dtype(const char *nm, na_binary_op op, const na_array *a,
                               const na_array *b, na_dtype *t)
 {
-    *t = na__promote(a->dtype, b->dtype);
+    na_status st = na__promote_checked(nm, a, b, t);
+    if (st != NA_OK)
+        return st;
     if (is_logical(op) && (a->dtype != NA_BOOL || b->dtype != NA_BOOL))
         return na__fail(NA_ERR_DTYPE, "%s: needs bool operands, got lhs %s and rhs %s",
                         nm, na__shape(a), na__shape(b));
@@ -502,10 +504,12 @@ na_status na_where(const na_array *mask, const na_array *a, const na_array *b,
     if (mask->dtype != NA_BOOL)
         return na__fail(NA_ERR_DTYPE, "na_where: mask must be bool, got %s",
                         na__shape(mask));
-    na_dtype t = na__promote(a->dtype, b->dtype);
+    na_dtype t;
     na__bcast bc;
     na_array *ca = NULL, *cb = NULL, *y = NULL;
-    na_status st = na__broadcast("na_where", 3, (const na_array *[]){mask, a, b},
+    na_status st = na__promote_checked("na_where", a, b, &t);
+    if (st == NA_OK)
+        st = na__broadcast("na_where", 3, (const na_array *[]){mask, a, b},
                                  (const char *[]){"mask", "a", "b"}, &bc);
     if (st == NA_OK)
         st = converted(a, t, &ca);

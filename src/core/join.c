@@ -41,12 +41,19 @@ static bool matches_except(const na_array *ref, const na_array *x,
     return true;
 }
 
-static na_dtype common_dtype(int n, const na_array *const *xs)
+/* The promoted dtype of all inputs (strict promotion: all the same). */
+static na_status common_dtype(const char *op, int n, const na_array *const *xs,
+                              na_dtype *t)
 {
-    na_dtype t = xs[0]->dtype;
-    for (int i = 1; i < n; i++)
-        t = na__promote(t, xs[i]->dtype);
-    return t;
+    *t = xs[0]->dtype;
+    for (int i = 1; i < n; i++) {
+        na_dtype u;
+        na_status st = na__promote_checked(op, xs[0], xs[i], &u);
+        if (st != NA_OK)
+            return st;
+        *t = na__promote(*t, u);
+    }
+    return NA_OK;
 }
 
 /* Copy each input into its slice of y along dim `ax` (slice i starts at
@@ -102,7 +109,10 @@ na_status na_concatenate(int n, const na_array *const *xs, const char *name,
     for (int d = 0; d < xs[0]->ndim; d++)
         dims[d] = (na_dim){xs[0]->name[d], d == ax ? total : xs[0]->shape[d]};
     na_array *y = NULL;
-    st = na__new(op, common_dtype(n, xs), xs[0]->ndim, dims, &y);
+    na_dtype t;
+    st = common_dtype(op, n, xs, &t);
+    if (st == NA_OK)
+        st = na__new(op, t, xs[0]->ndim, dims, &y);
     if (st == NA_OK)
         st = fill_slices(op, y, ax, n, xs, false);
     if (st != NA_OK) {
@@ -137,7 +147,10 @@ na_status na_stack(int n, const na_array *const *xs, const char *name,
     for (int d = 0; d < ref->ndim; d++)
         dims[d + 1] = (na_dim){ref->name[d], ref->shape[d]};
     na_array *y = NULL;
-    st = na__new(op, common_dtype(n, xs), ref->ndim + 1, dims, &y);
+    na_dtype t;
+    st = common_dtype(op, n, xs, &t);
+    if (st == NA_OK)
+        st = na__new(op, t, ref->ndim + 1, dims, &y);
     if (st == NA_OK)
         st = fill_slices(op, y, 0, n, xs, true);
     if (st != NA_OK) {

@@ -43,6 +43,19 @@ int na_get_num_threads(void)
 
 int na__threads(void) { return na_get_num_threads(); }
 
+static int g_promotion = NA_PROMOTE_JAX;
+
+void na_set_dtype_promotion(na_dtype_promotion policy)
+{
+    __atomic_store_n(&g_promotion, policy == NA_PROMOTE_STRICT, __ATOMIC_RELAXED);
+}
+
+na_dtype_promotion na_get_dtype_promotion(void)
+{
+    return __atomic_load_n(&g_promotion, __ATOMIC_RELAXED) ? NA_PROMOTE_STRICT
+                                                           : NA_PROMOTE_JAX;
+}
+
 na_status na_get_runtime_info(na_runtime_info *info)
 {
     if (!info)
