@@ -29,9 +29,11 @@
  * seq, kv_seq}; the output in q's axis order with v's feature axis where
  * q's projection axis was.
  *
- * Speed: na_dot_product_attention runs the fused kernels (online softmax,
- * no {seq, kv_seq} buffer) when there is no bias and no active dropout and
- * the arrays are f32 with named axes only; results equal the general path.
+ * Speed: these functions always take the general path today (logits and
+ * weights are materialised as {..., seq, kv_seq} arrays). The attention
+ * layers (attention.h) run the fused kernels; routing
+ * na_dot_product_attention to them when there is no bias and no active
+ * dropout is planned.
  *
  * Ownership: inputs (and the option arrays) are borrowed; *out is new.
  */

@@ -71,7 +71,7 @@ static void make_print(fingerprint *f, const char *op, const char *detail,
                  x ? na__dshape(x) : "");
     f->status = (int32_t)local;
     f->hash = local == NA_OK ? XXH64(full, strlen(full), 0x6e61) : 0;
-    snprintf(f->desc, sizeof f->desc, "%s", full);
+    snprintf(f->desc, sizeof f->desc, "%.499s", full); /* desc holds 500 */
 }
 
 /* The same message on every process: the first failure, or each distinct
