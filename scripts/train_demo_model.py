@@ -37,6 +37,7 @@ thread count gives the same model).
 """
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -129,11 +130,11 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def rope_cos_sin(cfg, positions):
+def rope_cos_sin(cfg, positions, dtype=torch.float32):
     """positions: [T] -> cos, sin: [T, head_dim] (the two halves repeat)."""
     d = cfg.head_dim
-    inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
-    freqs = positions.float()[:, None] * inv_freq[None, :]
+    inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, d, 2, dtype=dtype) / d))
+    freqs = positions.to(dtype)[:, None] * inv_freq[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     return emb.cos(), emb.sin()
 
@@ -162,7 +163,8 @@ class Attention(nn.Module):
         # Sequences here are short: broadcast-and-sum is much faster on a CPU
         # than batched matrix products of 14 x 16 blocks (same arithmetic).
         scores = (q[:, :, :, None, :] * k[:, :, None, :, :]).sum(-1) / math.sqrt(d) + mask
-        w = torch.softmax(scores.float(), dim=-1).to(q.dtype)      # [b, hq, t, s]
+        w = torch.softmax(scores.to(torch.promote_types(scores.dtype, torch.float32)),
+                          dim=-1).to(q.dtype)      # [b, hq, t, s]
         out = (w[..., None] * v[:, :, None, :, :]).sum(-2)         # [b, hq, t, d]
         out = out.transpose(1, 2).reshape(b, t, hq * d)
         return self.o_proj(out)
@@ -214,8 +216,9 @@ class LlamaForCausalLM(nn.Module):
     def forward(self, ids):
         """ids: [b, t] -> logits [b, t, vocab]; positions 0..t-1, causal."""
         t = ids.shape[1]
-        cos, sin = rope_cos_sin(self.cfg, torch.arange(t))
-        mask = torch.full((t, t), float("-inf")).triu(1)
+        dtype = self.lm_head.weight.dtype  # f32, or f64 for the exact reference
+        cos, sin = rope_cos_sin(self.cfg, torch.arange(t), dtype)
+        mask = torch.full((t, t), float("-inf"), dtype=dtype).triu(1)
         x = self.model.embed_tokens(ids)
         for layer in self.model.layers:
             x = layer(x, cos, sin, mask)
@@ -381,6 +384,17 @@ REFERENCE_PROMPTS = ["321+540=", "999+100=", "700+800=", "005+005=0001", "000+00
                      "680+413=004"]
 
 
+REFERENCE_NOTE = ("PyTorch logits [position][vocab] for <s> + text: 'logits' from the f32 "
+                  "model, 'logits_f64' from the same weights widened to f64 (RoPE and "
+                  "softmax in f64 too), i.e. the exact values f32 arithmetic approximates")
+
+
+@torch.no_grad()
+def f64_logits(model, ids):
+    wide = copy.deepcopy(model).double()
+    return [[float(v) for v in row] for row in wide(torch.tensor([ids]))[0].tolist()]
+
+
 @torch.no_grad()
 def write_reference_logits(out, model):
     items = []
@@ -388,10 +402,48 @@ def write_reference_logits(out, model):
         ids = encode(text)
         logits = model(torch.tensor([ids]))[0]
         items.append({"text": text, "ids": ids,
-                      "logits": [[float(v) for v in row] for row in logits.tolist()]})
+                      "logits": [[float(v) for v in row] for row in logits.tolist()],
+                      "logits_f64": f64_logits(model, ids)})
     write_json(os.path.join(out, "reference_logits.json"),
-               {"note": "PyTorch f32 logits [position][vocab] for <s> + text",
-                "prompts": items})
+               {"note": REFERENCE_NOTE, "prompts": items})
+
+
+def read_model_dir(out):
+    """The f32 model back from a directory this script wrote."""
+    with open(os.path.join(out, "config.json")) as f:
+        c = json.load(f)
+    cfg = Config(num_hidden_layers=c["num_hidden_layers"], hidden_size=c["hidden_size"],
+                 head_dim=c["head_dim"], intermediate_size=c["intermediate_size"],
+                 num_attention_heads=c["num_attention_heads"],
+                 num_key_value_heads=c["num_key_value_heads"], rope_theta=c["rope_theta"],
+                 rms_norm_eps=c["rms_norm_eps"])
+    with open(os.path.join(out, "model.safetensors"), "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    state = {}
+    for name, t in header.items():
+        if name != "__metadata__":
+            a, b = t["data_offsets"]
+            flat = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=np.float32)
+            state[name] = torch.from_numpy(flat.reshape(t["shape"]).copy())
+    model = LlamaForCausalLM(cfg)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def add_f64_reference(out):
+    """Add 'logits_f64' to an existing reference_logits.json, leaving the f32
+    logits recorded at training time as they are."""
+    model = read_model_dir(out)
+    path = os.path.join(out, "reference_logits.json")
+    with open(path) as f:
+        ref = json.load(f)
+    for item in ref["prompts"]:
+        item["logits_f64"] = f64_logits(model, item["ids"])
+    ref["note"] = REFERENCE_NOTE
+    write_json(path, ref)
+    print(f"added f64 logits to {path}", flush=True)
 
 
 # ---- training ---------------------------------------------------------------
@@ -412,7 +464,12 @@ def main():
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--digits", type=int, default=MAX_DIGITS, help="largest operand length")
+    ap.add_argument("--add-f64-reference", action="store_true",
+                    help="only add the f64 logits to --out's reference_logits.json (no training)")
     args = ap.parse_args()
+    if args.add_f64_reference:
+        add_f64_reference(os.path.normpath(args.out))
+        return
     MAX_DIGITS = args.digits
     MAX_LEN = 1 + (MAX_DIGITS + 1) * 2 + (MAX_DIGITS + 1) + 1
 

@@ -1,7 +1,8 @@
 /* The trained demo model shipped in models/adder (written by
  * scripts/train_demo_model.py with PyTorch; no PyTorch is needed here):
  * the Hugging Face importer gives PyTorch's logits for the fixed prompts of
- * reference_logits.json within 1e-4, the tokenizer gives the same ids, and
+ * reference_logits.json (within 2e-4 in f32, 1e-9 with the weights widened
+ * to f64: see below), the tokenizer gives the same ids, and
  * namedarr's own generation loop (greedy, through the KV cache, all 1,000
  * held-out prompts in one batch) solves at least 99% of heldout.json's
  * problems and gives PyTorch's greedy answers. Numbers in the model's text
@@ -70,8 +71,51 @@ Test(adder, config_is_a_small_gqa_llama)
     cr_expect_leq(info.llama.num_hidden_layers, 4);
 }
 
+/* The largest difference between the model's logits for a reference
+ * prompt (computed in double on the host side) and item[key]. */
+static double logits_diff(na_layer *model, const cJSON *item, const char *key, int64_t vocab)
+{
+    const cJSON *want_ids = cJSON_GetObjectItemCaseSensitive(item, "ids");
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(item, key);
+    cr_assert(cJSON_IsArray(want), "reference_logits.json: '%s' missing", key);
+    const int64_t n = cJSON_GetArraySize(want_ids);
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    for (int64_t i = 0; i < n; i++)
+        ids[i] = cJSON_GetArrayItem(want_ids, (int)i)->valueint;
+    na_array *x = NULL, *logits = NULL, *rows = NULL;
+    NA_OK_OR_FAIL(na_from_data(NA_I32, NA_DIMS({"batch", 1}, {"seq", n}), ids, &x));
+    NA_OK_OR_FAIL(na_layer_call_array(model, x, NULL, &logits));
+    NA_OK_OR_FAIL(na_order_as(logits, NA_NAMES("batch", "seq", "vocab"), &rows));
+    double *got = malloc((size_t)(n * vocab) * sizeof *got);
+    NA_OK_OR_FAIL(na_copy_to(rows, NA_F64, got));
+    double worst = 0;
+    cr_assert_eq(cJSON_GetArraySize(want), n);
+    for (int64_t p = 0; p < n; p++) {
+        const cJSON *row = cJSON_GetArrayItem(want, (int)p);
+        cr_assert_eq(cJSON_GetArraySize(row), vocab);
+        for (int64_t v = 0; v < vocab; v++) {
+            double d = fabs(got[p * vocab + v] - cJSON_GetArrayItem(row, (int)v)->valuedouble);
+            worst = d > worst ? d : worst;
+        }
+    }
+    free(got);
+    free(ids);
+    TS_FREE(x, logits, rows);
+    return worst;
+}
+
 /* Each reference prompt's ids from the tokenizer, and its logits at every
- * position from the imported model, against PyTorch's. */
+ * position from the imported model, against PyTorch's f32 logits and the
+ * exact (f64) ones.
+ *
+ * Tolerance: the issue asks for 1e-4; this model's logits reach ~34, and f32
+ * rounding alone moves them by about that much. Measured on these prompts:
+ * PyTorch's own f32 logits are 5.1e-5 from the exact ones (and a PyTorch
+ * re-run on another CPU moved them by 5.1e-5); namedarr's general path is
+ * 1.0e-4 from exact (7.4e-5 from PyTorch), the fused kernels 1.3e-4 from
+ * exact (1.5e-4 from PyTorch). So both are held to 2e-4 (6e-6 of the
+ * largest logit), and the test below shows that the arithmetic itself is
+ * exact: widened to f64, the model gives the f64 logits within 1e-9. */
 Test(adder, tokenizer_and_logits_match_pytorch)
 {
     cJSON *ref = read_json("reference_logits.json");
@@ -86,7 +130,6 @@ Test(adder, tokenizer_and_logits_match_pytorch)
     {
         const char *text = cJSON_GetObjectItemCaseSensitive(item, "text")->valuestring;
         const cJSON *want_ids = cJSON_GetObjectItemCaseSensitive(item, "ids");
-        const cJSON *want_logits = cJSON_GetObjectItemCaseSensitive(item, "logits");
         na_token_list ids = {0};
         NA_OK_OR_FAIL(na_tokenizer_encode(tok, text, strlen(text), NA_TOKENIZE_ADD_SPECIAL, &ids));
         const int64_t n = cJSON_GetArraySize(want_ids);
@@ -95,37 +138,56 @@ Test(adder, tokenizer_and_logits_match_pytorch)
         for (int64_t i = 0; i < n; i++)
             cr_expect_eq(ids.ids[i], cJSON_GetArrayItem(want_ids, (int)i)->valueint,
                          "%s: id %lld", text, (long long)i);
-
-        na_array *x = NULL, *logits = NULL;
-        NA_OK_OR_FAIL(na_from_data(NA_I32, NA_DIMS({"batch", 1}, {"seq", n}), ids.ids, &x));
-        NA_OK_OR_FAIL(na_layer_call_array(model, x, NULL, &logits));
-        na_array *rows = NULL;
-        NA_OK_OR_FAIL(na_order_as(logits, NA_NAMES("batch", "seq", "vocab"), &rows));
-        float *got = malloc((size_t)(n * vocab) * sizeof *got);
-        NA_OK_OR_FAIL(na_copy_to(rows, NA_F32, got));
-        double worst = 0;
-        for (int64_t p = 0; p < n; p++) {
-            const cJSON *row = cJSON_GetArrayItem(want_logits, (int)p);
-            cr_assert_eq(cJSON_GetArraySize(row), vocab);
-            for (int64_t v = 0; v < vocab; v++) {
-                double d = fabs(got[p * vocab + v] - cJSON_GetArrayItem(row, (int)v)->valuedouble);
-                worst = d > worst ? d : worst;
-            }
-        }
-        /* f32 both sides, logits up to ~34: rounding alone moves them. The
-         * general path lands within 7.4e-5 of PyTorch here, the fused
-         * kernels (online softmax, base-2 logits) within 1.5e-4 on the worst
-         * prompt (1.2e-4 with an exact exp2: the order of the sums, not the
-         * exponential); 2e-4 is 6e-6 of the largest logit. */
-        cr_expect_leq(worst, 2e-4, "%s: logits differ from PyTorch's by %g", text, worst);
-        free(got);
-        TS_FREE(x, logits, rows);
         na_token_list_free(&ids);
+        double d32 = logits_diff(model, item, "logits", vocab);
+        double d64 = logits_diff(model, item, "logits_f64", vocab);
+        cr_expect_leq(d32, 2e-4, "%s: logits differ from PyTorch's by %g", text, d32);
+        cr_expect_leq(d64, 2e-4, "%s: logits differ from the exact ones by %g", text, d64);
         checked++;
     }
     cr_expect_geq(checked, 4);
     na_layer_free(model);
     na_tokenizer_free(tok);
+    cJSON_Delete(ref);
+}
+
+/* Every f32 parameter of the tree widened to f64. */
+static void widen_params(na_layer *layer)
+{
+    for (int i = 0; i < na_layer_param_count(layer); i++) {
+        na_param *p = na_layer_param(layer, i);
+        if (p->value->dtype == NA_F32) {
+            na_array *wide = NULL;
+            NA_OK_OR_FAIL(na_astype(p->value, NA_F64, &wide));
+            na_param_set_value(p, wide);
+        }
+    }
+    for (int i = 0; i < na_layer_child_count(layer); i++)
+        widen_params(na_layer_child(layer, i));
+}
+
+/* The same model with f64 weights computes in f64 throughout (embedding
+ * rows, RoPE tables and norms take the weights' dtype) and gives PyTorch's
+ * f64 logits to 1e-9: the semantics are exact, the f32 differences above
+ * are rounding. */
+Test(adder, f64_weights_give_the_exact_logits)
+{
+    cJSON *ref = read_json("reference_logits.json");
+    na_layer *model = NULL;
+    na_hf_info info;
+    NA_OK_OR_FAIL(na_hf_load(MODEL_DIR, &model, &info));
+    widen_params(model);
+    int checked = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(ref, "prompts"))
+    {
+        const char *text = cJSON_GetObjectItemCaseSensitive(item, "text")->valuestring;
+        double d = logits_diff(model, item, "logits_f64", info.llama.vocab_size);
+        cr_expect_leq(d, 1e-9, "%s: f64 logits differ from PyTorch's f64 by %g", text, d);
+        checked++;
+    }
+    cr_expect_geq(checked, 4);
+    na_layer_free(model);
     cJSON_Delete(ref);
 }
 

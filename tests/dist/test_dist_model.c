@@ -185,7 +185,10 @@ static void test_load_blocks(void)
     na_llama_config c = small_llama(2, true);
     na_layer *whole = NULL, *part = NULL;
     na_llama_new(&c, 7, &whole);
-    const char *path = "dist_load_test.safetensors";
+    /* one file per world size: the np1/np2/np4 runs of this test may run at
+     * the same time in the same directory */
+    char path[64];
+    snprintf(path, sizeof path, "dist_load_test_np%d.safetensors", world);
     na_status saved = dc_rank == 0 ? na_safetensors_save_model(whole, path) : NA_OK;
     DC_OK(na_dist_agree(mesh, saved, "save"));
     na_llama_new(&c, 8, &part);  /* other weights, replaced by the file's */
