@@ -148,12 +148,9 @@ na_status na_apply_attention_bias_set_optional(na_layer *layer, bool optional)
 
 /* ---- ALiBi slopes ------------------------------------------------------------ */
 
-/* slope[h] for n heads (masks.h). */
-static double alibi_slope(int n, int h)
+/* slope[h] for n heads (masks.h); c is the largest power of two <= n. */
+static double alibi_slope(int c, int h)
 {
-    int c = 1;
-    while (c * 2 <= n)
-        c *= 2;
     if (h < c)
         return exp2(-8.0 * (h + 1) / c);
     return exp2(-8.0 * (2 * (h - c) + 1) / (2.0 * c));
@@ -174,9 +171,12 @@ na_status na_alibi_slopes(int num_heads, const char *axis, na_array **out)
     na_status st = na_empty(NA_F32, 1, (na_dim[]){{a, num_heads}}, &s);
     if (st != NA_OK)
         return st;
+    int c = 1;
+    while (c <= num_heads / 2)
+        c *= 2;
     float *d = na_data(s);
     for (int h = 0; h < num_heads; h++)
-        d[h] = (float)alibi_slope(num_heads, h);
+        d[h] = (float)alibi_slope(c, h);
     *out = s;
     return NA_OK;
 }
