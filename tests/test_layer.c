@@ -253,7 +253,7 @@ Test(layer, bad_arguments)
                    "na_layer_call: layer is NULL");
     na_layer *l = add_new(NULL, NULL, NULL);
     NA_EXPECT_FAIL(na_layer_call(l, NULL, NULL, &y), NA_ERR_ARGUMENT,
-                   "AddSide: input value is NULL");
+                   "na_layer_call: input value is NULL (layer AddSide)");
     NA_EXPECT_FAIL(na_layer_call(l, x, NULL, NULL), NA_ERR_ARGUMENT, "out is NULL");
     na_value_free(x);
     na_layer_free(l);

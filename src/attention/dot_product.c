@@ -153,17 +153,18 @@ const na_layer_type na_attention_combine_type = {
     .finish = contract_finish,
 };
 
-static na_status contract_new(const na_layer_type *type, const char *axis,
-                              const char *dflt, double scale, na_layer **out)
+static na_status contract_new(const char *who, const na_layer_type *type,
+                              const char *axis, const char *dflt, double scale,
+                              na_layer **out)
 {
     if (!out)
-        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", type->name);
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
     const char *a = na_intern(axis && *axis ? axis : dflt);
     if (!a)
-        return na_last_status();
+        return na__fail_in(who, na_last_status());
     if (!(scale >= 0) || isinf(scale))
         return na__fail(NA_ERR_ARGUMENT, "%s: scale %g must be finite and >= 0 "
-                        "(0: automatic)", type->name, scale);
+                        "(0: automatic)", who, scale);
     na_status st = na_layer_alloc(type, out);
     if (st != NA_OK)
         return st;
@@ -174,7 +175,8 @@ static na_status contract_new(const na_layer_type *type, const char *axis,
 
 na_status na_attention_logits_new(const char *axis, double scale, na_layer **out)
 {
-    return contract_new(&na_attention_logits_type, axis, "projection", scale, out);
+    return contract_new("na_attention_logits_new", &na_attention_logits_type, axis,
+                        "projection", scale, out);
 }
 
 na_status na_attention_logits_set_scale(na_layer *logits, double scale)
@@ -193,7 +195,8 @@ na_status na_attention_logits_set_scale(na_layer *logits, double scale)
 
 na_status na_attention_combine_new(const char *axis, na_layer **out)
 {
-    return contract_new(&na_attention_combine_type, axis, "kv_seq", 0, out);
+    return contract_new("na_attention_combine_new", &na_attention_combine_type, axis,
+                        "kv_seq", 0, out);
 }
 
 /* ---- the standard query_key_to_attn --------------------------------------- */

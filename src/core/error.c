@@ -72,6 +72,26 @@ void na__fail_append(const char *fmt, ...)
     va_end(ap);
 }
 
+na_status na__fail_in(const char *op, na_status status)
+{
+    size_t n = strlen(op);
+    if (strncmp(tl_msg, op, n) == 0 && tl_msg[n] == ':')
+        return status;
+    if (!tl_msg[0])
+        snprintf(tl_msg, sizeof tl_msg, "failed (%s)", na_status_name(status));
+    size_t used = strlen(tl_msg), shift = n + 2;
+    if (shift >= sizeof tl_msg)
+        return status;
+    if (used + shift >= sizeof tl_msg)
+        used = sizeof tl_msg - shift - 1; /* cut the tail */
+    memmove(tl_msg + shift, tl_msg, used);
+    tl_msg[shift + used] = '\0';
+    memcpy(tl_msg, op, n);
+    memcpy(tl_msg + n, ": ", 2);
+    tl_status = status;
+    return status;
+}
+
 static char *ring_slot(void)
 {
     char *slot = tl_ring[tl_ring_next++ % NA__RING];

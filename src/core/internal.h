@@ -29,6 +29,10 @@ na_status na__fail(na_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append to the current message (for multi-part messages). */
 void na__fail_append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A public function `op` whose callee failed with `status`: prefix the
+ * callee's message with "op: " (unless it already starts so), so that every
+ * message names the function the user called. Returns `status`. */
+na_status na__fail_in(const char *op, na_status status);
 /* The named shape of x as a string in a thread-local ring of 8 buffers:
  * usable several times in one message. */
 const char *na__shape(const na_array *x);

@@ -280,7 +280,8 @@ na_status na_sequential_insert(na_layer *seq, int index, na_layer *child)
 na_status na_sequential_append(na_layer *seq, na_layer *child)
 {
     int n = na_is_sequential(seq) ? as_list(seq)->count : 0;
-    return na_sequential_insert(seq, n, child);
+    na_status st = na_sequential_insert(seq, n, child);
+    return st == NA_OK ? st : na__fail_in("na_sequential_append", st);
 }
 
 na_status na_sequential_remove(na_layer *seq, int index, na_layer **removed)

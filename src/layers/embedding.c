@@ -40,7 +40,7 @@ na_status na_embedding_table_new(const char *name, const char *vocab_axis,
     if (st == NA_OK && !(*result = na_param_new(label, NA_PARAM, table)))
         st = na_last_status();
     free(label);
-    return st;
+    return st == NA_OK ? st : na__fail_in(who, st);
 }
 
 typedef struct embed_layer {

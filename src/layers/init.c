@@ -246,7 +246,7 @@ na_status na_init_param(const char *label, const na_init *init, uint64_t seed,
                                  in, n_out, out, n_parallel, parallel, &value);
     if (st != NA_OK) {
         na__fail_append(" (parameter '%s')", label ? label : "");
-        return st;
+        return na__fail_in("na_init_param", st);
     }
     na_param *p = na_param_new(label, NA_PARAM, value);
     if (!p)

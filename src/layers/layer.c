@@ -97,8 +97,8 @@ static na_status check_call_args(const na_layer *layer, const na_value *in,
         return na__fail(NA_ERR_ARGUMENT, "na_layer_call: layer is NULL or has no "
                         "call function");
     if (!in)
-        return na__fail(NA_ERR_ARGUMENT, "%s: input value is NULL",
-                        na_layer_type_name(layer));
+        return na__fail(NA_ERR_ARGUMENT, "na_layer_call: input value is NULL "
+                        "(layer %s)", na_layer_type_name(layer));
     return NA_OK;
 }
 
@@ -136,9 +136,12 @@ na_status na_layer_call_array(na_layer *layer, const na_array *in,
     if (!out)
         return na__fail(NA_ERR_ARGUMENT, "na_layer_call_array: out is NULL");
     *out = NULL;
+    if (!layer || !in)
+        return na__fail(NA_ERR_ARGUMENT, "na_layer_call_array: %s is NULL",
+                        layer ? "input array" : "layer");
     na_value *x = na_value_ref_array(in);
     if (!x)
-        return na_last_status();
+        return na__fail_in("na_layer_call_array", na_last_status());
     na_value *y = NULL;
     na_status st = na_layer_call(layer, x, side, &y);
     na_value_free(x);

@@ -257,7 +257,7 @@ na_status na_linear_new(const char *name, int n_in, const na_dim *in, int n_out,
         free(in_names);
         free(out_names);
         free(wout);
-        return st;
+        return na__fail_in(who, st);
     }
     return linear_make(w, in_names, out_names, wout, who, result);
 }
@@ -350,7 +350,7 @@ na_status na_add_bias_new(const char *name, int n, const na_dim *biased,
                                  n, biased, 0, NULL, &b);
     free(label);
     if (st != NA_OK)
-        return st;
+        return na__fail_in(who, st);
     st = na_layer_alloc(&na_add_bias_type, result);
     if (st != NA_OK) {
         na_param_release(b);
@@ -422,7 +422,7 @@ na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
     if (st != NA_OK) {
         na_layer_free(lin);
         na_layer_free(bias);
-        return st;
+        return na__fail_in(who, st);
     }
     ((affine_layer *)made)->linear = lin;
     ((affine_layer *)made)->bias = bias;

@@ -233,7 +233,7 @@ static na_status learned_norm_new(const na_layer_type *type, const char *who,
     if (st != NA_OK) {
         free(names);
         na_param_release(scale);
-        return st;
+        return na__fail_in(who, st);
     }
     return norm_make(type, names, scale, bias, who, result);
 }

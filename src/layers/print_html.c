@@ -393,7 +393,7 @@ na_status na_layer_save_html(const na_layer *root, const na_html_options *opt,
     na_html_options o = opt ? *opt : (na_html_options){0};
     na_status st = check_options(root, &o, stdout);
     if (st != NA_OK)
-        return st;
+        return na__fail_in("na_layer_save_html", st);
     FILE *f = fopen(path, "w");
     if (!f)
         return na__fail(NA_ERR_IO, "na_layer_save_html: cannot open '%s': %s", path,

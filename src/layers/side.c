@@ -97,8 +97,9 @@ na_status na_side_set_array(na_side *side, const char *key, const na_array *x)
                         key ? key : "(null)");
     na_value *v = na_value_ref_array(x);
     if (!v)
-        return na_last_status();
-    return na_side_set(side, key, v);
+        return na__fail_in("na_side_set_array", na_last_status());
+    na_status st = na_side_set(side, key, v);
+    return st == NA_OK ? st : na__fail_in("na_side_set_array", st);
 }
 
 void na_side_remove(na_side *side, const char *key)

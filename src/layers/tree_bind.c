@@ -76,8 +76,9 @@ na_status na_tree_bind(na_layer *root, int n, const na_labeled_array *values,
         return na__fail(NA_ERR_ARGUMENT, "na_tree_bind: bad value list (n = %d)", n);
     na_param_list l;
     na_status st = na_tree_params(root, &l);
-    if (st == NA_OK)
-        st = bind_check(&l, n, values, flags);
+    if (st != NA_OK)
+        return na__fail_in("na_tree_bind", st);
+    st = bind_check(&l, n, values, flags);
     na_array **fresh = st == NA_OK && l.count ? calloc((size_t)l.count, sizeof *fresh)
                                               : NULL;
     if (st == NA_OK && l.count && !fresh)

@@ -102,13 +102,15 @@ na_status na_capture_add(na_capture *c, const na_layer *layer, const char *name)
 
 na_status na_capture_add_selection(na_capture *c, const na_selection *sel)
 {
+    if (!c)
+        return na__fail(NA_ERR_ARGUMENT, "na_capture_add_selection: capture is NULL");
     for (int i = 0; i < na_selection_count(sel); i++) {
         na_layer *l = na_selection_layer(sel, i);
         if (!l)
             continue;
         na_status st = na_capture_add(c, l, na_selection_path(sel, i));
         if (st != NA_OK)
-            return st;
+            return na__fail_in("na_capture_add_selection", st);
     }
     return NA_OK;
 }
@@ -128,8 +130,9 @@ void na_capture_end(na_capture *c)
 na_status na_call_capturing(na_layer *model, const na_value *in,
                             const na_side *side, na_capture *c, na_value **out)
 {
-    if (!c)
-        return na__fail(NA_ERR_ARGUMENT, "na_call_capturing: capture is NULL");
+    if (!c || !model || !in || !out)
+        return na__fail(NA_ERR_ARGUMENT, "na_call_capturing: %s is NULL",
+                        !c ? "capture" : !model ? "model" : !in ? "input" : "out");
     na_capture_begin(c);
     na_status st = na_layer_call(model, in, side, out);
     na_capture_end(c);

@@ -87,7 +87,7 @@ na_status na_tree_param_stats(const na_layer *root, na_param_stats *out)
     na_param_list l;
     na_status st = na_tree_params(root, &l);
     if (st != NA_OK)
-        return st;
+        return na__fail_in("na_tree_param_stats", st);
     for (int i = 0; i < l.count; i++) {
         const na_param *p = l.items[i].param;
         int64_t n = p->value ? na_size(p->value) : 0;
