@@ -70,11 +70,12 @@ static void value_mean(const na__fused_job *J, const float *v, float *mean)
 }
 
 /* y = o / l, or the policy for a row with no live key. */
-void na__fused_finish_row(const na__fused_job *J, float *y, const float *o, float l,
-                          const float *v)
+void na__fused_finish_row(const na__fused_job *J, float *restrict y,
+                          const float *restrict o, float l, const float *v)
 {
     if (l > 0) {
         float inv = 1.0f / l;
+#pragma omp simd
         for (int64_t c = 0; c < J->dv; c++)
             y[c] = o[c] * inv;
     } else if (J->zero_rows || J->skv == 0) {

@@ -8,9 +8,11 @@
  *       online softmax: st -> weights, m, l   (softmax kernel)
  *       o = o * corr + st^T v[tile]           (pv kernel)
  *   y = o / l (a row with no live key: the masked-row policy)
- * The kernels read the keys and values where they are (rows at any
- * stride); only inputs whose features are strided are packed, once per
- * thread and group. Blocks are sized by the head dimensions
+ * Each thread copies the keys and values of its group into contiguous rows
+ * (dp and dv floats) tile by tile, just before a tile is first needed: the
+ * kernels then stream whole pages, and a causal block packs only the
+ * tiles it sees; a group with fewer rows than a block (little reuse) is
+ * read in place, unless its features are strided. Blocks are sized by the head dimensions
  * (na__fused_tile_sizes). Rows run over positions first and query heads
  * second (na__fused_row_at), so in grouped-query attention one block holds
  * every query head of a key/value head and each tile of keys and values is
@@ -67,19 +69,27 @@ static int bool_state(const na__fused_job *J, const na__fused_rows *rows, int nr
     return any ? TILE_LIVE : TILE_DEAD;
 }
 
+/* The smallest and largest query positions of the block's rows (once per
+ * block, not per tile). */
+static void row_positions(const na__fused_rows *rows, int nr, int64_t *pmin, int64_t *pmax)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int r = 0; r < nr; r++) {
+        lo = rows[r].qpos < lo ? rows[r].qpos : lo;
+        hi = rows[r].qpos > hi ? rows[r].qpos : hi;
+    }
+    *pmin = lo, *pmax = hi;
+}
+
 /* The state under the positional mask: from the extreme query positions of
- * the rows and key positions of the tile, no per-pair work. */
-static int pos_state(const na__fused_job *J, const na__fused_rows *rows, int nr,
-                     int64_t j0, int64_t nk)
+ * the rows (pmin, pmax) and key positions of the tile, no per-pair work. */
+static int pos_state(const na__fused_job *J, const na__fused_rows *rows, int64_t pmin,
+                     int64_t pmax, int64_t j0, int64_t nk)
 {
     const na__fused_positions *P = &J->pos;
     if (!P->q)
         return TILE_LIVE;
-    int64_t pmin = INT64_MAX, pmax = INT64_MIN, kmin = INT64_MAX, kmax = INT64_MIN;
-    for (int r = 0; r < nr; r++) {
-        pmin = rows[r].qpos < pmin ? rows[r].qpos : pmin;
-        pmax = rows[r].qpos > pmax ? rows[r].qpos : pmax;
-    }
+    int64_t kmin = INT64_MAX, kmax = INT64_MIN;
     bool pad = false; /* a key at a negative position */
     const int32_t *kp = rows[0].kpos + j0 * P->kvcol;
     for (int64_t j = 0; j < nk; j++) {
@@ -104,41 +114,60 @@ static int combine_states(int a, int b)
     return a == TILE_LIVE && b == TILE_LIVE ? TILE_LIVE : TILE_PARTIAL;
 }
 
+/* The positional mask over a tile: key x is seen by the query positions
+ * lo..hi (x..x + window - 1, none when x < 0), so a key's column is one
+ * range test across the rows, which the compiler vectorises (int32: the
+ * positions are i32). */
+static void mask_positions(const na__fused_job *J, const na__fused_rows *rows, int nr,
+                           int64_t j0, int64_t nk, int bq, float *st)
+{
+    const na__fused_positions *P = &J->pos;
+    int32_t qp[64];
+    for (int r = 0; r < nr; r++)
+        qp[r] = (int32_t)rows[r].qpos;
+    const int32_t *kp = rows[0].kpos + j0 * P->kvcol; /* one group per block */
+    for (int64_t j = 0; j < nk; j++) {
+        int64_t x = kp[j * P->kvcol];
+        int64_t h = P->window == 0 || P->window > INT32_MAX ? INT32_MAX : x + P->window - 1;
+        int32_t lo = x < 0 ? INT32_MAX : (int32_t)x,
+                hi = x < 0 ? INT32_MIN : h > INT32_MAX ? INT32_MAX : (int32_t)h;
+        float *s = st + j * bq;
+#pragma omp simd
+        for (int r = 0; r < nr; r++)
+            s[r] = (qp[r] >= lo) & (qp[r] <= hi) ? s[r] : -INFINITY;
+    }
+}
+
 /* Masked entries of a partly visible tile -> -inf, and the tile's row
  * maxima taken again. */
 static void mask_tile(const na__fused_job *J, const na__fused_rows *rows, int nr,
                       int64_t j0, int64_t nk, int bq, float *st, float *mx)
 {
     static const float bias[2] = {-INFINITY, 0.0f}; /* no branch to mispredict */
-    const na__fused_positions *P = &J->pos;
-    for (int r = 0; r < nr; r++) {
-        if (J->has_mask) {
-            const bool *p = rows[r].m + j0 * J->m.col;
-            for (int64_t j = 0; j < nk; j++)
-                st[j * bq + r] += bias[p[j * J->m.col]];
-        }
-        if (P->q) {
-            const int32_t *kp = rows[r].kpos + j0 * P->kvcol;
-            int64_t qp = rows[r].qpos;
-            for (int64_t j = 0; j < nk; j++)
-                st[j * bq + r] += bias[na__fused_visible(qp, kp[j * P->kvcol], P->window)];
-        }
+    for (int r = 0; J->has_mask && r < nr; r++) {
+        const bool *p = rows[r].m + j0 * J->m.col;
+        for (int64_t j = 0; j < nk; j++)
+            st[j * bq + r] += bias[p[j * J->m.col]];
     }
+    if (J->pos.q)
+        mask_positions(J, rows, nr, j0, nk, bq, st);
     for (int i = 0; i < bq; i++)
         mx[i] = -INFINITY;
-    for (int64_t j = 0; j < nk; j++) /* rows of st in order: vectorises */
+    for (int64_t j = 0; j < nk; j++) /* rows of st in order */
+#pragma omp simd
         for (int i = 0; i < bq; i++)
             mx[i] = st[j * bq + i] > mx[i] ? st[j * bq + i] : mx[i];
 }
 
 /* ---- the tiled path ---------------------------------------------------------------- */
 
-/* One thread's buffers. k and v point at the group's keys and values: the
- * inputs themselves when their features are contiguous, else kp / vp. */
+/* One thread's buffers. k and v point at the group's keys and values: kp
+ * and vp, of which the first `packed` keys are filled (from ksrc, vsrc),
+ * or the inputs themselves when not packing. */
 typedef struct tiled {
     float *qt, *st, *o, *m, *l, *corr, *tmx, *kp, *vp;
-    const float *k, *v;
-    int64_t kld, vld;
+    const float *k, *v, *ksrc, *vsrc;
+    int64_t kld, vld, packed;
     na__fused_rows *rows;
 } tiled;
 
@@ -146,7 +175,7 @@ typedef struct tiled {
 typedef struct tiled_run {
     const na__fused_job *J;
     int bq, bk;              /* rows per block (at most 64), keys per tile  */
-    bool pack_k, pack_v;     /* features strided: copy the group's keys    */
+    bool pack;               /* copy keys and values into kp, vp           */
     int64_t blocks, tiles, items;
     size_t bytes;
     unsigned char *states; /* [block][tile] under a shared bool mask, or NULL */
@@ -161,8 +190,9 @@ static size_t tiled_bytes(const tiled_run *R)
     return na__fused_align64(f * (size_t)J->dp * bq) +
            na__fused_align64(f * (size_t)R->bk * bq) +
            na__fused_align64(f * bq * (size_t)dvp) + 4 * na__fused_align64(f * bq) +
-           (R->pack_k ? na__fused_align64(f * (size_t)(J->skv * J->dp)) : 0) +
-           (R->pack_v ? na__fused_align64(f * (size_t)(J->skv * J->dv)) : 0) +
+           (R->pack ? na__fused_align64(f * (size_t)(J->skv * J->dp)) +
+                          na__fused_align64(f * (size_t)(J->skv * J->dv))
+                    : 0) +
            na__fused_align64(sizeof(na__fused_rows) * bq);
 }
 
@@ -179,34 +209,49 @@ static tiled tiled_carve(const tiled_run *R, na__fused_scratch *s)
     t.l = na__fused_carve(s, f * bq);
     t.corr = na__fused_carve(s, f * bq);
     t.tmx = na__fused_carve(s, f * bq);
-    if (R->pack_k)
+    if (R->pack) {
         t.kp = na__fused_carve(s, f * (size_t)(J->skv * J->dp));
-    if (R->pack_v)
         t.vp = na__fused_carve(s, f * (size_t)(J->skv * J->dv));
+    }
     t.rows = na__fused_carve(s, sizeof(na__fused_rows) * bq);
     return t;
 }
 
-/* Point t at the group's keys and values, packing those with strided
- * features (rows of dp / dv floats). */
+/* Rows [j0, j1) of n floats from src (rows `col` apart, features `feat`
+ * apart) to dst, contiguous. */
+static void pack_rows(float *dst, const float *src, int64_t j0, int64_t j1, int64_t n,
+                      int64_t col, int64_t feat)
+{
+    for (int64_t j = j0; j < j1; j++) {
+        if (feat == 1)
+            memcpy(dst + j * n, src + j * col, sizeof(float) * (size_t)n);
+        else
+            for (int64_t d = 0; d < n; d++)
+                dst[j * n + d] = src[j * col + d * feat];
+    }
+}
+
+/* Point t at the group's keys and values (nothing packed yet). */
 static void use_group(const tiled_run *R, int64_t group, tiled *t)
 {
     const na__fused_job *J = R->J;
-    const float *k, *v;
-    na__fused_group_kv(J, group, &k, &v);
-    t->k = k, t->kld = J->k.col, t->v = v, t->vld = J->v.col;
-    if (R->pack_k) {
-        for (int64_t j = 0; j < J->skv; j++)
-            for (int64_t d = 0; d < J->dp; d++)
-                t->kp[j * J->dp + d] = k[j * J->k.col + d * J->k.feat];
-        t->k = t->kp, t->kld = J->dp;
-    }
-    if (R->pack_v) {
-        for (int64_t j = 0; j < J->skv; j++)
-            for (int64_t c = 0; c < J->dv; c++)
-                t->vp[j * J->dv + c] = v[j * J->v.col + c * J->v.feat];
-        t->v = t->vp, t->vld = J->dv;
-    }
+    na__fused_group_kv(J, group, &t->ksrc, &t->vsrc);
+    t->packed = 0;
+    if (R->pack)
+        t->k = t->kp, t->kld = J->dp, t->v = t->vp, t->vld = J->dv;
+    else
+        t->k = t->ksrc, t->kld = J->k.col, t->v = t->vsrc, t->vld = J->v.col;
+}
+
+/* Keys and values up to key n packed (when packing). */
+static void pack_upto(const tiled_run *R, tiled *t, int64_t n)
+{
+    const na__fused_job *J = R->J;
+    if (!R->pack || n <= t->packed)
+        return;
+    pack_rows(t->kp, t->ksrc, t->packed, n, J->dp, J->k.col, J->k.feat);
+    pack_rows(t->vp, t->vsrc, t->packed, n, J->dv, J->v.col, J->v.feat);
+    t->packed = n;
 }
 
 /* The bool-mask states of every tile of a block of rows of group 0 (all
@@ -224,16 +269,25 @@ static void block_states(const tiled_run *R, int64_t block, na__fused_rows *rows
                                            na__fused_min64(R->bk, J->skv - j0));
 }
 
-/* The block's queries, transposed and scaled; its online-softmax state reset. */
+/* The block's queries, transposed and scaled; its online-softmax state
+ * reset. Features outer, rows inner: the first line of every row is asked
+ * for at once, so their cache misses overlap (rows are often a whole
+ * {heads, projection} apart), and qt is written in order. */
 static void block_start(const na__fused_job *J, const tiled *t, int nr, int bq,
                         int64_t dvp)
 {
-    for (int r = 0; r < nr; r++) /* read rows in order, write qt across */
-        for (int64_t d = 0; d < J->dp; d++)
-            t->qt[d * bq + r] = t->rows[r].q[d * J->q.feat] * J->scale2;
-    for (int64_t d = 0; d < J->dp; d++)
+    const float *q[64];
+    for (int r = 0; r < nr; r++)
+        q[r] = t->rows[r].q;
+    const float sc = J->scale2;
+    const int64_t fs = J->q.feat;
+    for (int64_t d = 0; d < J->dp; d++) {
+        float *qd = t->qt + d * bq;
+        for (int r = 0; r < nr; r++)
+            qd[r] = q[r][d * fs] * sc;
         for (int r = nr; r < bq; r++)
-            t->qt[d * bq + r] = 0;
+            qd[r] = 0;
+    }
     for (int r = 0; r < bq; r++)
         t->m[r] = -INFINITY, t->l[r] = 0;
     memset(t->o, 0, sizeof(float) * (size_t)(bq * dvp));
@@ -255,12 +309,16 @@ static void tiled_block(const tiled_run *R, na__fused_scratch *s, tiled *t,
     for (int r = 0; r < nr; r++)
         t->rows[r] = na__fused_row_at(J, group, r0 + r);
     block_start(J, t, nr, bq, dvp);
+    int64_t pmin = 0, pmax = 0;
+    if (J->pos.q)
+        row_positions(t->rows, nr, &pmin, &pmax);
     for (int64_t j0 = 0; j0 < J->skv; j0 += R->bk) {
         int64_t nk = na__fused_min64(R->bk, J->skv - j0);
         int state = states ? states[j0 / R->bk] : bool_state(J, t->rows, nr, j0, nk);
-        state = combine_states(state, pos_state(J, t->rows, nr, j0, nk));
+        state = combine_states(state, pos_state(J, t->rows, pmin, pmax, j0, nk));
         if (state == TILE_DEAD)
             continue; /* no row of the block sees a key of this tile */
+        pack_upto(R, t, j0 + nk);
         ops->qk(nk, J->dp, t->k + j0 * t->kld, t->kld, t->qt, bq, t->st, t->tmx);
         if (J->cap2 > 0) { /* soft-cap before the masks, as the general path */
             ops->softcap(nk * bq, t->st, J->cap2);
@@ -316,8 +374,9 @@ static void tiled_worker(tiled_run *R)
 
 int na__fused_run_tiled(const na__fused_job *J, int threads)
 {
-    tiled_run R = {.J = J, .pack_k = J->k.feat != 1, .pack_v = J->v.feat != 1};
+    tiled_run R = {.J = J};
     na__fused_tile_sizes(J->dp, J->dv, &R.bq, &R.bk);
+    R.pack = J->k.feat != 1 || J->v.feat != 1 || J->group_rows >= R.bq;
     R.bytes = tiled_bytes(&R);
     R.blocks = (J->group_rows + R.bq - 1) / R.bq;
     R.tiles = (J->skv + R.bk - 1) / R.bk;
