@@ -30,10 +30,17 @@
  *   bench_models --reps N   timed runs per figure (default 3; quick 1)
  *   bench_models --arch S   only the cases whose arch contains S
  *   bench_models --threads N   the library's thread count (default: its own)
+ *   bench_models --model-dir DIR   also a Hugging Face model directory (Llama,
+ *                           GPT-2, Gemma 2/3); its lines add "model":"DIR" and
+ *                           --arch matches DIR. Default: the trained adder
+ *                           (models/adder here or in the source tree) when
+ *                           found. Prompt + new tokens are cut to the model's
+ *                           max_position_embeddings (the adder: 64).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <namedarr/namedarr.h>
 #include <namedarr/fields.h>
@@ -54,6 +61,8 @@ typedef struct shape {
     const char *arch;
     int64_t vocab, hidden, layers, q_heads, kv_heads, head_dim;
     int64_t matmul_params; /* weights of every product (projections, MLP, head) */
+    const char *model;     /* a model directory, or NULL for a built model      */
+    int64_t max_positions; /* prompt + new tokens at most (0: no limit)         */
 } shape;
 
 static shape llama_shape(const char *arch, const na_llama_config *c)
@@ -62,14 +71,14 @@ static shape llama_shape(const char *arch, const na_llama_config *c)
             kv = c->num_key_value_heads;
     int64_t per_layer = h * d * (2 * q + 2 * kv) + 3 * h * c->intermediate_size;
     return (shape){arch, c->vocab_size, h, c->num_hidden_layers, q, kv, d,
-                   per_layer * c->num_hidden_layers + h * c->vocab_size};
+                   per_layer * c->num_hidden_layers + h * c->vocab_size, NULL, 0};
 }
 
 static shape gpt2_shape(const na_gpt2_config *c)
 {
     int64_t h = c->n_embd, per_layer = 4 * h * h + 2 * h * c->n_inner;
     return (shape){"gpt2", c->vocab_size, h, c->n_layer, c->n_head, c->n_head, h / c->n_head,
-                   per_layer * c->n_layer + h * c->vocab_size};
+                   per_layer * c->n_layer + h * c->vocab_size, NULL, 0};
 }
 
 static shape gemma_shape(const na_gemma_config *c)
@@ -126,9 +135,23 @@ static const char *weights_dtype(const na_layer *model)
     return name;
 }
 
+/* The line's start: {"bench":"model", and "model":"DIR", for a directory. */
+static void put_model_field(const char *dir)
+{
+    printf("{\"bench\":\"model\",");
+    if (!dir)
+        return;
+    printf("\"model\":\"");
+    for (const char *c = dir; *c; c++)
+        printf(*c == '"' || *c == '\\' ? "\\%c" : (unsigned char)*c < 32 ? "?" : "%c", *c);
+    printf("\",");
+}
+
 static int run_case(na_layer **model_ptr, const shape *s, int64_t batch)
 {
     int64_t p = g_quick ? 32 : 512, n = g_quick ? 8 : 32;
+    if (s->max_positions > n && p + n > s->max_positions)
+        p = s->max_positions - n;
     na_token_list rows[4];
     double pre[16], dec[16];
     if (na_model_to_kv_cache(model_ptr, p + n, batch) != NA_OK)
@@ -152,7 +175,8 @@ static int run_case(na_layer **model_ptr, const shape *s, int64_t batch)
     double pre_gf = prefill_flops(s, 1, p) * pre_tps / (double)p / 1e9;
     double step_s = (double)batch / dec_tps;
     double dec_gbs = decode_bytes(s, batch, p, n) / step_s / 1e9;
-    printf("{\"bench\":\"model\",\"arch\":\"%s\",\"params\":%lld,\"weights_dtype\":\"%s\","
+    put_model_field(s->model);
+    printf("\"arch\":\"%s\",\"params\":%lld,\"weights_dtype\":\"%s\","
            "\"batch\":%lld,\"prompt_tokens\":%lld,\"decode_tokens\":%lld,\"threads\":%d,"
            "\"prefill_tokens_per_s\":%.1f,\"prefill_frac_peak\":%.3f,"
            "\"decode_tokens_per_s\":%.1f,\"decode_frac_bw\":%.3f,"
@@ -233,8 +257,40 @@ static int bench_gemma(void)
     return bench_model(m, &s);
 }
 
+/* A Hugging Face directory through the importer (the adder by default). */
+static int bench_dir(const char *dir)
+{
+    na_hf_info info;
+    na_layer *m = NULL;
+    if (na_hf_load(dir, &m, &info) != NA_OK)
+        return fprintf(stderr, "bench_models: %s\n", na_last_error()), 1;
+    shape s = info.arch == NA_HF_GPT2 ? gpt2_shape(&info.gpt2)
+              : info.arch == NA_HF_LLAMA ? llama_shape(info.model_type, &info.llama)
+                                         : gemma_shape(&info.gemma);
+    s.arch = info.model_type;
+    s.model = dir;
+    s.max_positions = info.arch == NA_HF_GPT2    ? info.gpt2.n_positions
+                      : info.arch == NA_HF_LLAMA ? info.llama.max_position_embeddings
+                                                 : info.gemma.max_position_embeddings;
+    return bench_model(m, &s);
+}
+
+/* models/adder below the current directory or in the source tree, or NULL. */
+static const char *default_model_dir(void)
+{
+    struct stat st;
+    if (stat("models/adder/config.json", &st) == 0)
+        return "models/adder";
+#ifdef NAMEDARR_SOURCE_DIR
+    if (stat(NAMEDARR_SOURCE_DIR "/models/adder/config.json", &st) == 0)
+        return NAMEDARR_SOURCE_DIR "/models/adder";
+#endif
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
+    const char *dir = default_model_dir();
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             g_quick = true, g_reps = 1;
@@ -244,9 +300,11 @@ int main(int argc, char **argv)
             g_only = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             na_set_num_threads(atoi(argv[++i]));
+        else if (strcmp(argv[i], "--model-dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
         else
             return fprintf(stderr, "usage: bench_models [--quick] [--reps N] [--arch S] "
-                                   "[--threads N]\n"),
+                                   "[--threads N] [--model-dir DIR]\n"),
                    2;
     }
     if (g_reps < 1 || g_reps > 16)
@@ -273,5 +331,7 @@ int main(int argc, char **argv)
         rc |= bench_gemma();
     if (!g_quick && wanted("llama_100m"))
         rc |= bench_llama(768, 2048, 12, 12, 4, 16384, "llama_100m");
+    if (dir && wanted(dir))
+        rc |= bench_dir(dir);
     return rc;
 }

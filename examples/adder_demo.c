@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <namedarr/namedarr.h>
 #include <namedarr/generate.h>
@@ -38,18 +37,14 @@
 #include <namedarr/tokenizer.h>
 #include <namedarr/tree.h>
 
+#include "example_util.h"
+
 #define DIGITS 3         /* operand digits; the sum has DIGITS + 1        */
 #define PROMPT_LEN 9     /* <s> ddd + ddd =                               */
 #define ANSWER_LEN 5     /* dddd </s>                                     */
 #define BATCH 1000
 
-#define CHECK(call)                                                                 \
-    do {                                                                            \
-        if ((call) != NA_OK) {                                                      \
-            fprintf(stderr, "adder_demo: %s failed: %s\n", #call, na_last_error()); \
-            goto done;                                                              \
-        }                                                                           \
-    } while (0)
+#define CHECK(call) EXAMPLE_CHECK("adder_demo", call, goto done)
 
 /* 168, 4 -> "8610" */
 static void little_endian(int v, int digits, char *out)
@@ -322,28 +317,12 @@ done:
     return rc;
 }
 
-/* The model directory: the argument, or models/adder here or in the source
- * tree this program was built from. */
-static const char *model_dir(int argc, char **argv)
-{
-    struct stat st;
-    if (argc > 1)
-        return argv[1];
-    if (stat("models/adder/config.json", &st) == 0)
-        return "models/adder";
-#ifdef NAMEDARR_SOURCE_DIR
-    return NAMEDARR_SOURCE_DIR "/models/adder";
-#else
-    return "models/adder";
-#endif
-}
-
 int main(int argc, char **argv)
 {
     int rc = 1;
     na_layer *model = NULL;
     na_hf_info info;
-    demo d = {.dir = model_dir(argc, argv)};
+    demo d = {.dir = example_model_dir(argc, argv)};
     const char *html = argc > 2 ? argv[2] : "adder.html";
     na_set_num_threads(argc > 3 ? atoi(argv[3]) : 1);
     char path[1024];

@@ -14,16 +14,11 @@
 #include <namedarr/print.h>
 #include <namedarr/tree.h>
 
+#include "example_util.h"
+
 enum { BATCH = 2, SEQ = 5, EMBED = 16, HEADS = 4, HEAD_DIM = 4 };
 
-#define CHECK(call)                                                          \
-    do {                                                                     \
-        if ((call) != NA_OK) {                                               \
-            fprintf(stderr, "attention example: %s failed: %s\n", #call,     \
-                    na_last_error());                                        \
-            return 1;                                                        \
-        }                                                                    \
-    } while (0)
+#define CHECK(call) EXAMPLE_CHECK("attention example", call, return 1)
 
 /* x {batch, seq, embedding} -> {batch, seq, heads, projection}, and for keys
  * and values seq renamed to kv_seq. */

@@ -8,13 +8,9 @@
 
 #include <namedarr/namedarr.h>
 
-#define CHECK(call)                                                           \
-    do {                                                                      \
-        if ((call) != NA_OK) {                                                \
-            fprintf(stderr, "demo: %s failed: %s\n", #call, na_last_error()); \
-            exit(1);                                                          \
-        }                                                                     \
-    } while (0)
+#include "example_util.h"
+
+#define CHECK(call) EXAMPLE_CHECK("demo", call, exit(1))
 
 static void show(const char *title, const na_array *x)
 {

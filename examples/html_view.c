@@ -23,19 +23,15 @@
 #include <namedarr/print.h>
 #include <namedarr/tree.h>
 
+#include "example_util.h"
+
 #define VOCAB 40
 #define EMBED 32
 #define HEADS 4
 #define SEQ 10
 #define SEED 7
 
-#define CHECK(call)                                                                \
-    do {                                                                           \
-        if ((call) != NA_OK) {                                                     \
-            fprintf(stderr, "html_view: %s failed: %s\n", #call, na_last_error()); \
-            goto done;                                                             \
-        }                                                                          \
-    } while (0)
+#define CHECK(call) EXAMPLE_CHECK("html_view", call, goto done)
 
 /* Combinators own their children even when they fail, so a NULL from any
  * step propagates into a failing na_sequential_new. */

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <namedarr/namedarr.h>
 #include <namedarr/generate.h>
@@ -40,17 +39,13 @@
 #include <namedarr/tokenizer.h>
 #include <namedarr/tree.h>
 
+#include "example_util.h"
+
 #define DIGITS 3     /* operand digits; the sum has DIGITS + 1 */
 #define PROMPT_LEN 9 /* <s> ddd + ddd =                        */
 #define ANSWER_LEN 5 /* dddd </s>                              */
 
-#define CHECK(call)                                                                \
-    do {                                                                           \
-        if ((call) != NA_OK) {                                                     \
-            fprintf(stderr, "knockout: %s failed: %s\n", #call, na_last_error());  \
-            goto done;                                                             \
-        }                                                                          \
-    } while (0)
+#define CHECK(call) EXAMPLE_CHECK("knockout", call, goto done)
 
 typedef struct problems {
     int n;
@@ -309,23 +304,10 @@ done:
     return rc;
 }
 
-static const char *model_dir(int argc, char **argv)
-{
-    struct stat st;
-    if (argc > 1)
-        return argv[1];
-    if (stat("models/adder/config.json", &st) == 0)
-        return "models/adder";
-#ifdef NAMEDARR_SOURCE_DIR
-    return NAMEDARR_SOURCE_DIR "/models/adder";
-#else
-    return "models/adder";
-#endif
-}
-
 int main(int argc, char **argv)
 {
-    const char *dir = model_dir(argc, argv), *page = argc > 2 ? argv[2] : "knockout.html";
+    const char *dir = example_model_dir(argc, argv);
+    const char *page = argc > 2 ? argv[2] : "knockout.html";
     int n = argc > 3 ? atoi(argv[3]) : 500, rc = 1;
     na_layer *model = NULL, *copy = NULL;
     na_array *ids = NULL;

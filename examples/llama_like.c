@@ -23,16 +23,12 @@
 #include <namedarr/print.h>
 #include <namedarr/tree.h>
 
+#include "example_util.h"
+
 #define PROMPT 6
 #define NEW 8
 
-#define CHECK(call)                                                                 \
-    do {                                                                            \
-        if ((call) != NA_OK) {                                                      \
-            fprintf(stderr, "llama_like: %s failed: %s\n", #call, na_last_error()); \
-            goto done;                                                              \
-        }                                                                           \
-    } while (0)
+#define CHECK(call) EXAMPLE_CHECK("llama_like", call, goto done)
 
 /* The id with the largest logit at the last position of `logits`. */
 static na_status last_argmax(const na_array *logits, int32_t *out)

@@ -19,18 +19,14 @@
 #include <namedarr/print.h>
 #include <namedarr/tree.h>
 
+#include "example_util.h"
+
 #define VOCAB 32
 #define EMBED 16
 #define HIDDEN 32
 #define SEED 2024
 
-#define CHECK(call)                                                                \
-    do {                                                                           \
-        if ((call) != NA_OK) {                                                     \
-            fprintf(stderr, "model_demo: %s failed: %s\n", #call, na_last_error()); \
-            return 1;                                                              \
-        }                                                                          \
-    } while (0)
+#define CHECK(call) EXAMPLE_CHECK("model_demo", call, return 1)
 
 /* A Linear named "<block>/mlp/<what>" (NULL on failure, error recorded). */
 static na_layer *linear(const char *block, const char *what, const char *in, int64_t n_in,

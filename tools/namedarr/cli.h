@@ -50,6 +50,13 @@ typedef struct cli_opt {
 #define CLI_NUM(n, d, mv, h, lo, hi)                                                         \
     {.name = n, .kind = CLI_DOUBLE, .dest = d, .metavar = mv, .help = h, .min = lo, .max = hi}
 
+/* Defines cli_verb_<id>, named "<id>" and run by cli_<id>:
+ *   CLI_VERB(print, "MODEL_DIR", 1, "one-line summary", "--help text\n"); */
+#define CLI_VERB(id, args_, n_positional_, summary_, details_)                     \
+    const cli_verb cli_verb_##id = {.name = #id, .args = args_,                   \
+                                    .summary = summary_, .details = details_,     \
+                                    .n_positional = n_positional_, .run = cli_##id}
+
 typedef struct cli_verb {
     const char *name;              /* "generate"                            */
     const char *args;              /* "MODEL_DIR [OUT.html]": usage line    */

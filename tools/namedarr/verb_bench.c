@@ -13,15 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const cli_verb cli_verb_bench = {
-    .name = "bench",
-    .args = "MODEL_DIR",
-    .summary = "Measure prefill and decode tokens per second (one JSON line on stdout).",
-    .details = "The prompt is pseudo-random ids below the vocabulary size (no tokenizer\n"
-               "needed); generation never stops early. Medians of --repeats runs.\n",
-    .n_positional = 1,
-    .run = cli_bench,
-};
+CLI_VERB(bench, "MODEL_DIR", 1,
+         "Measure prefill and decode tokens per second (one JSON line on stdout).",
+         "The prompt is pseudo-random ids below the vocabulary size (no tokenizer\n"
+         "needed); generation never stops early. Medians of --repeats runs.\n");
 
 /* The size of the first "vocab" axis among the model's parameters. */
 static int64_t vocab_size(const na_layer *model)

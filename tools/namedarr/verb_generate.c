@@ -9,17 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-const cli_verb cli_verb_generate = {
-    .name = "generate",
-    .args = "MODEL_DIR (--prompt TEXT | --tokens IDS)",
-    .summary = "Generate a continuation of a prompt (streamed), greedy or sampled.",
-    .details = "MODEL_DIR is a Hugging Face model directory (config.json, model.safetensors\n"
-               "or its sharded index, tokenizer.json) or a namedarr model file.\n"
-               "Generation stops at max-new-tokens or at the eos_token_id of config.json.\n"
-               "Timings (prefill and decode tokens/s) go to stderr.\n",
-    .n_positional = 1,
-    .run = cli_generate,
-};
+CLI_VERB(generate, "MODEL_DIR (--prompt TEXT | --tokens IDS)", 1,
+         "Generate a continuation of a prompt (streamed), greedy or sampled.",
+         "MODEL_DIR is a Hugging Face model directory (config.json, model.safetensors\n"
+         "or its sharded index, tokenizer.json) or a namedarr model file.\n"
+         "Generation stops at max-new-tokens or at the eos_token_id of config.json.\n"
+         "Timings (prefill and decode tokens/s) go to stderr.\n");
 
 /* Streams text: decodes prompt + generated ids and prints what is new. */
 typedef struct stream {

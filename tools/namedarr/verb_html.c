@@ -9,15 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const cli_verb cli_verb_html = {
-    .name = "html",
-    .args = "MODEL_DIR OUT.html",
-    .summary = "Write the model's tree, and the attention patterns of a prompt, as HTML.",
-    .details = "With --prompt or --tokens, each attention layer's weights on the prompt are\n"
-               "drawn as one seq x kv_seq heatmap per head, above the tree.\n",
-    .n_positional = 2,
-    .run = cli_html,
-};
+CLI_VERB(html, "MODEL_DIR OUT.html", 2,
+         "Write the model's tree, and the attention patterns of a prompt, as HTML.",
+         "With --prompt or --tokens, each attention layer's weights on the prompt are\n"
+         "drawn as one seq x kv_seq heatmap per head, above the tree.\n");
 
 /* Run the model on `ids` capturing every Softmax output. */
 static int capture_attention(cli_model *m, const na_token_list *ids, na_capture *cap)

@@ -2,14 +2,9 @@
  * counts (na_print_tree; colour on a terminal unless NO_COLOR is set). */
 #include "cli.h"
 
-const cli_verb cli_verb_print = {
-    .name = "print",
-    .args = "MODEL_DIR",
-    .summary = "Print the model's layer tree with parameter counts.",
-    .details = "Colour on a terminal; NO_COLOR=1 turns it off, FORCE_COLOR=1 forces it.\n",
-    .n_positional = 1,
-    .run = cli_print,
-};
+CLI_VERB(print, "MODEL_DIR", 1,
+         "Print the model's layer tree with parameter counts.",
+         "Colour on a terminal; NO_COLOR=1 turns it off, FORCE_COLOR=1 forces it.\n");
 
 int cli_print(int argc, char **argv)
 {
