@@ -25,9 +25,9 @@ enum { BATCH = 2, SEQ = 5, EMBED = 16, HEADS = 4, HEAD_DIM = 4 };
 static na_status projection(const char *label, bool rename, na_layer **out)
 {
     na_layer *lin = NULL, *ren = NULL;
-    na_status st = na_linear_new(label, NA_DIMS({"embedding", EMBED}),
-                                 NA_DIMS({"heads", HEADS}, {"projection", HEAD_DIM}),
-                                 0, NULL, NULL, 42, &lin);
+    na_status st =
+        na_linear_new(label, NA_DIMS({"embedding", EMBED}),
+                      NA_DIMS({"heads", HEADS}, {"projection", HEAD_DIM}), 42, &lin);
     if (st != NA_OK || !rename) {
         *out = lin;
         return st;
@@ -51,8 +51,9 @@ static na_status build_by_hand(na_layer **out)
         projection("attention/value", true, &v) != NA_OK ||
         na_dot_product_attn_new(&dp, &qk) != NA_OK ||
         na_attention_combine_new("kv_seq", &comb) != NA_OK ||
-        na_linear_new("attention/output", NA_DIMS({"heads", HEADS}, {"projection", HEAD_DIM}),
-                      NA_DIMS({"embedding", EMBED}), 0, NULL, NULL, 42, &o) != NA_OK) {
+        na_linear_new("attention/output",
+                      NA_DIMS({"heads", HEADS}, {"projection", HEAD_DIM}),
+                      NA_DIMS({"embedding", EMBED}), 42, &o) != NA_OK) {
         na_layer *all[] = {q, k, v, qk, comb, o};
         for (int i = 0; i < 6; i++)
             na_layer_free(all[i]);

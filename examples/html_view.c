@@ -38,9 +38,8 @@
 static na_status build(na_layer **model)
 {
     na_param *table = NULL;
-    na_status st = na_embedding_table_new("embed", "vocab", VOCAB,
-                                          1, &(na_dim){"embedding", EMBED}, NULL, SEED,
-                                          &table);
+    na_status st = na_embedding_table_new("embed", "vocab", VOCAB, 1,
+                                          &(na_dim){"embedding", EMBED}, SEED, &table);
     if (st != NA_OK)
         return st;
     na_layer *lookup = NULL, *decode = NULL, *norm = NULL, *attn = NULL, *group = NULL,

@@ -35,8 +35,7 @@ static na_layer *linear(const char *block, const char *what, const char *in, int
     char name[64];
     snprintf(name, sizeof name, "%s/mlp/%s", block, what);
     na_layer *l = NULL;
-    na_linear_new(name, 1, &(na_dim){in, n_in}, 1, &(na_dim){out, n_out}, 0, NULL,
-                  NULL, SEED, &l);
+    na_linear_new(name, 1, &(na_dim){in, n_in}, 1, &(na_dim){out, n_out}, SEED, &l);
     return l;
 }
 
@@ -63,9 +62,8 @@ static na_status block(const char *name, na_layer **out)
 static na_status build(na_layer **model)
 {
     na_param *table = NULL;
-    na_status st = na_embedding_table_new("embed", "vocab", VOCAB,
-                                          1, &(na_dim){"embedding", EMBED}, NULL, SEED,
-                                          &table);
+    na_status st = na_embedding_table_new("embed", "vocab", VOCAB, 1,
+                                          &(na_dim){"embedding", EMBED}, SEED, &table);
     if (st != NA_OK)
         return st;
     na_layer *lookup = NULL, *decode = NULL, *b0 = NULL, *b1 = NULL, *norm = NULL;

@@ -91,11 +91,11 @@ static na_status op_mlp_call(double *sum)
 static na_status op_mlp_build_call(double *sum)
 {
     na_layer *up = NULL, *act = NULL, *down = NULL, *seq = NULL, *res = NULL;
-    na_linear_new("mlp/up", 1, &(na_dim){"embedding", 8}, 1, &(na_dim){"hidden", 12}, 0,
-                  NULL, NULL, 1, &up);
+    na_linear_new("mlp/up", 1, &(na_dim){"embedding", 8}, 1, &(na_dim){"hidden", 12}, 1,
+                  &up);
     na_elementwise_new(NA_GELU, &act);
-    na_linear_new("mlp/down", 1, &(na_dim){"hidden", 12}, 1, &(na_dim){"embedding", 8}, 0,
-                  NULL, NULL, 2, &down);
+    na_linear_new("mlp/down", 1, &(na_dim){"hidden", 12}, 1, &(na_dim){"embedding", 8}, 2,
+                  &down);
     na_sequential_new(NA_LAYERS(up, act, down), &seq);
     na_status s = na_residual_new(seq, &res);
     if (s != NA_OK) {
@@ -271,11 +271,11 @@ static void setup(void)
     g_x = ts_random(NA_F32, NA_DIMS({"seq", 5}, {"embedding", 8}), 3);
     g_tokens = NULL;
     na_layer *up = NULL, *act = NULL, *down = NULL;
-    na_linear_new("mlp/up", 1, &(na_dim){"embedding", 8}, 1, &(na_dim){"hidden", 12}, 0,
-                  NULL, NULL, 1, &up);
+    na_linear_new("mlp/up", 1, &(na_dim){"embedding", 8}, 1, &(na_dim){"hidden", 12}, 1,
+                  &up);
     na_elementwise_new(NA_RELU, &act);
-    na_linear_new("mlp/down", 1, &(na_dim){"hidden", 12}, 1, &(na_dim){"embedding", 8}, 0,
-                  NULL, NULL, 2, &down);
+    na_linear_new("mlp/down", 1, &(na_dim){"hidden", 12}, 1, &(na_dim){"embedding", 8}, 2,
+                  &down);
     NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(up, act, down), &g_mlp));
 }
 

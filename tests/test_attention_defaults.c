@@ -298,8 +298,14 @@ Test(attention_defaults, truncated_normal_statistics_over_seeds)
     int64_t n = 0;
     for (uint64_t seed = 0; seed < 40; seed++) {
         na_array *w = NULL;
-        NA_OK_OR_FAIL(na_init_array(&t, seed, NA_F64, NA_DIMS({"in", 50}),
-                                    NA_DIMS({"out", 100}), 0, NULL, &w));
+        na_init_options o = {.init = &t,
+                             .seed = seed,
+                             .dtype = NA_F64,
+                             .n_in = 1,
+                             .in = &(na_dim){"in", 50},
+                             .n_out = 1,
+                             .out = &(na_dim){"out", 100}};
+        NA_OK_OR_FAIL(na_init_array_ex(&o, &w));
         const double *d = na_data(w);
         for (int64_t i = 0; i < na_size(w); i++, n++) {
             sum += d[i];
@@ -320,13 +326,11 @@ Test(attention_defaults, init_fan_override)
     na_init u = na_init_xavier_uniform();
     u.fan_in = 10, u.fan_out = 20;
     na_array *w = NULL;
-    NA_OK_OR_FAIL(na_init_array(&u, 1, NA_F32, NA_DIMS({"in", 100}),
-                                NA_DIMS({"out", 100}), 0, NULL, &w));
+    NA_OK_OR_FAIL(na_init_array(&u, 1, NA_DIMS({"in", 100}), NA_DIMS({"out", 100}), &w));
     stats s = stats_of(w);
     cr_assert(s.max_abs <= sqrt(6.0 / 30) && s.max_abs > 0.99 * sqrt(6.0 / 30));
     na_array_free(w);
     u.fan_in = -1;
-    NA_EXPECT_FAIL(na_init_array(&u, 1, NA_F32, NA_DIMS({"in", 4}), 0, NULL, 0, NULL,
-                                 &w),
-                   NA_ERR_ARGUMENT, "fan_in -1");
+    NA_EXPECT_FAIL(na_init_array(&u, 1, NA_DIMS({"in", 4}), 0, NULL, &w), NA_ERR_ARGUMENT,
+                   "fan_in -1");
 }

@@ -125,9 +125,20 @@ Test(attention_overrides, init_cache_then_decode_equals_full)
     }
     TS_FREE(x, yf);
     na_layer_free(full), na_layer_free(dec);
+    /* each message names only the failing condition */
     na_layer *bad = mha(0, true);
     NA_EXPECT_FAIL(na_mha_init_cache(&bad, 0, 4), NA_ERR_ARGUMENT, "na_mha_init_cache",
-                   "batch 0 > 0");
+                   "batch is 0 (must be > 0)");
+    cr_assert_null(strstr(na_last_error(), "max_length"), "%s", na_last_error());
+    cr_assert_null(strstr(na_last_error(), "Attention"), "%s", na_last_error());
     cr_assert_null(bad, "freed on failure");
+    bad = mha(0, true);
+    NA_EXPECT_FAIL(na_mha_init_cache(&bad, 2, -1), NA_ERR_ARGUMENT,
+                   "na_mha_init_cache: max_length is -1 (must be > 0)");
+    cr_assert_null(strstr(na_last_error(), "batch"), "%s", na_last_error());
+    NA_OK_OR_FAIL(na_identity_new(&bad));
+    NA_EXPECT_FAIL(na_mha_init_cache(&bad, 2, 4), NA_ERR_ARGUMENT,
+                   "na_mha_init_cache: needs an Attention, got Identity");
+    cr_assert_null(strstr(na_last_error(), "max_length"), "%s", na_last_error());
     NA_EXPECT_FAIL(na_mha_init_cache(NULL, 1, 4), NA_ERR_ARGUMENT, "attention is NULL");
 }

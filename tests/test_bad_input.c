@@ -84,8 +84,8 @@ static void setup(void)
     L = ID();
     NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(ID()), &LSEQ));
     NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(ID(), ID()), &ROOT));
-    NA_OK_OR_FAIL(na_linear_new("lin", 1, &(na_dim){"a", 2}, 1, &(na_dim){"c", 4}, 0, NULL,
-                                NULL, 1, &LIN));
+    NA_OK_OR_FAIL(
+        na_linear_new("lin", 1, &(na_dim){"a", 2}, 1, &(na_dim){"c", 4}, 1, &LIN));
     P = na_layer_param(LIN, 0);
     V = na_value_ref_array(A);
     S = na_side_new();
@@ -205,13 +205,12 @@ SIZE_CASE(arange, na_arange("a", n, NA_F32, (na_array **)out))
 SIZE_CASE(broadcast_to, na_broadcast_to(A, ndim, dims, (na_array **)out))
 SIZE_CASE(reshape, na_reshape(A, ndim, (int64_t[]){n, 6, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
                                                    1, 1, 1, 1}, (na_array **)out))
-SIZE_CASE(linear_new, na_linear_new("lin", ndim, dims, 1, &(na_dim){"o", n},
-                                    0, NULL, NULL, 1, (na_layer **)out))
-SIZE_CASE(layer_norm_new, na_layer_norm_new("ln", ndim, dims, true,
-                                            (na_layer **)out))
-SIZE_CASE(embedding_table_new, na_embedding_table_new("emb", "vocab", n, 1,
-                                                      &(na_dim){"embedding", 4}, NULL, 1,
-                                                      (na_param **)out))
+SIZE_CASE(linear_new,
+          na_linear_new("lin", ndim, dims, 1, &(na_dim){"o", n}, 1, (na_layer **)out))
+SIZE_CASE(layer_norm_new, na_layer_norm_new("ln", ndim, dims, (na_layer **)out))
+SIZE_CASE(embedding_table_new,
+          na_embedding_table_new("emb", "vocab", n, 1, &(na_dim){"embedding", 4}, 1,
+                                 (na_param **)out))
 
 typedef struct size_case {
     const char *name;

@@ -26,7 +26,7 @@ static na_param *table17(void)
 {
     na_param *t = NULL;
     NA_OK_OR_FAIL(na_embedding_table_new("embed", "vocabulary", 17,
-                                         NA_DIMS({"foo", 5}, {"bar", 7}), NULL, 3, &t));
+                                         NA_DIMS({"foo", 5}, {"bar", 7}), 3, &t));
     return t;
 }
 
@@ -131,6 +131,33 @@ Test(embedding, errors)
     na_layer_free(lookup);
     na_layer_free(decode);
     na_param *p = NULL;
-    NA_EXPECT_FAIL(na_embedding_table_new("e", "v", 0, NA_DIMS({"d", 2}), NULL, 0, &p),
+    NA_EXPECT_FAIL(na_embedding_table_new("e", "v", 0, NA_DIMS({"d", 2}), 0, &p),
                    NA_ERR_ARGUMENT, "vocabulary size");
+}
+
+Test(embedding, table_options)
+{
+    /* the _ex form: an explicit initializer (constant 0.25), and the same
+     * table as the basic call when the options hold only the basics */
+    na_init quarter = na_init_constant(0.25);
+    na_embedding_options o = {.name = "t", .vocab_axis = "vocab", .vocab_size = 3,
+                              .n_embedding = 1, .embedding = &(na_dim){"embedding", 2},
+                              .init = &quarter};
+    na_param *a = NULL, *b = NULL, *c = NULL;
+    NA_OK_OR_FAIL(na_embedding_table_new_ex(&o, &a));
+    ts_expect_shape(a->value, "f32[vocab:3, embedding:2]");
+    cr_assert_eq(((const float *)na_data(a->value))[5], 0.25f);
+    o.init = NULL;
+    o.seed = 7;
+    NA_OK_OR_FAIL(na_embedding_table_new_ex(&o, &b));
+    NA_OK_OR_FAIL(na_embedding_table_new("t", "vocab", 3, 1, &(na_dim){"embedding", 2}, 7,
+                                         &c));
+    cr_assert_eq(ts_max_abs_diff(b->value, c->value), 0);
+    cr_assert_gt(ts_max_abs_diff(a->value, b->value), 0);
+    na_param_release(a);
+    na_param_release(b);
+    na_param_release(c);
+    o.vocab_axis = NULL;
+    NA_EXPECT_FAIL(na_embedding_table_new_ex(&o, &a), NA_ERR_ARGUMENT,
+                   "na_embedding_table_new", "vocab_axis");
 }

@@ -387,7 +387,7 @@ static int all_types(type_case *c)
     na_layer *made = NULL;
     na_param *table = NULL;
     NA_OK_OR_FAIL(na_embedding_table_new("emb", "vocab", 7, 1, &(na_dim){"embedding", 4},
-                                         NULL, 1, &table));
+                                         1, &table));
     na_dim e4 = {"embedding", 4}, h3 = {"heads", 3}, p2 = {"projection", 2};
     na_kv_cache_options kvo = {.capacity = 16, .label = "blk"};
     na_causal_mask_options cmo = {.window = 4};
@@ -409,15 +409,16 @@ static int all_types(type_case *c)
     c[n++] = (type_case){&na_identity_type, leaf(), ""};
     c[n++] = (type_case){&na_check_structure_type,
         MAKE(na_check_structure_new("seq:S ...", &made)), "spec:string=seq:S ..."};
-    c[n++] = (type_case){&na_linear_type,
-        MAKE(na_linear_new("q", 1, &e4, 2, (na_dim[]){h3, p2}, 0, NULL, NULL, 1, &made)),
+    c[n++] = (type_case){
+        &na_linear_type,
+        MAKE(na_linear_new("q", 1, &e4, 2, (na_dim[]){h3, p2}, 1, &made)),
         "weights:param=q.weights; in:names=embedding; out:names=heads,projection; "
         "weight_out:names=heads,projection; parallel:names="};
-    c[n++] = (type_case){&na_add_bias_type,
-        MAKE(na_add_bias_new("q", 1, &h3, NULL, 1, &made)), "bias:param=q.bias"};
-    c[n++] = (type_case){&na_affine_type,
-        MAKE(na_affine_new("o", 1, &e4, 1, &h3, 0, NULL, NULL, 1, &made)),
-        "linear:child=Linear; bias:child=AddBias"};
+    c[n++] = (type_case){&na_add_bias_type, MAKE(na_add_bias_new("q", 1, &h3, &made)),
+                         "bias:param=q.bias"};
+    c[n++] =
+        (type_case){&na_affine_type, MAKE(na_affine_new("o", 1, &e4, 1, &h3, 1, &made)),
+                    "linear:child=Linear; bias:child=AddBias"};
     c[n++] = (type_case){&na_named_einsum_type,
         MAKE(na_named_einsum_new("a:i, b:i -> c:i", &made)),
         "spec:string=a:i, b:i -> c:i"};
@@ -434,10 +435,10 @@ static int all_types(type_case *c)
     c[n++] = (type_case){&na_rms_standardize_type,
         MAKE(na_rms_standardize_new(NA_NAMES("embedding"), &made)),
         "across:names=embedding; eps:float=1e-06"};
-    c[n++] = (type_case){&na_layer_norm_type,
-        MAKE(na_layer_norm_new("ln", 1, &e4, true, &made)),
-        "across:names=embedding; eps:float=1e-06; use_bias:bool=true; "
-        "scale:param=ln.scale; bias:param=ln.bias"};
+    c[n++] =
+        (type_case){&na_layer_norm_type, MAKE(na_layer_norm_new("ln", 1, &e4, &made)),
+                    "across:names=embedding; eps:float=1e-06; use_bias:bool=true; "
+                    "scale:param=ln.scale; bias:param=ln.bias"};
     c[n++] = (type_case){&na_rms_layer_norm_type,
         MAKE(na_rms_layer_norm_new("rn", 1, &e4, &made)),
         "across:names=embedding; eps:float=1e-06; scale:param=rn.scale"};
@@ -550,14 +551,14 @@ static na_layer *tied_model(void)
 {
     na_param *table = NULL;
     na_dim e = {"embedding", 6}, h = {"hidden", 8};
-    NA_OK_OR_FAIL(na_embedding_table_new("emb", "vocab", 11, 1, &e, NULL, 3, &table));
+    NA_OK_OR_FAIL(na_embedding_table_new("emb", "vocab", 11, 1, &e, 3, &table));
     na_layer *look = NULL, *ln = NULL, *up = NULL, *act = NULL, *down = NULL,
              *mlp = NULL, *res = NULL, *dec = NULL, *m = NULL;
     NA_OK_OR_FAIL(na_embedding_lookup_new(table, "vocab", &look));
-    NA_OK_OR_FAIL(na_layer_norm_new("ln", 1, &e, true, &ln));
-    NA_OK_OR_FAIL(na_linear_new("up", 1, &e, 1, &h, 0, NULL, NULL, 4, &up));
+    NA_OK_OR_FAIL(na_layer_norm_new("ln", 1, &e, &ln));
+    NA_OK_OR_FAIL(na_linear_new("up", 1, &e, 1, &h, 4, &up));
     NA_OK_OR_FAIL(na_elementwise_new(NA_GELU, &act));
-    NA_OK_OR_FAIL(na_linear_new("down", 1, &h, 1, &e, 0, NULL, NULL, 5, &down));
+    NA_OK_OR_FAIL(na_linear_new("down", 1, &h, 1, &e, 5, &down));
     NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(up, act, down), &mlp));
     NA_OK_OR_FAIL(na_residual_new(mlp, &res));
     NA_OK_OR_FAIL(na_embedding_decode_new(table, "vocab", &dec));
@@ -637,7 +638,7 @@ Test(fields, attributes_from_attributes_key_for_field)
                                                .causal = true, .seed = 3}, &m));
     na_field_ref refs[16];
     int n = 0;
-    NA_OK_OR_FAIL(na_layer_attributes(m, refs, 16, &n));
+    NA_OK_OR_FAIL(na_layer_attributes(m, 16, refs, &n));
     cr_assert_eq(n, na_layer_type_field_count(m->type));
     cr_assert_str_eq(refs[0].desc->name, "input_to_query");
     NA_OK_OR_FAIL(na_layer_from_attributes(m->type, n, refs, &copy));
@@ -651,7 +652,7 @@ Test(fields, attributes_from_attributes_key_for_field)
                    "na_layer_key_for_field", "field 'fused' of Attention is a bool");
     /* a leaf: only some attributes given, the rest zero; checks run */
     NA_OK_OR_FAIL(na_apply_causal_mask_new(&(na_causal_mask_options){.window = 2}, &mask));
-    NA_OK_OR_FAIL(na_layer_attributes(mask, refs, 16, &n));
+    NA_OK_OR_FAIL(na_layer_attributes(mask, 16, refs, &n));
     NA_OK_OR_FAIL(na_layer_from_attributes(&na_apply_causal_mask_type, n, refs, &mask2));
     cr_assert(na_layer_equal(mask, mask2, true));
     na_layer_free(mask2);

@@ -15,8 +15,8 @@ static na_layer *tiny_lm(int64_t capacity, int64_t batch)
 {
     na_param *table = NULL;
     na_layer *lookup, *decode, *ln1, *ln2, *lnf, *attn, *up, *act, *down, *b1, *b2, *s1, *s2, *m;
-    NA_OK_OR_FAIL(na_embedding_table_new("embed", "vocab", VOCAB, NA_DIMS({"embedding", EMB}),
-                                         NULL, 1, &table));
+    NA_OK_OR_FAIL(na_embedding_table_new("embed", "vocab", VOCAB,
+                                         NA_DIMS({"embedding", EMB}), 1, &table));
     NA_OK_OR_FAIL(na_embedding_lookup_new(table, "vocab", &lookup));
     NA_OK_OR_FAIL(na_embedding_decode_new(table, "vocab", &decode));
     na_param_release(table);
@@ -27,11 +27,11 @@ static na_layer *tiny_lm(int64_t capacity, int64_t batch)
     na_mha_options o = {.num_heads = 4, .num_kv_heads = 2, .in_features = EMB, .causal = true,
                         .rotary = &rope, .seed = 2, .no_bias = true};
     NA_OK_OR_FAIL(na_mha_new(&o, &attn));
-    NA_OK_OR_FAIL(na_linear_new("up", NA_DIMS({"embedding", EMB}), NA_DIMS({"hidden", 32}), 0,
-                                NULL, NULL, 3, &up));
+    NA_OK_OR_FAIL(na_linear_new("up", NA_DIMS({"embedding", EMB}),
+                                NA_DIMS({"hidden", 32}), 3, &up));
     NA_OK_OR_FAIL(na_elementwise_new(NA_SILU, &act));
-    NA_OK_OR_FAIL(na_linear_new("down", NA_DIMS({"hidden", 32}), NA_DIMS({"embedding", EMB}),
-                                0, NULL, NULL, 4, &down));
+    NA_OK_OR_FAIL(na_linear_new("down", NA_DIMS({"hidden", 32}),
+                                NA_DIMS({"embedding", EMB}), 4, &down));
     NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(ln1, attn), &s1));
     NA_OK_OR_FAIL(na_residual_new(s1, &b1));
     NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(ln2, up, act, down), &s2));

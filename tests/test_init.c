@@ -33,8 +33,12 @@ Test(init, constants)
     double want[] = {0, 1, 2.5};
     for (int i = 0; i < 3; i++) {
         na_array *x = NULL;
-        NA_OK_OR_FAIL(na_init_array(&inits[i], 0, NA_F32, NA_DIMS({"a", 3}), 0, NULL,
-                                    NA_DIMS({"p", 2}), &x));
+        na_init_options o = {.init = &inits[i],
+                             .n_in = 1,
+                             .in = &(na_dim){"a", 3},
+                             .n_parallel = 1,
+                             .parallel = &(na_dim){"p", 2}};
+        NA_OK_OR_FAIL(na_init_array_ex(&o, &x));
         double m, v, lo, hi;
         stats(x, &m, &v, &lo, &hi);
         cr_assert_eq(lo, want[i]);
@@ -48,8 +52,15 @@ Test(init, xavier_uniform_ignores_parallel_axes)
     /* fan_in 100, fan_out 300 (parallel heads:8 not counted): limit sqrt(6/400) */
     na_init xu = na_init_xavier_uniform();
     na_array *x = NULL;
-    NA_OK_OR_FAIL(na_init_array(&xu, 42, NA_F32, NA_DIMS({"embedding", 100}),
-                                NA_DIMS({"projection", 300}), NA_DIMS({"heads", 8}), &x));
+    na_init_options o = {.init = &xu,
+                         .seed = 42,
+                         .n_in = 1,
+                         .in = &(na_dim){"embedding", 100},
+                         .n_out = 1,
+                         .out = &(na_dim){"projection", 300},
+                         .n_parallel = 1,
+                         .parallel = &(na_dim){"heads", 8}};
+    NA_OK_OR_FAIL(na_init_array_ex(&o, &x));
     char buf[128];
     na_shape_str(x, buf, sizeof buf);
     cr_assert_str_eq(buf, "f32[embedding:100, projection:300, heads:8]");
@@ -74,8 +85,16 @@ Test(init, variance_scaling_modes_and_distributions)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         na_array *x = NULL;
-        NA_OK_OR_FAIL(na_init_array(&cases[c].init, 7 + c, NA_F64, NA_DIMS({"i", 64}),
-                                    NA_DIMS({"o", 256}), NA_DIMS({"p", 4}), &x));
+        na_init_options o = {.init = &cases[c].init,
+                             .seed = 7 + c,
+                             .dtype = NA_F64,
+                             .n_in = 1,
+                             .in = &(na_dim){"i", 64},
+                             .n_out = 1,
+                             .out = &(na_dim){"o", 256},
+                             .n_parallel = 1,
+                             .parallel = &(na_dim){"p", 4}};
+        NA_OK_OR_FAIL(na_init_array_ex(&o, &x));
         double m, v, lo, hi;
         stats(x, &m, &v, &lo, &hi);
         cr_assert_float_eq(v, cases[c].var, 0.03 * cases[c].var, "case %zu: var %g", c, v);
@@ -88,19 +107,16 @@ Test(init, seeds_are_deterministic_and_label_dependent)
 {
     na_init xn = na_init_xavier_normal();
     na_array *a = NULL, *b = NULL, *c = NULL;
-    NA_OK_OR_FAIL(na_init_array(&xn, 1, NA_F32, NA_DIMS({"i", 8}), NA_DIMS({"o", 8}), 0,
-                                NULL, &a));
-    NA_OK_OR_FAIL(na_init_array(&xn, 1, NA_F32, NA_DIMS({"i", 8}), NA_DIMS({"o", 8}), 0,
-                                NULL, &b));
-    NA_OK_OR_FAIL(na_init_array(&xn, 2, NA_F32, NA_DIMS({"i", 8}), NA_DIMS({"o", 8}), 0,
-                                NULL, &c));
+    NA_OK_OR_FAIL(na_init_array(&xn, 1, NA_DIMS({"i", 8}), NA_DIMS({"o", 8}), &a));
+    NA_OK_OR_FAIL(na_init_array(&xn, 1, NA_DIMS({"i", 8}), NA_DIMS({"o", 8}), &b));
+    NA_OK_OR_FAIL(na_init_array(&xn, 2, NA_DIMS({"i", 8}), NA_DIMS({"o", 8}), &c));
     cr_assert_eq(ts_max_abs_diff(a, b), 0);
     cr_assert_gt(ts_max_abs_diff(a, c), 0);
     cr_assert_neq(na_init_seed_for(1, "a.weights"), na_init_seed_for(1, "b.weights"));
     cr_assert_eq(na_init_seed_for(1, "a.weights"), na_init_seed_for(1, "a.weights"));
     na_param *p = NULL;
-    NA_OK_OR_FAIL(na_init_param("blk.weights", &xn, 1, NA_F32, NA_DIMS({"i", 8}),
-                                NA_DIMS({"o", 8}), 0, NULL, &p));
+    NA_OK_OR_FAIL(
+        na_init_param("blk.weights", &xn, 1, NA_DIMS({"i", 8}), NA_DIMS({"o", 8}), &p));
     cr_assert_str_eq(p->label, "blk.weights");
     cr_assert_gt(ts_max_abs_diff(a, p->value), 0);
     na_param_release(p);
@@ -112,17 +128,19 @@ Test(init, seeds_are_deterministic_and_label_dependent)
 Test(init, errors_and_describe)
 {
     na_array *x = NULL;
-    NA_EXPECT_FAIL(na_init_array(NULL, 0, NA_F32, NA_DIMS({"a", 2}), NA_DIMS({"a", 3}), 0,
-                                 NULL, &x),
+    NA_EXPECT_FAIL(na_init_array(NULL, 0, NA_DIMS({"a", 2}), NA_DIMS({"a", 3}), &x),
                    NA_ERR_AXIS, "'a'", "twice");
-    NA_EXPECT_FAIL(na_init_array(NULL, 0, NA_I32, NA_DIMS({"a", 2}), 0, NULL, 0, NULL, &x),
-                   NA_ERR_DTYPE, "i32");
+    NA_EXPECT_FAIL(
+        na_init_array_ex(
+            &(na_init_options){.dtype = NA_I32, .n_in = 1, .in = &(na_dim){"a", 2}}, &x),
+        NA_ERR_DTYPE, "i32");
+    NA_EXPECT_FAIL(na_init_array_ex(NULL, &x), NA_ERR_ARGUMENT, "na_init_array",
+                   "opt is NULL");
     na_init bad = na_init_variance_scaling(0, NA_FAN_IN, NA_DIST_NORMAL);
-    NA_EXPECT_FAIL(na_init_array(&bad, 0, NA_F32, NA_DIMS({"a", 2}), 0, NULL, 0, NULL, &x),
+    NA_EXPECT_FAIL(na_init_array(&bad, 0, NA_DIMS({"a", 2}), 0, NULL, &x),
                    NA_ERR_ARGUMENT, "scale");
     na_param *p = NULL;
-    NA_EXPECT_FAIL(na_init_param("w", NULL, 0, NA_F32, NA_DIMS({"a", -1}), 0, NULL, 0,
-                                 NULL, &p),
+    NA_EXPECT_FAIL(na_init_param("w", NULL, 0, NA_DIMS({"a", -1}), 0, NULL, &p),
                    NA_ERR_SHAPE, "'a'", "'w'");
     cr_assert_null(x);
     cr_assert_null(p);

@@ -52,8 +52,15 @@ static void expect_printed_has(const na_layer *l, const char *want)
 Test(linear, penzai_parallel_and_broadcast)
 {
     na_layer *lin = NULL;
-    NA_OK_OR_FAIL(na_linear_new("lin", NA_DIMS({"foo", 3}), NA_DIMS({"bar", 5}),
-                                NA_DIMS({"baz", 7}, {"qux", 11}), NULL, 1, &lin));
+    na_linear_options o = {.name = "lin",
+                           .n_in = 1,
+                           .in = &(na_dim){"foo", 3},
+                           .n_out = 1,
+                           .out = &(na_dim){"bar", 5},
+                           .n_parallel = 2,
+                           .parallel = (na_dim[]){{"baz", 7}, {"qux", 11}},
+                           .seed = 1};
+    NA_OK_OR_FAIL(na_linear_new_ex(&o, &lin));
     na_param *w = na_linear_weights(lin);
     cr_assert_str_eq(w->label, "lin.weights");
     expect_shape(w->value, "f32[foo:3, bar:5, baz:7, qux:11]");
@@ -86,8 +93,7 @@ Test(linear, penzai_parallel_and_broadcast)
 Test(linear, in_place_renames_output)
 {
     na_layer *lin = NULL;
-    NA_OK_OR_FAIL(na_linear_new("p", NA_DIMS({"foo", 3}), NA_DIMS({"foo", 5}), 0, NULL,
-                                NULL, 3, &lin));
+    NA_OK_OR_FAIL(na_linear_new("p", NA_DIMS({"foo", 3}), NA_DIMS({"foo", 5}), 3, &lin));
     na_param *w = na_linear_weights(lin);
     expect_shape(w->value, "f32[foo:3, foo_out:5]");
     na_array *x = ts_random(NA_F32, NA_DIMS({"batch", 1}, {"foo", 3}), 4);
@@ -108,8 +114,15 @@ Test(linear, in_place_renames_output)
 Test(linear, wrong_input_names)
 {
     na_layer *lin = NULL;
-    NA_OK_OR_FAIL(na_linear_new("up", NA_DIMS({"foo", 3}), NA_DIMS({"bar", 5}),
-                                NA_DIMS({"baz", 7}), NULL, 1, &lin));
+    na_linear_options o = {.name = "up",
+                           .n_in = 1,
+                           .in = &(na_dim){"foo", 3},
+                           .n_out = 1,
+                           .out = &(na_dim){"bar", 5},
+                           .n_parallel = 1,
+                           .parallel = &(na_dim){"baz", 7},
+                           .seed = 1};
+    NA_OK_OR_FAIL(na_linear_new_ex(&o, &lin));
     na_array *x = NULL, *y = NULL;
     NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"batch", 1}, {"baz", 7}), &x));
     NA_EXPECT_FAIL(na_layer_call_array(lin, x, NULL, &y), NA_ERR_AXIS, "Linear",
@@ -133,14 +146,26 @@ Test(linear, wrong_input_names)
 Test(linear, bad_config)
 {
     na_layer *lin = NULL;
-    NA_EXPECT_FAIL(na_linear_new("a", NA_DIMS({"foo", 3}), NA_DIMS({"bar", 5}),
-                                 NA_DIMS({"foo", 3}), NULL, 1, &lin),
-                   NA_ERR_AXIS, "'foo'");
+    na_linear_options o = {.name = "a",
+                           .n_in = 1,
+                           .in = &(na_dim){"foo", 3},
+                           .n_out = 1,
+                           .out = &(na_dim){"bar", 5},
+                           .n_parallel = 1,
+                           .parallel = &(na_dim){"foo", 3},
+                           .seed = 1};
+    NA_EXPECT_FAIL(na_linear_new_ex(&o, &lin), NA_ERR_AXIS, "'foo'");
+    na_init zeros = na_init_zeros();
+    o.n_parallel = 0;
+    o.bias_init = &zeros;
+    NA_EXPECT_FAIL(na_linear_new_ex(&o, &lin), NA_ERR_ARGUMENT, "na_linear_new",
+                   "has no bias");
+    NA_EXPECT_FAIL(na_linear_new_ex(NULL, &lin), NA_ERR_ARGUMENT, "na_linear_new",
+                   "opt is NULL");
     NA_EXPECT_FAIL(na_linear_new("a", NA_DIMS({"foo", 3}, {"foo_out", 2}),
-                                 NA_DIMS({"foo", 5}), 0, NULL, NULL, 1, &lin),
+                                 NA_DIMS({"foo", 5}), 1, &lin),
                    NA_ERR_AXIS, "foo_out");
-    NA_EXPECT_FAIL(na_linear_new(NULL, NA_DIMS({"foo", 3}), NA_DIMS({"bar", 5}), 0, NULL,
-                                 NULL, 1, &lin),
+    NA_EXPECT_FAIL(na_linear_new(NULL, NA_DIMS({"foo", 3}), NA_DIMS({"bar", 5}), 1, &lin),
                    NA_ERR_ARGUMENT, "name");
     cr_assert_null(lin);
 }
@@ -164,7 +189,9 @@ Test(linear, from_param_and_no_input_axes)
 
     /* No input axes: a per-element scale over parallel axes. */
     na_init two = na_init_constant(2.0);
-    NA_OK_OR_FAIL(na_linear_new("s", 0, NULL, 0, NULL, NA_DIMS({"e", 4}), &two, 0, &lin));
+    na_linear_options o = {
+        .name = "s", .n_parallel = 1, .parallel = &(na_dim){"e", 4}, .init = &two};
+    NA_OK_OR_FAIL(na_linear_new_ex(&o, &lin));
     x = ts_random(NA_F32, NA_DIMS({"t", 3}, {"e", 4}), 7);
     y = call(lin, x);
     expect_shape(y, "f32[t:3, e:4]");
@@ -177,11 +204,39 @@ Test(linear, from_param_and_no_input_axes)
 
 /* ---- AddBias and Affine -------------------------------------------------- */
 
+Test(affine, options_parallel_and_initializers)
+{
+    /* bias over output and parallel axes; bias_init and init honoured */
+    na_init half = na_init_constant(0.5), two = na_init_constant(2.0);
+    na_linear_options o = {.name = "a",
+                           .n_in = 1,
+                           .in = &(na_dim){"e", 4},
+                           .n_out = 1,
+                           .out = &(na_dim){"h", 3},
+                           .n_parallel = 1,
+                           .parallel = &(na_dim){"heads", 2},
+                           .init = &two,
+                           .bias_init = &half};
+    na_layer *aff = NULL;
+    NA_OK_OR_FAIL(na_affine_new_ex(&o, &aff));
+    na_param *b = na_layer_param(na_layer_child(aff, 1), 0);
+    expect_shape(b->value, "f32[h:3, heads:2]");
+    cr_assert_eq(at(b->value, NA_NAMES("h", "heads"), IDX(2, 1)), 0.5);
+    na_array *x = ts_random(NA_F32, NA_DIMS({"e", 4}), 3);
+    na_array *y = call(aff, x);
+    double sum = 0;
+    for (int64_t e = 0; e < 4; e++)
+        sum += at(x, NA_NAMES("e"), IDX(e));
+    cr_assert_float_eq(at(y, NA_NAMES("h", "heads"), IDX(1, 0)), 2 * sum + 0.5, 1e-5);
+    TS_FREE(x, y);
+    na_layer_free(aff);
+}
+
 Test(affine, linear_plus_bias)
 {
     na_layer *aff = NULL;
     NA_OK_OR_FAIL(na_affine_new("proj", NA_DIMS({"embedding", 4}), NA_DIMS({"hidden", 3}),
-                                0, NULL, NULL, 9, &aff));
+                                9, &aff));
     cr_assert_eq(na_layer_child_count(aff), 2);
     cr_assert_str_eq(na_layer_child_name(aff, 0), "linear");
     na_layer *lin = na_layer_child(aff, 0), *bias = na_layer_child(aff, 1);

@@ -60,17 +60,17 @@ static na_layer *tied_model(void)
 {
     na_param *table = NULL;
     NA_OK_OR_FAIL(na_embedding_table_new("embed", "vocab", 11, 1,
-                                         &(na_dim){"embedding", 8}, NULL, 1, &table));
+                                         &(na_dim){"embedding", 8}, 1, &table));
     na_layer *look = NULL, *norm = NULL, *up = NULL, *act = NULL, *down = NULL,
              *mlp = NULL, *res = NULL, *dec = NULL, *model = NULL, *cap = NULL;
     NA_OK_OR_FAIL(na_embedding_lookup_new(table, "vocab", &look));
     NA_OK_OR_FAIL(na_rms_layer_norm_new("norm", 1, &(na_dim){"embedding", 8}, &norm));
     NA_OK_OR_FAIL(na_norm_set_eps(norm, 1e-5));
     NA_OK_OR_FAIL(na_linear_new("up", 1, &(na_dim){"embedding", 8}, 1,
-                                &(na_dim){"hidden", 16}, 0, NULL, NULL, 2, &up));
+                                &(na_dim){"hidden", 16}, 2, &up));
     NA_OK_OR_FAIL(na_elementwise_new(NA_GELU_TANH, &act));
     NA_OK_OR_FAIL(na_affine_new("down", 1, &(na_dim){"hidden", 16}, 1,
-                                &(na_dim){"embedding", 8}, 0, NULL, NULL, 3, &down));
+                                &(na_dim){"embedding", 8}, 3, &down));
     NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(norm, up, act, down), &mlp));
     NA_OK_OR_FAIL(na_residual_new(mlp, &res));
     NA_OK_OR_FAIL(na_embedding_decode_new(table, "vocab", &dec));
@@ -135,23 +135,29 @@ static na_layer *zoo(void)
     na_layer *l[40] = {0};
     int n = 0;
     na_param *table = NULL;
-    NA_OK_OR_FAIL(na_embedding_table_new("t", "vocab", 5, 1, &(na_dim){"embedding", 4},
-                                         NULL, 1, &table));
+    NA_OK_OR_FAIL(
+        na_embedding_table_new("t", "vocab", 5, 1, &(na_dim){"embedding", 4}, 1, &table));
     NA_OK_OR_FAIL(na_embedding_lookup_new(table, "vocab", &l[n++]));
     NA_OK_OR_FAIL(na_embedding_decode_new(table, "vocab", &l[n++]));
     na_param_release(table);
-    NA_OK_OR_FAIL(na_linear_new("lin", 1, &(na_dim){"embedding", 4}, 1,
-                                &(na_dim){"out", 3}, 1, &(na_dim){"heads", 2}, NULL, 1,
-                                &l[n++]));
-    NA_OK_OR_FAIL(na_add_bias_new("b", 1, &(na_dim){"out", 3}, NULL, 1, &l[n++]));
-    NA_OK_OR_FAIL(na_affine_new("aff", 1, &(na_dim){"out", 3}, 1, &(na_dim){"o2", 2}, 0,
-                                NULL, NULL, 2, &l[n++]));
+    na_linear_options lo = {.name = "lin",
+                            .n_in = 1,
+                            .in = &(na_dim){"embedding", 4},
+                            .n_out = 1,
+                            .out = &(na_dim){"out", 3},
+                            .n_parallel = 1,
+                            .parallel = &(na_dim){"heads", 2},
+                            .seed = 1};
+    NA_OK_OR_FAIL(na_linear_new_ex(&lo, &l[n++]));
+    NA_OK_OR_FAIL(na_add_bias_new("b", 1, &(na_dim){"out", 3}, &l[n++]));
+    NA_OK_OR_FAIL(
+        na_affine_new("aff", 1, &(na_dim){"out", 3}, 1, &(na_dim){"o2", 2}, 2, &l[n++]));
     NA_OK_OR_FAIL(na_named_einsum_new("a:i b:j, b:j -> a:i", &l[n++]));
     NA_OK_OR_FAIL(na_rename_axes_new(NA_NAMES("a"), NA_NAMES("z"), &l[n++]));
     NA_OK_OR_FAIL(na_constant_rescale_new(0.0, &l[n++]));
     NA_OK_OR_FAIL(na_standardize_new(NA_NAMES("embedding"), &l[n++]));
     NA_OK_OR_FAIL(na_rms_standardize_new(NA_NAMES("embedding"), &l[n++]));
-    NA_OK_OR_FAIL(na_layer_norm_new("ln", 1, &(na_dim){"embedding", 4}, true, &l[n++]));
+    NA_OK_OR_FAIL(na_layer_norm_new("ln", 1, &(na_dim){"embedding", 4}, &l[n++]));
     NA_OK_OR_FAIL(na_rms_layer_norm_new("rms", 1, &(na_dim){"embedding", 4}, &l[n++]));
     NA_OK_OR_FAIL(na_softmax_layer_new(NA_NAMES("kv_seq"), &l[n++]));
     NA_OK_OR_FAIL(na_elementwise_new(NA_SILU, &l[n++]));
@@ -308,8 +314,8 @@ static void save_with_json(const na_layer *model, const char *json)
 Test(model_file, broken_files_give_clear_errors)
 {
     na_layer *lin = NULL, *back = NULL;
-    NA_OK_OR_FAIL(na_linear_new("lin", 1, &(na_dim){"a", 2}, 1, &(na_dim){"b", 3}, 0, NULL,
-                                NULL, 1, &lin));
+    NA_OK_OR_FAIL(
+        na_linear_new("lin", 1, &(na_dim){"a", 2}, 1, &(na_dim){"b", 3}, 1, &lin));
     char *json = NULL;
     NA_OK_OR_FAIL(na_model_architecture_json(lin, &json));
 

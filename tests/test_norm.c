@@ -99,7 +99,7 @@ Test(norm, layer_norm_with_scale_and_bias)
 {
     na_array *x = input();
     na_layer *ln = NULL;
-    NA_OK_OR_FAIL(na_layer_norm_new("ln", NA_DIMS({"embedding", E}), true, &ln));
+    NA_OK_OR_FAIL(na_layer_norm_new("ln", NA_DIMS({"embedding", E}), &ln));
     cr_assert_eq(na_layer_param_count(ln), 2);
     na_param *g = na_layer_param(ln, 0), *b = na_layer_param(ln, 1);
     cr_assert_str_eq(g->label, "ln.scale");
@@ -170,7 +170,11 @@ Test(norm, jointly_over_two_axes)
 Test(norm, errors)
 {
     na_layer *ln = NULL;
-    NA_OK_OR_FAIL(na_layer_norm_new("ln", NA_DIMS({"embedding", E}), false, &ln));
+    na_norm_options o = {.name = "ln",
+                         .n_across = 1,
+                         .across = &(na_dim){"embedding", E},
+                         .no_bias = true};
+    NA_OK_OR_FAIL(na_layer_norm_new_ex(&o, &ln));
     cr_assert_eq(na_layer_param_count(ln), 1);
     na_array *x = NULL, *y = NULL;
     NA_OK_OR_FAIL(na_zeros(NA_F32, NA_DIMS({"seq", 2}, {"features", E}), &x));
@@ -189,4 +193,36 @@ Test(norm, errors)
     NA_EXPECT_FAIL(na_standardize_new(NULL, &bad), NA_ERR_ARGUMENT, "axis");
     NA_EXPECT_FAIL(na_standardize_new(NA_NAMES("a", "a"), &bad), NA_ERR_AXIS, "twice");
     NA_EXPECT_FAIL(na_norm_set_eps(NULL, 1), NA_ERR_ARGUMENT, "not a Standardize");
+}
+
+Test(norm, options_eps_zero_and_errors)
+{
+    /* eps 0 is expressible (custom_eps), and is what the layer computes with */
+    na_norm_options o = {.name = "rn",
+                         .n_across = 1,
+                         .across = &(na_dim){"embedding", E},
+                         .custom_eps = true,
+                         .eps = 0};
+    na_layer *rn = NULL, *ln = NULL;
+    NA_OK_OR_FAIL(na_rms_layer_norm_new_ex(&o, &rn));
+    cr_assert_eq(na_norm_eps(rn), 0.0);
+    o.custom_eps = false;
+    o.name = "ln";
+    NA_OK_OR_FAIL(na_layer_norm_new_ex(&o, &ln));
+    cr_assert_eq(na_norm_eps(ln), NA_NORM_DEFAULT_EPS);
+    cr_assert_eq(na_layer_param_count(ln), 2);
+    na_layer_free(rn);
+    na_layer_free(ln);
+    rn = NULL;
+    o.no_bias = true;
+    NA_EXPECT_FAIL(na_rms_layer_norm_new_ex(&o, &rn), NA_ERR_ARGUMENT,
+                   "na_rms_layer_norm_new", "no bias");
+    o.no_bias = false;
+    o.custom_eps = true;
+    o.eps = -1;
+    NA_EXPECT_FAIL(na_layer_norm_new_ex(&o, &ln), NA_ERR_ARGUMENT, "na_layer_norm_new",
+                   "eps -1");
+    NA_EXPECT_FAIL(na_layer_norm_new_ex(NULL, &ln), NA_ERR_ARGUMENT, "opt is NULL");
+    cr_assert_null(rn);
+    cr_assert_null(ln);
 }

@@ -286,20 +286,19 @@ Test(print, errors)
 static na_layer *real_model(void)
 {
     na_param *table = NULL;
-    NA_OK_OR_FAIL(na_embedding_table_new("embed", "vocab", 8, 1, &(na_dim){"embedding", 4},
-                                         NULL, 1, &table));
+    NA_OK_OR_FAIL(na_embedding_table_new("embed", "vocab", 8, 1,
+                                         &(na_dim){"embedding", 4}, 1, &table));
     na_layer *lookup = NULL, *decode = NULL, *norm = NULL, *up = NULL, *soft = NULL,
              *down = NULL, *group = NULL, *res = NULL, *m = NULL;
     NA_OK_OR_FAIL(na_embedding_lookup_new(table, "vocab", &lookup));
     NA_OK_OR_FAIL(na_embedding_decode_new(table, "vocab", &decode));
     na_param_release(table);
-    NA_OK_OR_FAIL(na_layer_norm_new("block_0/norm", 1, &(na_dim){"embedding", 4}, true,
-                                    &norm));
+    NA_OK_OR_FAIL(na_layer_norm_new("block_0/norm", 1, &(na_dim){"embedding", 4}, &norm));
     NA_OK_OR_FAIL(na_linear_new("block_0/up", 1, &(na_dim){"embedding", 4}, 1,
-                                &(na_dim){"hidden", 6}, 0, NULL, NULL, 2, &up));
+                                &(na_dim){"hidden", 6}, 2, &up));
     NA_OK_OR_FAIL(na_softmax_layer_new(NA_NAMES("hidden"), &soft));
     NA_OK_OR_FAIL(na_linear_new("block_0/down", 1, &(na_dim){"hidden", 6}, 1,
-                                &(na_dim){"embedding", 4}, 0, NULL, NULL, 3, &down));
+                                &(na_dim){"embedding", 4}, 3, &down));
     NA_OK_OR_FAIL(na_named_group_new("block_0", NA_LAYERS(norm, up, soft, down), &group));
     NA_OK_OR_FAIL(na_residual_new(group, &res));
     NA_OK_OR_FAIL(na_sequential_new(NA_LAYERS(lookup, res, decode), &m));
@@ -374,7 +373,7 @@ static na_status linear_to_affine(na_layer *target, const char *path, void *ctx,
              w->label);
     const na_array *x = w->value;
     return na_affine_new(name, 1, &(na_dim){x->name[0], x->shape[0]}, 1,
-                         &(na_dim){x->name[1], x->shape[1]}, 0, NULL, NULL, 9, out);
+                         &(na_dim){x->name[1], x->shape[1]}, 9, out);
 }
 
 static na_status make_rescale(na_layer *target, const char *path, void *ctx,
@@ -540,9 +539,8 @@ Test(print_layers, depth_limit_golden)
 Test(print_layers, tied_embedding_counted_once)
 {
     na_param *table = NULL;
-    NA_OK_OR_FAIL(na_embedding_table_new("tok", "vocab", 10,
-                                         NA_DIMS({"heads", 2}, {"projection", 3}), NULL, 1,
-                                         &table));
+    NA_OK_OR_FAIL(na_embedding_table_new(
+        "tok", "vocab", 10, NA_DIMS({"heads", 2}, {"projection", 3}), 1, &table));
     na_layer *lookup = NULL, *decode = NULL, *m = NULL;
     NA_OK_OR_FAIL(na_embedding_lookup_new(table, "vocab", &lookup));
     NA_OK_OR_FAIL(na_embedding_decode_new(table, "vocab", &decode));

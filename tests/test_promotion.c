@@ -112,9 +112,8 @@ Test(promotion, contraction_and_einsum_promote_to_the_common_float)
 Test(promotion, layers_with_f32_params_on_f64_input_compute_in_f64)
 {
     na_layer *lin = NULL, *ln = NULL;
-    NA_OK_OR_FAIL(na_linear_new("lin", NA_DIMS({"e", 6}), NA_DIMS({"h", 4}), 0, NULL, NULL, 3,
-                                &lin));
-    NA_OK_OR_FAIL(na_layer_norm_new("ln", NA_DIMS({"h", 4}), true, &ln));
+    NA_OK_OR_FAIL(na_linear_new("lin", NA_DIMS({"e", 6}), NA_DIMS({"h", 4}), 3, &lin));
+    NA_OK_OR_FAIL(na_layer_norm_new("ln", NA_DIMS({"h", 4}), &ln));
     const na_array *w = na_linear_weights(lin)->value;
     cr_assert_eq(w->dtype, NA_F32);
     na_array *x = ts_random(NA_F64, NA_DIMS({"b", 3}, {"e", 6}), 4), *h = NULL, *y = NULL;
@@ -165,7 +164,7 @@ Test(promotion, strict_option_errors_on_mixed_dtypes)
     NA_EXPECT_FAIL(na_einsum("k:i, k:i ->", 2, (const na_array *[]){a, b}, &out), NA_ERR_DTYPE,
                    "na_einsum: mixed dtypes");
     na_layer *lin = NULL;
-    NA_OK_OR_FAIL(na_linear_new("lin", NA_DIMS({"k", 2}), NA_DIMS({"h", 3}), 0, NULL, NULL, 3, &lin));
+    NA_OK_OR_FAIL(na_linear_new("lin", NA_DIMS({"k", 2}), NA_DIMS({"h", 3}), 3, &lin));
     NA_EXPECT_FAIL(na_layer_call_array(lin, b, NULL, &out), NA_ERR_DTYPE, "mixed dtypes",
                    "strict");
     NA_OK_OR_FAIL(na_add(f, f, &same)); /* one dtype is fine */

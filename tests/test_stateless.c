@@ -92,8 +92,8 @@ Test(stateless, kv_cache_step_returns_the_new_cache_and_leaves_the_layer)
 Test(stateless, temporary_parameters_and_errors)
 {
     na_layer *lin = NULL;
-    NA_OK_OR_FAIL(na_linear_new("lin", 1, &(na_dim){"a", 3}, 1, &(na_dim){"b", 2}, 0, NULL,
-                                NULL, 1, &lin));
+    NA_OK_OR_FAIL(
+        na_linear_new("lin", 1, &(na_dim){"a", 3}, 1, &(na_dim){"b", 2}, 1, &lin));
     na_array *x = ts_random(NA_F32, NA_DIMS({"a", 3}), 4);
     /* weights given in another axis order: ones {b, a} -> y = sum(x) */
     na_array *ones = NULL;

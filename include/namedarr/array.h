@@ -187,9 +187,9 @@ na_status na_copy(const na_array *x, na_array **out);
 /* A contiguous array with the same dims: `x` itself (new ref) if already
  * contiguous, else a copy. */
 na_status na_contiguous(const na_array *x, na_array **out);
-/* Copy elements into `dst` (row-major over x's dim order), converting to
- * `dtype`. `dst` holds na_size(x) elements. */
-na_status na_copy_to(const na_array *x, na_dtype dtype, void *dst);
+/* Copy elements into the caller's buffer `out` (row-major over x's dim
+ * order), converting to `dtype`. `out` holds na_size(x) elements. */
+na_status na_copy_to(const na_array *x, na_dtype dtype, void *out);
 /* Reshape the positional axes of an array with no named axes (view if
  * possible, else copy). */
 na_status na_reshape(const na_array *x, int ndim, const int64_t *sizes,
@@ -352,10 +352,11 @@ na_status na_concatenate(int n, const na_array *const *xs, const char *name,
 /* Stack n arrays of the same named shape along a new axis `name`. */
 na_status na_stack(int n, const na_array *const *xs, const char *name,
                    na_array **out);
-/* Split along a named axis into views; *outs gets a malloc'ed array of
- * *n pointers (free each with na_array_free, then free(*outs)). */
+/* Split along a named axis into views. Two results, last: *n and *out, a
+ * malloc'ed array of *n pointers (free each with na_array_free, then
+ * free(*out)). */
 na_status na_unstack(const na_array *x, const char *name, int *n,
-                     na_array ***outs);
+                     na_array ***out);
 
 /* ---- random (counter-based: same numbers for a seed on every machine
  * and thread count; element i of a fresh contiguous array uses counter i) */

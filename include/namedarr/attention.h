@@ -401,9 +401,9 @@ na_status na_kv_cache_from_attention(na_layer *attention, const na_kv_cache_opti
 
 /* Convert every Attention in the tree at *root (the root included) into
  * its caching form; labels are "<path>.cache_keys" etc. (opt->label is
- * used for an Attention at the root). Returns how many in *converted. */
+ * used for an Attention at the root). How many: *out (may be NULL). */
 na_status na_attention_to_kv_cache(na_layer **root, const na_kv_cache_options *opt,
-                                   int *converted);
+                                   int *out);
 
 /* Forget every cached token (end index 0, positions -1). */
 na_status na_kv_cache_reset(na_layer *layer);
@@ -415,10 +415,10 @@ int64_t na_kv_cache_length(const na_layer *layer);    /* tokens cached   */
 /* The positions the next n tokens get when no positions are given:
  * {batch, seq:n} (or {seq:n} before anything is cached), i32. */
 na_status na_kv_cache_next_positions(const na_layer *layer, int64_t n, na_array **out);
-/* The same for every KVCachingAttention in a tree (*count: how many,
+/* The same for every KVCachingAttention in a tree (*out: how many,
  * may be NULL). Rewind checks every cache before changing any. */
-na_status na_tree_kv_cache_reset(na_layer *root, int *count);
-na_status na_tree_kv_cache_rewind(na_layer *root, int64_t length, int *count);
+na_status na_tree_kv_cache_reset(na_layer *root, int *out);
+na_status na_tree_kv_cache_rewind(na_layer *root, int64_t length, int *out);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

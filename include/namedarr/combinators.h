@@ -55,11 +55,11 @@ const char *na_named_group_name(const na_layer *layer);
 
 /* Edit a Sequential or NamedGroup in place. append/insert take ownership of
  * `child` (freed on failure). insert puts it at `index` (0..count). remove
- * takes child `index` out: it is handed to *removed if `removed` is not
- * NULL, else freed. */
+ * takes child `index` out: it is handed to *out if `out` is not NULL,
+ * else freed. */
 na_status na_sequential_append(na_layer *seq, na_layer *child);
 na_status na_sequential_insert(na_layer *seq, int index, na_layer *child);
-na_status na_sequential_remove(na_layer *seq, int index, na_layer **removed);
+na_status na_sequential_remove(na_layer *seq, int index, na_layer **out);
 /* True for Sequential and NamedGroup (the list-shaped combinators). */
 bool na_is_sequential(const na_layer *layer);
 

@@ -126,8 +126,8 @@ na_status na_layer_field_set_array(na_layer *layer, const char *name,
  * key_for_field(name): the key under which a child field appears in tree
  *   paths (na_tree_get, selections) -> na_layer_key_for_field: the child's
  *   name ("input_to_query"; a type's child_name hook may rename it). */
-na_status na_layer_attributes(const na_layer *layer, na_field_ref *out, int cap,
-                              int *count);
+na_status na_layer_attributes(const na_layer *layer, int cap, na_field_ref *out,
+                              int *count); /* results, last: out[0..cap), *count */
 na_status na_layer_from_attributes(const na_layer_type *type, int n,
                                    const na_field_ref *attrs, na_layer **out);
 na_status na_layer_key_for_field(const na_layer *layer, const char *name,

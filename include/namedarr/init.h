@@ -9,9 +9,15 @@
  *   // weights {embedding:512, heads:8, projection:64}, fan_in 512, fan_out 64
  *   na_init init = na_init_xavier_uniform();
  *   na_array *w = NULL;
- *   na_init_array(&init, 42, NA_F32,
- *                 NA_DIMS({"embedding", 512}), NA_DIMS({"projection", 64}),
- *                 NA_DIMS({"heads", 8}), &w);         // dims: in, out, parallel
+ *   na_init_options o = {.init = &init, .seed = 42,
+ *                        .n_in = 1, .in = (na_dim[]){{"embedding", 512}},
+ *                        .n_out = 1, .out = (na_dim[]){{"projection", 64}},
+ *                        .n_parallel = 1, .parallel = (na_dim[]){{"heads", 8}}};
+ *   na_init_array_ex(&o, &w);                  // dtype 0 is f32
+ *
+ *   // without parallel axes, f32:
+ *   na_init_array(&init, 42, NA_DIMS({"embedding", 512}),
+ *                 NA_DIMS({"projection", 64}), &w);
  *
  * Random numbers come from the counter-based generator (na_random_*): a
  * seed gives the same array on every machine and thread count. Layers
@@ -73,21 +79,34 @@ na_init na_init_he_normal(void);
 na_init na_init_variance_scaling(double scale, na_fan_mode mode,
                                  na_init_distribution distribution);
 
+/* Options of na_init_array_ex and na_init_param_ex (zeroed = default). */
+typedef struct na_init_options {
+    const na_init *init;          /* NULL: xavier uniform                    */
+    uint64_t seed;
+    na_dtype dtype;               /* NA_F32 (0) or NA_F64                    */
+    int n_in;                     /* input axes (fan in)                     */
+    const na_dim *in;
+    int n_out;                    /* output axes (fan out)                   */
+    const na_dim *out;
+    int n_parallel;               /* parallel axes (no fan); 0: none         */
+    const na_dim *parallel;
+} na_init_options;
+
 /* A new array with dims in, out, parallel (in that order; names must be
- * distinct), filled by `init` from `seed`. dtype f32 or f64. NULL `init`
- * means xavier uniform. Errors: a repeated name, a negative size, a
- * non-positive scale, a dtype other than f32/f64. */
-na_status na_init_array(const na_init *init, uint64_t seed, na_dtype dtype,
-                        int n_in, const na_dim *in, int n_out, const na_dim *out,
-                        int n_parallel, const na_dim *parallel,
-                        na_array **result);
+ * distinct), filled by `init` from `seed`. Errors: a repeated name, a
+ * negative size, a non-positive scale, a dtype other than f32/f64.
+ * na_init_array: f32, no parallel axes; NULL `init` means xavier uniform. */
+na_status na_init_array(const na_init *init, uint64_t seed, int n_in, const na_dim *in,
+                        int n_out, const na_dim *out_dims, na_array **out);
+na_status na_init_array_ex(const na_init_options *opt, na_array **out);
 
 /* The same, wrapped in a new NA_PARAM labelled `label`, drawn from
  * na_init_seed_for(seed, label). */
 na_status na_init_param(const char *label, const na_init *init, uint64_t seed,
-                        na_dtype dtype, int n_in, const na_dim *in, int n_out,
-                        const na_dim *out, int n_parallel, const na_dim *parallel,
-                        na_param **result);
+                        int n_in, const na_dim *in, int n_out, const na_dim *out_dims,
+                        na_param **out);
+na_status na_init_param_ex(const char *label, const na_init_options *opt,
+                           na_param **out);
 
 /* The seed for parameter `label` under base seed `seed` (a hash of both). */
 uint64_t na_init_seed_for(uint64_t seed, const char *label);

@@ -185,8 +185,9 @@ na_status na_hf_read_config(const char *dir, na_hf_info *out);
  * shards of model.safetensors.index.json; f32, f16 and bf16 tensors (kept
  * as f32). Strict: a missing tensor, an unused tensor, a shape that
  * disagrees with the config, an unsupported architecture or config value
- * is an error naming it, and no model is returned. info may be NULL. */
-na_status na_hf_load(const char *dir, na_layer **model, na_hf_info *info);
+ * is an error naming it, and no model is returned. Two results, last: the
+ * model in *out and the config in *info (info may be NULL). */
+na_status na_hf_load(const char *dir, na_layer **out, na_hf_info *info);
 
 /* Write `model` (built for `info->arch` from info's config) as a Hugging
  * Face directory: config.json and model.safetensors (f32), with the

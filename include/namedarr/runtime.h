@@ -51,7 +51,7 @@ typedef struct na_runtime_info {
 } na_runtime_info;
 
 /* Select kernels (done on first use anyway) and report. */
-na_status na_get_runtime_info(na_runtime_info *info);
+na_status na_get_runtime_info(na_runtime_info *out);
 
 /* Force the BLIS configuration `config` (one of the candidates reported by
  * na_get_runtime_info) for every later product; NULL or "auto" restores the

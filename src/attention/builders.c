@@ -76,13 +76,24 @@ static na_status projection(const plan *p, int part, int n_in, const na_dim *in,
     char label[256];
     snprintf(label, sizeof label, "%s/%s", p->name, part_names[part]);
     na_layer *lin = NULL, *bias = NULL;
-    na_status st = na_linear_new(label, n_in, in, n_out, out, 0, NULL, &p->kernel[part],
-                                 p->seed, &lin);
+    na_linear_options lo = {.name = label,
+                            .n_in = n_in,
+                            .in = in,
+                            .n_out = n_out,
+                            .out = out,
+                            .init = &p->kernel[part],
+                            .seed = p->seed};
+    na_status st = na_linear_new_ex(&lo, &lin);
     if (st != NA_OK || !p->use_bias) {
         *l = lin;
         return st;
     }
-    st = na_add_bias_new(label, n_out, out, &p->bias[part], p->seed, &bias);
+    na_add_bias_options bo = {.name = label,
+                              .n_biased = n_out,
+                              .biased = out,
+                              .init = &p->bias[part],
+                              .seed = p->seed};
+    st = na_add_bias_new_ex(&bo, &bias);
     if (st != NA_OK) {
         na_layer_free(lin);
         return st;
@@ -130,8 +141,11 @@ static na_status input_path(const plan *p, int part, int64_t features, bool norm
     if (st == NA_OK && ++n && norm) {
         char label[256];
         snprintf(label, sizeof label, "%s/%s_norm", p->name, part_names[part]);
-        st = na_layer_norm_new(label, NA_DIMS({"projection", p->head_dim}), false,
-                               &list[2]);
+        na_norm_options no = {.name = label,
+                              .n_across = 1,
+                              .across = &(na_dim){"projection", p->head_dim},
+                              .no_bias = true}; /* Flax: LayerNorm(use_bias=False) */
+        st = na_layer_norm_new_ex(&no, &list[2]);
         if (st == NA_OK)
             n++;
     }
@@ -460,18 +474,24 @@ na_status na_mha_init_cache(na_layer **attention, int64_t batch, int64_t max_len
     const char *who = "na_mha_init_cache";
     if (!attention || !*attention)
         return na__fail(NA_ERR_ARGUMENT, "%s: attention is NULL", who);
-    if (!na_layer_is(*attention, &na_attention_type) || batch <= 0 || max_length <= 0) {
-        na_status st = na__fail(NA_ERR_ARGUMENT, "%s: needs an Attention (got a %s), "
-                                "batch %lld > 0 and max_length %lld > 0", who,
-                                na_layer_type_name(*attention), (long long)batch,
-                                (long long)max_length);
+    na_status st = NA_OK;
+    if (!na_layer_is(*attention, &na_attention_type))
+        st = na__fail(NA_ERR_ARGUMENT, "%s: needs an Attention, got %s", who,
+                      na_layer_type_name(*attention));
+    else if (batch <= 0)
+        st = na__fail(NA_ERR_ARGUMENT, "%s: batch is %lld (must be > 0)", who,
+                      (long long)batch);
+    else if (max_length <= 0)
+        st = na__fail(NA_ERR_ARGUMENT, "%s: max_length is %lld (must be > 0)", who,
+                      (long long)max_length);
+    if (st != NA_OK) {
         na_layer_free(*attention);
         *attention = NULL;
         return st;
     }
     na_kv_cache_options o = {.capacity = max_length, .batch_size = batch};
     na_layer *cached = NULL;
-    na_status st = na_kv_cache_from_attention(*attention, &o, &cached);
+    st = na_kv_cache_from_attention(*attention, &o, &cached);
     *attention = cached;
     return st;
 }

@@ -107,7 +107,7 @@ static na_status convert_one(na_layer *old, const char *path, void *ctx, na_laye
 }
 
 na_status na_attention_to_kv_cache(na_layer **root, const na_kv_cache_options *opt,
-                                   int *converted)
+                                   int *out)
 {
     if (!root || !*root || !opt)
         return na__fail(NA_ERR_ARGUMENT, "na_attention_to_kv_cache: NULL argument");
@@ -117,8 +117,8 @@ na_status na_attention_to_kv_cache(na_layer **root, const na_kv_cache_options *o
         return st;
     convert_ctx cc = {opt};
     st = na_selection_wrap_all(sel, convert_one, &cc);
-    if (converted)
-        *converted = st == NA_OK ? na_selection_count(sel) : 0;
+    if (out)
+        *out = st == NA_OK ? na_selection_count(sel) : 0;
     na_selection_free(sel);
     return st;
 }
@@ -154,18 +154,18 @@ static na_status check_one(na_layer *layer, const char *path, int depth, void *c
     return NA_OK;
 }
 
-na_status na_tree_kv_cache_reset(na_layer *root, int *count)
+na_status na_tree_kv_cache_reset(na_layer *root, int *out)
 {
     place_ctx pc = {-1, 0};
     if (!root)
         return na__fail(NA_ERR_ARGUMENT, "na_tree_kv_cache_reset: root is NULL");
     na_status st = na_tree_walk(root, move_one, &pc);
-    if (count)
-        *count = pc.count;
+    if (out)
+        *out = pc.count;
     return st;
 }
 
-na_status na_tree_kv_cache_rewind(na_layer *root, int64_t length, int *count)
+na_status na_tree_kv_cache_rewind(na_layer *root, int64_t length, int *out)
 {
     place_ctx pc = {length, 0};
     if (!root || length < 0)
@@ -174,7 +174,7 @@ na_status na_tree_kv_cache_rewind(na_layer *root, int64_t length, int *count)
     na_status st = na_tree_walk(root, check_one, &pc);
     if (st == NA_OK)
         st = na_tree_walk(root, move_one, &pc);
-    if (count)
-        *count = pc.count;
+    if (out)
+        *out = pc.count;
     return st;
 }

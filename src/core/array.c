@@ -630,13 +630,13 @@ static void copy_strided(const na_array *x, na_dtype dt, void *dst)
     }
 }
 
-na_status na_copy_to(const na_array *x, na_dtype dtype, void *dst)
+na_status na_copy_to(const na_array *x, na_dtype dtype, void *out)
 {
-    if (!x || (!dst && na_size(x) > 0))
+    if (!x || (!out && na_size(x) > 0))
         return na__fail(NA_ERR_ARGUMENT, "na_copy_to: NULL argument");
     if (!dtype_ok(dtype))
         return na__fail(NA_ERR_DTYPE, "na_copy_to: unknown dtype %d", (int)dtype);
-    copy_strided(x, dtype, dst);
+    copy_strided(x, dtype, out);
     return NA_OK;
 }
 

@@ -180,10 +180,9 @@ static na_array *slice_view(const na_array *x, int ax, int64_t i)
     return v;
 }
 
-na_status na_unstack(const na_array *x, const char *name, int *n,
-                     na_array ***outs)
+na_status na_unstack(const na_array *x, const char *name, int *n, na_array ***out)
 {
-    if (!x || !name || !n || !outs)
+    if (!x || !name || !n || !out)
         return na__fail(NA_ERR_ARGUMENT, "na_unstack: NULL argument");
     int ax = na_axis_index(x, name);
     if (ax < 0)
@@ -206,6 +205,6 @@ na_status na_unstack(const na_array *x, const char *name, int *n,
         }
     }
     *n = (int)count;
-    *outs = views;
+    *out = views;
     return NA_OK;
 }

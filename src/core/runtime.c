@@ -56,26 +56,26 @@ na_dtype_promotion na_get_dtype_promotion(void)
                                                            : NA_PROMOTE_JAX;
 }
 
-na_status na_get_runtime_info(na_runtime_info *info)
+na_status na_get_runtime_info(na_runtime_info *out)
 {
-    if (!info)
-        return na__fail(NA_ERR_ARGUMENT, "na_get_runtime_info: info is NULL");
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "na_get_runtime_info: out is NULL");
     const na__blis_choice *c = na__blis();
-    info->blis_version = c->version;
-    info->blis_detected = c->detected;
-    info->blis_config = c->config;
-    info->gemm_kernel = c->gemm_kernel;
-    info->reason = c->reason;
-    info->num_threads = na_get_num_threads();
-    info->num_cores = cores();
-    info->cpu_features = na__cpu_features_str();
+    out->blis_version = c->version;
+    out->blis_detected = c->detected;
+    out->blis_config = c->config;
+    out->gemm_kernel = c->gemm_kernel;
+    out->reason = c->reason;
+    out->num_threads = na_get_num_threads();
+    out->num_cores = cores();
+    out->cpu_features = na__cpu_features_str();
     na__blis_candidate cand[NA_BLIS_MAX_CANDIDATES];
     int n = na__blis_candidates(cand, NA_BLIS_MAX_CANDIDATES);
-    info->blis_candidate_count = n < NA_BLIS_MAX_CANDIDATES ? n : NA_BLIS_MAX_CANDIDATES;
-    for (int i = 0; i < info->blis_candidate_count; i++) {
-        info->blis_candidates[i].config = cand[i].config;
-        info->blis_candidates[i].gemm_kernel = cand[i].gemm_kernel;
-        info->blis_candidates[i].gflops = cand[i].gflops;
+    out->blis_candidate_count = n < NA_BLIS_MAX_CANDIDATES ? n : NA_BLIS_MAX_CANDIDATES;
+    for (int i = 0; i < out->blis_candidate_count; i++) {
+        out->blis_candidates[i].config = cand[i].config;
+        out->blis_candidates[i].gemm_kernel = cand[i].gemm_kernel;
+        out->blis_candidates[i].gflops = cand[i].gflops;
     }
     return NA_OK;
 }

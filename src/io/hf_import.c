@@ -200,9 +200,9 @@ static na_status load_weights(checkpoint *c, const na_hf_info *info,
     return st;
 }
 
-na_status na_hf_load(const char *dir, na_layer **model, na_hf_info *info)
+na_status na_hf_load(const char *dir, na_layer **out, na_hf_info *info)
 {
-    if (!dir || !model)
+    if (!dir || !out)
         return na__fail(NA_ERR_ARGUMENT, WHO ": NULL argument");
     na_hf_info in;
     na__decoder_spec spec;
@@ -228,7 +228,7 @@ na_status na_hf_load(const char *dir, na_layer **model, na_hf_info *info)
         na_layer_free(m);
         return st;
     }
-    *model = m;
+    *out = m;
     if (info)
         *info = in;
     return NA_OK;

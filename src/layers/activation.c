@@ -40,12 +40,12 @@ const na_layer_type na_softmax_layer_type = {
     .field_count = NA_FIELD_COUNT(softmax_fields),
 };
 
-na_status na_softmax_layer_new(const char *const *across, na_layer **result)
+na_status na_softmax_layer_new(const char *const *across, na_layer **out)
 {
     const char *who = "na_softmax_layer_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = NULL;
     if (na__std_names_len(across) == 0)
         return na__fail(NA_ERR_ARGUMENT, "%s: name at least one axis", who);
     const char **names = na__std_names_dup(across, who);
@@ -57,7 +57,7 @@ na_status na_softmax_layer_new(const char *const *across, na_layer **result)
         return st;
     }
     ((softmax_layer *)made)->across = names;
-    *result = made;
+    *out = made;
     return NA_OK;
 }
 
@@ -110,17 +110,17 @@ const na_layer_type na_elementwise_type = {
     .field_count = NA_FIELD_COUNT(elementwise_fields),
 };
 
-na_status na_elementwise_new(na_unary_op op, na_layer **result)
+na_status na_elementwise_new(na_unary_op op, na_layer **out)
 {
     const char *who = "na_elementwise_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = NULL;
     if ((int)op < 0 || (int)op >= N_UNARY || !unary_names[op])
         return na__fail(NA_ERR_ARGUMENT, "%s: unknown unary op %d", who, (int)op);
-    na_status st = na_layer_alloc(&na_elementwise_type, result);
+    na_status st = na_layer_alloc(&na_elementwise_type, out);
     if (st == NA_OK)
-        ((elementwise_layer *)*result)->op = op;
+        ((elementwise_layer *)*out)->op = op;
     return st;
 }
 
@@ -163,16 +163,16 @@ const na_layer_type na_tanh_soft_cap_type = {
     .field_count = NA_FIELD_COUNT(soft_cap_fields),
 };
 
-na_status na_tanh_soft_cap_new(double cap, na_layer **result)
+na_status na_tanh_soft_cap_new(double cap, na_layer **out)
 {
     const char *who = "na_tanh_soft_cap_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = NULL;
     if (!(cap > 0))
         return na__fail(NA_ERR_ARGUMENT, "%s: cap must be positive (got %g)", who, cap);
-    na_status st = na_layer_alloc(&na_tanh_soft_cap_type, result);
+    na_status st = na_layer_alloc(&na_tanh_soft_cap_type, out);
     if (st == NA_OK)
-        ((soft_cap_layer *)*result)->cap = cap;
+        ((soft_cap_layer *)*out)->cap = cap;
     return st;
 }

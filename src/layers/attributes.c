@@ -7,7 +7,7 @@
 #include "layers/layers_internal.h"
 #include "namedarr/fields.h"
 
-na_status na_layer_attributes(const na_layer *layer, na_field_ref *out, int cap,
+na_status na_layer_attributes(const na_layer *layer, int cap, na_field_ref *out,
                               int *count)
 {
     const char *op = "na_layer_attributes";

@@ -284,11 +284,11 @@ na_status na_sequential_append(na_layer *seq, na_layer *child)
     return st == NA_OK ? st : na__fail_in("na_sequential_append", st);
 }
 
-na_status na_sequential_remove(na_layer *seq, int index, na_layer **removed)
+na_status na_sequential_remove(na_layer *seq, int index, na_layer **out)
 {
     const char *op = "na_sequential_remove";
-    if (removed)
-        *removed = NULL;
+    if (out)
+        *out = NULL;
     if (!na_is_sequential(seq))
         return na__fail(NA_ERR_ARGUMENT, "%s: target is a %s, not a Sequential or "
                         "NamedGroup", op, na_layer_type_name(seq));
@@ -300,8 +300,8 @@ na_status na_sequential_remove(na_layer *seq, int index, na_layer **removed)
     memmove(l->children + index, l->children + index + 1,
             (size_t)(l->count - index - 1) * sizeof *l->children);
     l->count--;
-    if (removed)
-        *removed = child;
+    if (out)
+        *out = child;
     else
         na_layer_free(child);
     return NA_OK;

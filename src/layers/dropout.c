@@ -102,12 +102,12 @@ const na_layer_type na_dropout_type = {
 };
 
 na_status na_dropout_new(double rate, const char *const *shared, uint64_t seed,
-                         na_layer **result)
+                         na_layer **out)
 {
     const char *who = "na_dropout_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = NULL;
     if (!(rate >= 0.0 && rate < 1.0))
         return na__fail(NA_ERR_ARGUMENT, "%s: rate must be in [0, 1) (got %g)", who,
                         rate);
@@ -123,7 +123,7 @@ na_status na_dropout_new(double rate, const char *const *shared, uint64_t seed,
     l->shared = names;
     l->seed = seed;
     l->enabled = true;
-    *result = &l->base;
+    *out = &l->base;
     return NA_OK;
 }
 

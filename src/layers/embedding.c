@@ -6,27 +6,33 @@
 
 #include "layers/std_internal.h"
 
-na_status na_embedding_table_new(const char *name, const char *vocab_axis,
-                                 int64_t vocab_size, int n, const na_dim *embedding,
-                                 const na_init *init, uint64_t seed,
-                                 na_param **result)
+na_status na_embedding_table_new_ex(const na_embedding_options *opt, na_param **out)
 {
     const char *who = "na_embedding_table_new";
-    if (!result || !vocab_axis || !vocab_axis[0])
-        return na__fail(NA_ERR_ARGUMENT, "%s: vocab_axis and result are required", who);
-    *result = NULL;
+    if (!out || !opt || !opt->vocab_axis || !opt->vocab_axis[0])
+        return na__fail(NA_ERR_ARGUMENT, "%s: opt, vocab_axis and out are required", who);
+    *out = NULL;
+    const char *vocab_axis = opt->vocab_axis;
+    int64_t vocab_size = opt->vocab_size;
+    int n = opt->n_embedding;
+    const na_dim *embedding = opt->embedding;
     if (vocab_size <= 0 || n <= 0 || !embedding || n >= NA_MAX_DIMS)
         return na__fail(NA_ERR_ARGUMENT, "%s: need a positive vocabulary size (got "
                         "%lld) and 1..%d embedding axes (got %d)", who,
                         (long long)vocab_size, NA_MAX_DIMS - 1, n);
-    char *label = na__std_label(name, "embeddings", who);
+    char *label = na__std_label(opt->name, "embeddings", who);
     if (!label)
         return na_last_status();
     na_init def = na_init_variance_scaling(1.0, NA_FAN_OUT, NA_DIST_NORMAL);
     na_dim vocab = {vocab_axis, vocab_size};
     na_array *raw = NULL, *ordered = NULL, *table = NULL;
-    na_status st = na_init_array(init ? init : &def, na_init_seed_for(seed, label),
-                                 NA_F32, 0, NULL, n, embedding, 1, &vocab, &raw);
+    na_init_options io = {.init = opt->init ? opt->init : &def,
+                          .seed = na_init_seed_for(opt->seed, label),
+                          .n_out = n,
+                          .out = embedding,
+                          .n_parallel = 1,
+                          .parallel = &vocab};
+    na_status st = na_init_array_ex(&io, &raw);
     /* rows contiguous: {vocab, embedding...} */
     const char *order[NA_MAX_DIMS + 1] = {vocab_axis};
     for (int i = 0; i < n; i++)
@@ -37,10 +43,23 @@ na_status na_embedding_table_new(const char *name, const char *vocab_axis,
         st = na_copy(ordered, &table);
     na_array_free(raw);
     na_array_free(ordered);
-    if (st == NA_OK && !(*result = na_param_new(label, NA_PARAM, table)))
+    if (st == NA_OK && !(*out = na_param_new(label, NA_PARAM, table)))
         st = na_last_status();
     free(label);
     return st == NA_OK ? st : na__fail_in(who, st);
+}
+
+na_status na_embedding_table_new(const char *name, const char *vocab_axis,
+                                 int64_t vocab_size, int n, const na_dim *embedding,
+                                 uint64_t seed, na_param **out)
+{
+    na_embedding_options o = {.name = name,
+                              .vocab_axis = vocab_axis,
+                              .vocab_size = vocab_size,
+                              .n_embedding = n,
+                              .embedding = embedding,
+                              .seed = seed};
+    return na_embedding_table_new_ex(&o, out);
 }
 
 typedef struct embed_layer {
@@ -143,13 +162,15 @@ static const na_field_desc embed_fields[] = {
 EMBED_TYPE(na_embedding_lookup_type, "EmbeddingLookup", lookup_call);
 EMBED_TYPE(na_embedding_decode_type, "EmbeddingDecode", decode_call);
 
-static na_status embed_new(const na_layer_type *type, const char *who,
-                           na_param *table, const char *vocab_axis, na_layer **result)
+static na_status embed_new(const na_layer_type *type, const char *who, na_param *table,
+                           const char *vocab_axis, na_layer **out)
 {
-    if (!result || !table || !table->value || !vocab_axis)
-        return na__fail(NA_ERR_ARGUMENT, "%s: table, vocab_axis and result are "
-                        "required", who);
-    *result = NULL;
+    if (!out || !table || !table->value || !vocab_axis)
+        return na__fail(NA_ERR_ARGUMENT,
+                        "%s: table, vocab_axis and out are "
+                        "required",
+                        who);
+    *out = NULL;
     const na_array *t = table->value;
     if (na_axis_index(t, vocab_axis) < 0 || na_positional_count(t) > 0 || t->ndim < 2)
         return na__fail(NA_ERR_AXIS, "%s: table '%s' %s needs the vocabulary axis '%s' "
@@ -171,20 +192,18 @@ static na_status embed_new(const na_layer_type *type, const char *who,
     l->table = na_param_retain(table);
     l->vocab = na_intern(vocab_axis);
     l->emb = emb;
-    *result = &l->base;
+    *out = &l->base;
     return NA_OK;
 }
 
-na_status na_embedding_lookup_new(na_param *table, const char *vocab_axis,
-                                  na_layer **result)
+na_status na_embedding_lookup_new(na_param *table, const char *vocab_axis, na_layer **out)
 {
     return embed_new(&na_embedding_lookup_type, "na_embedding_lookup_new", table,
-                     vocab_axis, result);
+                     vocab_axis, out);
 }
 
-na_status na_embedding_decode_new(na_param *table, const char *vocab_axis,
-                                  na_layer **result)
+na_status na_embedding_decode_new(na_param *table, const char *vocab_axis, na_layer **out)
 {
     return embed_new(&na_embedding_decode_type, "na_embedding_decode_new", table,
-                     vocab_axis, result);
+                     vocab_axis, out);
 }

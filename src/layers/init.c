@@ -201,49 +201,58 @@ static na_status random_fill(const na_init *init, uint64_t seed, na_dtype dtype,
                     (int)init->distribution);
 }
 
-na_status na_init_array(const na_init *init, uint64_t seed, na_dtype dtype,
-                        int n_in, const na_dim *in, int n_out, const na_dim *out,
-                        int n_parallel, const na_dim *parallel,
-                        na_array **result)
+na_status na_init_array_ex(const na_init_options *opt, na_array **out)
 {
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, INIT_OP ": result is NULL");
-    *result = NULL;
+    if (!out || !opt)
+        return na__fail(NA_ERR_ARGUMENT, INIT_OP ": %s is NULL", out ? "opt" : "out");
+    *out = NULL;
     na_init def = na_init_xavier_uniform();
-    init = init ? init : &def;
-    if (dtype != NA_F32 && dtype != NA_F64)
+    const na_init *init = opt->init ? opt->init : &def;
+    if (opt->dtype != NA_F32 && opt->dtype != NA_F64)
         return na__fail(NA_ERR_DTYPE, INIT_OP ": dtype %s (want f32 or f64)",
-                        na_dtype_name(dtype));
+                        na_dtype_name(opt->dtype));
     na_dim dims[NA_MAX_DIMS];
     int ndim = 0;
-    na_status st = gather_dims(n_in, in, n_out, out, n_parallel, parallel, dims, &ndim);
+    na_status st = gather_dims(opt->n_in, opt->in, opt->n_out, opt->out, opt->n_parallel,
+                               opt->parallel, dims, &ndim);
     if (st != NA_OK)
         return st;
     if (init->kind == NA_INIT_CONSTANT)
-        return na_full(dtype, ndim, dims, init->value, result);
+        return na_full(opt->dtype, ndim, dims, init->value, out);
     if (init->kind != NA_INIT_VARIANCE_SCALING || !(init->scale > 0))
         return na__fail(NA_ERR_ARGUMENT, INIT_OP ": variance scaling needs a "
                         "positive scale (got %g)", init->scale);
     if (init->fan_in < 0 || init->fan_out < 0)
         return na__fail(NA_ERR_ARGUMENT, INIT_OP ": fan_in %g and fan_out %g must be "
                         ">= 0 (0: the axes' products)", init->fan_in, init->fan_out);
-    double fi = init->fan_in > 0 ? init->fan_in : fan_of(n_in, in);
-    double fo = init->fan_out > 0 ? init->fan_out : fan_of(n_out, out);
+    double fi = init->fan_in > 0 ? init->fan_in : fan_of(opt->n_in, opt->in);
+    double fo = init->fan_out > 0 ? init->fan_out : fan_of(opt->n_out, opt->out);
     double var = variance_of(init, fi, fo);
-    return random_fill(init, seed, dtype, ndim, dims, var, result);
+    return random_fill(init, opt->seed, opt->dtype, ndim, dims, var, out);
 }
 
-na_status na_init_param(const char *label, const na_init *init, uint64_t seed,
-                        na_dtype dtype, int n_in, const na_dim *in, int n_out,
-                        const na_dim *out, int n_parallel, const na_dim *parallel,
-                        na_param **result)
+na_status na_init_array(const na_init *init, uint64_t seed, int n_in, const na_dim *in,
+                        int n_out, const na_dim *out_dims, na_array **out)
 {
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "na_init_param: result is NULL");
-    *result = NULL;
+    na_init_options o = {.init = init,
+                         .seed = seed,
+                         .n_in = n_in,
+                         .in = in,
+                         .n_out = n_out,
+                         .out = out_dims};
+    return na_init_array_ex(&o, out);
+}
+
+na_status na_init_param_ex(const char *label, const na_init_options *opt, na_param **out)
+{
+    if (!out || !opt)
+        return na__fail(NA_ERR_ARGUMENT, "na_init_param: %s is NULL",
+                        out ? "opt" : "out");
+    *out = NULL;
+    na_init_options o = *opt;
+    o.seed = na_init_seed_for(opt->seed, label);
     na_array *value = NULL;
-    na_status st = na_init_array(init, na_init_seed_for(seed, label), dtype, n_in,
-                                 in, n_out, out, n_parallel, parallel, &value);
+    na_status st = na_init_array_ex(&o, &value);
     if (st != NA_OK) {
         na__fail_append(" (parameter '%s')", label ? label : "");
         return na__fail_in("na_init_param", st);
@@ -251,6 +260,19 @@ na_status na_init_param(const char *label, const na_init *init, uint64_t seed,
     na_param *p = na_param_new(label, NA_PARAM, value);
     if (!p)
         return na_last_status();
-    *result = p;
+    *out = p;
     return NA_OK;
+}
+
+na_status na_init_param(const char *label, const na_init *init, uint64_t seed, int n_in,
+                        const na_dim *in, int n_out, const na_dim *out_dims,
+                        na_param **out)
+{
+    na_init_options o = {.init = init,
+                         .seed = seed,
+                         .n_in = n_in,
+                         .in = in,
+                         .n_out = n_out,
+                         .out = out_dims};
+    return na_init_param_ex(label, &o, out);
 }

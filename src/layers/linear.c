@@ -161,31 +161,33 @@ static na_status check_weight_axes(const na_param *w, const char *const *names,
 }
 
 na_status na_linear_from_param(na_param *weights, const char *const *in_names,
-                               const char *const *out_names, na_layer **result)
+                               const char *const *out_names, na_layer **out)
 {
     const char *who = "na_linear_from_param";
-    if (!result || !weights || !weights->value)
-        return na__fail(NA_ERR_ARGUMENT, "%s: weights and result are required", who);
-    *result = NULL;
+    if (!out || !weights || !weights->value)
+        return na__fail(NA_ERR_ARGUMENT, "%s: weights and out are required", who);
+    *out = NULL;
     const char **in = na__std_names_dup(in_names, who);
-    const char **out = in ? na__std_names_dup(out_names, who) : NULL;
-    const char **wout = out ? na__std_names_dup(out_names, who) : NULL;
+    const char **produced = in ? na__std_names_dup(out_names, who) : NULL;
+    const char **wout = produced ? na__std_names_dup(out_names, who) : NULL;
     na_status st = wout ? NA_OK : na_last_status();
     if (st == NA_OK)
         st = check_weight_axes(weights, in, who);
     if (st == NA_OK)
-        st = check_weight_axes(weights, out, who);
-    for (int i = 0; st == NA_OK && out[i]; i++)
-        if (na__std_names_has(in, out[i]))
-            st = na__fail(NA_ERR_AXIS, "%s: axis '%s' is both an input and an "
-                          "output axis", who, out[i]);
+        st = check_weight_axes(weights, produced, who);
+    for (int i = 0; st == NA_OK && produced[i]; i++)
+        if (na__std_names_has(in, produced[i]))
+            st = na__fail(NA_ERR_AXIS,
+                          "%s: axis '%s' is both an input and an "
+                          "output axis",
+                          who, produced[i]);
     if (st != NA_OK) {
         free(in);
-        free(out);
+        free(produced);
         free(wout);
         return st;
     }
-    return linear_make(na_param_retain(weights), in, out, wout, who, result);
+    return linear_make(na_param_retain(weights), in, produced, wout, who, out);
 }
 
 na_param *na_linear_weights(const na_layer *layer)
@@ -227,31 +229,42 @@ static na_status primed_out_dims(int n_in, const na_dim *in, int n_out,
     return NA_OK;
 }
 
-na_status na_linear_new(const char *name, int n_in, const na_dim *in, int n_out,
-                        const na_dim *out, int n_parallel, const na_dim *parallel,
-                        const na_init *init, uint64_t seed, na_layer **result)
+na_status na_linear_new_ex(const na_linear_options *opt, na_layer **out)
 {
     const char *who = "na_linear_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
-    if (n_out < 0 || n_out > NA_MAX_DIMS || (n_out > 0 && !out) || n_in < 0 ||
-        (n_in > 0 && !in))
+    if (!out || !opt)
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
+    *out = NULL;
+    int n_in = opt->n_in, n_out = opt->n_out;
+    if (n_out < 0 || n_out > NA_MAX_DIMS || (n_out > 0 && !opt->out) || n_in < 0 ||
+        (n_in > 0 && !opt->in))
         return na__fail(NA_ERR_ARGUMENT, "%s: bad input/output dim lists (counts "
                         "%d, %d)", who, n_in, n_out);
+    if (opt->bias_init)
+        return na__fail(NA_ERR_ARGUMENT,
+                        "%s: a Linear has no bias (bias_init is "
+                        "for na_affine_new_ex)",
+                        who);
     na_dim wout_dims[NA_MAX_DIMS];
     char primed[NA_MAX_DIMS][128];
-    na_status st = primed_out_dims(n_in, in, n_out, out, wout_dims, primed, who);
+    na_status st =
+        primed_out_dims(n_in, opt->in, n_out, opt->out, wout_dims, primed, who);
     if (st != NA_OK)
         return st;
-    const char **in_names = na__std_dim_names(n_in, in, who);
-    const char **out_names = in_names ? na__std_dim_names(n_out, out, who) : NULL;
+    const char **in_names = na__std_dim_names(n_in, opt->in, who);
+    const char **out_names = in_names ? na__std_dim_names(n_out, opt->out, who) : NULL;
     const char **wout = out_names ? na__std_dim_names(n_out, wout_dims, who) : NULL;
-    char *label = wout ? na__std_label(name, "weights", who) : NULL;
+    char *label = wout ? na__std_label(opt->name, "weights", who) : NULL;
+    na_init_options io = {.init = opt->init,
+                          .seed = opt->seed,
+                          .n_in = n_in,
+                          .in = opt->in,
+                          .n_out = n_out,
+                          .out = wout_dims,
+                          .n_parallel = opt->n_parallel,
+                          .parallel = opt->parallel};
     na_param *w = NULL;
-    st = label ? na_init_param(label, init, seed, NA_F32, n_in, in, n_out, wout_dims,
-                               n_parallel, parallel, &w)
-               : na_last_status();
+    st = label ? na_init_param_ex(label, &io, &w) : na_last_status();
     free(label);
     if (st != NA_OK) {
         free(in_names);
@@ -259,7 +272,19 @@ na_status na_linear_new(const char *name, int n_in, const na_dim *in, int n_out,
         free(wout);
         return na__fail_in(who, st);
     }
-    return linear_make(w, in_names, out_names, wout, who, result);
+    return linear_make(w, in_names, out_names, wout, who, out);
+}
+
+na_status na_linear_new(const char *name, int n_in, const na_dim *in, int n_out,
+                        const na_dim *out_dims, uint64_t seed, na_layer **out)
+{
+    na_linear_options o = {.name = name,
+                           .n_in = n_in,
+                           .in = in,
+                           .n_out = n_out,
+                           .out = out_dims,
+                           .seed = seed};
+    return na_linear_new_ex(&o, out);
 }
 
 /* ---- AddBias ------------------------------------------------------------ */
@@ -334,30 +359,38 @@ const na_layer_type na_add_bias_type = {
     .describe = bias_describe,
 };
 
-na_status na_add_bias_new(const char *name, int n, const na_dim *biased,
-                          const na_init *init, uint64_t seed, na_layer **result)
+na_status na_add_bias_new_ex(const na_add_bias_options *opt, na_layer **out)
 {
     const char *who = "na_add_bias_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out || !opt)
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
+    *out = NULL;
     na_init zeros = na_init_zeros();
-    char *label = na__std_label(name, "bias", who);
+    char *label = na__std_label(opt->name, "bias", who);
     if (!label)
         return na_last_status();
+    na_init_options io = {.init = opt->init ? opt->init : &zeros,
+                          .seed = opt->seed,
+                          .n_out = opt->n_biased,
+                          .out = opt->biased};
     na_param *b = NULL;
-    na_status st = na_init_param(label, init ? init : &zeros, seed, NA_F32, 0, NULL,
-                                 n, biased, 0, NULL, &b);
+    na_status st = na_init_param_ex(label, &io, &b);
     free(label);
     if (st != NA_OK)
         return na__fail_in(who, st);
-    st = na_layer_alloc(&na_add_bias_type, result);
+    st = na_layer_alloc(&na_add_bias_type, out);
     if (st != NA_OK) {
         na_param_release(b);
         return st;
     }
-    ((bias_layer *)*result)->bias = b;
+    ((bias_layer *)*out)->bias = b;
     return NA_OK;
+}
+
+na_status na_add_bias_new(const char *name, int n, const na_dim *biased, na_layer **out)
+{
+    na_add_bias_options o = {.name = name, .n_biased = n, .biased = biased};
+    return na_add_bias_new_ex(&o, out);
 }
 
 /* ---- Affine: Linear then AddBias ---------------------------------------- */
@@ -394,28 +427,33 @@ const na_layer_type na_affine_type = {
     .field_count = NA_FIELD_COUNT(affine_fields),
 };
 
-na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
-                        const na_dim *out, int n_parallel, const na_dim *parallel,
-                        const na_init *init, uint64_t seed, na_layer **result)
+na_status na_affine_new_ex(const na_linear_options *opt, na_layer **out)
 {
     const char *who = "na_affine_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out || !opt)
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
+    *out = NULL;
+    int n_out = opt->n_out, n_parallel = opt->n_parallel;
     if (n_out < 0 || n_parallel < 0 || n_out + n_parallel > NA_MAX_DIMS ||
-        (n_out > 0 && !out) || (n_parallel > 0 && !parallel))
+        (n_out > 0 && !opt->out) || (n_parallel > 0 && !opt->parallel))
         return na__fail(NA_ERR_ARGUMENT, "%s: bad output/parallel dim counts %d, %d",
                         who, n_out, n_parallel);
     na_dim bias_dims[NA_MAX_DIMS];
     for (int i = 0; i < n_out; i++)
-        bias_dims[i] = out[i];
+        bias_dims[i] = opt->out[i];
     for (int i = 0; i < n_parallel; i++)
-        bias_dims[n_out + i] = parallel[i];
+        bias_dims[n_out + i] = opt->parallel[i];
+    na_linear_options lo = *opt;
+    lo.bias_init = NULL;
+    na_add_bias_options bo = {.name = opt->name,
+                              .n_biased = n_out + n_parallel,
+                              .biased = bias_dims,
+                              .init = opt->bias_init,
+                              .seed = opt->seed};
     na_layer *lin = NULL, *bias = NULL;
-    na_status st = na_linear_new(name, n_in, in, n_out, out, n_parallel, parallel,
-                                 init, seed, &lin);
+    na_status st = na_linear_new_ex(&lo, &lin);
     if (st == NA_OK)
-        st = na_add_bias_new(name, n_out + n_parallel, bias_dims, NULL, seed, &bias);
+        st = na_add_bias_new_ex(&bo, &bias);
     na_layer *made = NULL;
     if (st == NA_OK)
         st = na_layer_alloc(&na_affine_type, &made);
@@ -426,6 +464,18 @@ na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
     }
     ((affine_layer *)made)->linear = lin;
     ((affine_layer *)made)->bias = bias;
-    *result = made;
+    *out = made;
     return NA_OK;
+}
+
+na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
+                        const na_dim *out_dims, uint64_t seed, na_layer **out)
+{
+    na_linear_options o = {.name = name,
+                           .n_in = n_in,
+                           .in = in,
+                           .n_out = n_out,
+                           .out = out_dims,
+                           .seed = seed};
+    return na_affine_new_ex(&o, out);
 }

@@ -90,12 +90,12 @@ const na_layer_type na_named_einsum_type = {
     .finish = einsum_finish,
 };
 
-na_status na_named_einsum_new(const char *spec, na_layer **result)
+na_status na_named_einsum_new(const char *spec, na_layer **out)
 {
     const char *who = "na_named_einsum_new";
-    if (!result || !spec)
-        return na__fail(NA_ERR_ARGUMENT, "%s: spec and result are required", who);
-    *result = NULL;
+    if (!out || !spec)
+        return na__fail(NA_ERR_ARGUMENT, "%s: spec and out are required", who);
+    *out = NULL;
     int n = 0;
     na_status st = einsum_count(who, spec, &n);
     na_layer *l = NULL;
@@ -109,7 +109,7 @@ na_status na_named_einsum_new(const char *spec, na_layer **result)
         na_layer_free(l);
         return st;
     }
-    *result = l;
+    *out = l;
     return NA_OK;
 }
 
@@ -150,12 +150,12 @@ const na_layer_type na_rename_axes_type = {
 };
 
 na_status na_rename_axes_new(const char *const *old, const char *const *new_names,
-                             na_layer **result)
+                             na_layer **out)
 {
     const char *who = "na_rename_axes_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = NULL;
     if (na__std_names_len(old) != na__std_names_len(new_names))
         return na__fail(NA_ERR_ARGUMENT, "%s: %d old names [%s] but %d new names [%s]",
                         who, na__std_names_len(old), na__names(old),
@@ -171,7 +171,7 @@ na_status na_rename_axes_new(const char *const *old, const char *const *new_name
         na_layer_free(made);
         return st;
     }
-    *result = made;
+    *out = made;
     return NA_OK;
 }
 
@@ -206,13 +206,13 @@ const na_layer_type na_constant_rescale_type = {
     .field_count = NA_FIELD_COUNT(rescale_fields),
 };
 
-na_status na_constant_rescale_new(double by, na_layer **result)
+na_status na_constant_rescale_new(double by, na_layer **out)
 {
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "na_constant_rescale_new: result is NULL");
-    na_status st = na_layer_alloc(&na_constant_rescale_type, result);
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "na_constant_rescale_new: out is NULL");
+    na_status st = na_layer_alloc(&na_constant_rescale_type, out);
     if (st == NA_OK)
-        ((rescale_layer *)*result)->by = by;
+        ((rescale_layer *)*out)->by = by;
     return st;
 }
 
@@ -251,16 +251,16 @@ const na_layer_type na_cast_to_dtype_type = {
     .field_count = NA_FIELD_COUNT(cast_fields),
 };
 
-na_status na_cast_to_dtype_new(na_dtype dtype, na_layer **result)
+na_status na_cast_to_dtype_new(na_dtype dtype, na_layer **out)
 {
     const char *who = "na_cast_to_dtype_new";
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = NULL;
     if ((int)dtype < NA_F32 || dtype > NA_BOOL)
         return na__fail(NA_ERR_DTYPE, "%s: unknown dtype %d", who, (int)dtype);
-    na_status st = na_layer_alloc(&na_cast_to_dtype_type, result);
+    na_status st = na_layer_alloc(&na_cast_to_dtype_type, out);
     if (st == NA_OK)
-        ((cast_layer *)*result)->dtype = dtype;
+        ((cast_layer *)*out)->dtype = dtype;
     return st;
 }

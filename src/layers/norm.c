@@ -158,7 +158,7 @@ NORM_TYPE(na_rms_layer_norm_type, "RMSLayerNorm", rms_layer_norm_fields);
 
 static na_status norm_make(const na_layer_type *type, const char **across,
                            na_param *scale, na_param *bias, const char *who,
-                           na_layer **result)
+                           na_layer **out)
 {
     na_layer *made = NULL;
     na_status st = across ? na_layer_alloc(type, &made) : na_last_status();
@@ -174,30 +174,30 @@ static na_status norm_make(const na_layer_type *type, const char **across,
     l->use_bias = bias != NULL;
     l->scale = scale;
     l->bias = bias;
-    *result = made;
+    *out = made;
     return NA_OK;
 }
 
 static na_status standardize_new(const na_layer_type *type, const char *who,
-                                 const char *const *across, na_layer **result)
+                                 const char *const *across, na_layer **out)
 {
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = NULL;
     if (na__std_names_len(across) == 0)
         return na__fail(NA_ERR_ARGUMENT, "%s: name at least one axis", who);
-    return norm_make(type, na__std_names_dup(across, who), NULL, NULL, who, result);
+    return norm_make(type, na__std_names_dup(across, who), NULL, NULL, who, out);
 }
 
-na_status na_standardize_new(const char *const *across, na_layer **result)
+na_status na_standardize_new(const char *const *across, na_layer **out)
 {
-    return standardize_new(&na_standardize_type, "na_standardize_new", across, result);
+    return standardize_new(&na_standardize_type, "na_standardize_new", across, out);
 }
 
-na_status na_rms_standardize_new(const char *const *across, na_layer **result)
+na_status na_rms_standardize_new(const char *const *across, na_layer **out)
 {
     return standardize_new(&na_rms_standardize_type, "na_rms_standardize_new", across,
-                           result);
+                           out);
 }
 
 /* A constant parameter {across...} labelled "<name>.<suffix>". */
@@ -209,47 +209,66 @@ static na_status constant_param(const char *name, const char *suffix, double val
     if (!label)
         return na_last_status();
     na_init init = na_init_constant(value);
-    na_status st = na_init_param(label, &init, 0, NA_F32, 0, NULL, n, across, 0, NULL, p);
+    na_status st = na_init_param(label, &init, 0, 0, NULL, n, across, p);
     free(label);
     return st;
 }
 
 static na_status learned_norm_new(const na_layer_type *type, const char *who,
-                                  const char *name, int n, const na_dim *across,
-                                  bool use_bias, na_layer **result)
+                                  const na_norm_options *opt, na_layer **out)
 {
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
-    if (n <= 0 || !across)
+    if (!out || !opt)
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
+    *out = NULL;
+    int n = opt->n_across;
+    if (n <= 0 || !opt->across)
         return na__fail(NA_ERR_ARGUMENT, "%s: name at least one axis", who);
-    const char **names = na__std_dim_names(n, across, who);
+    if (opt->no_bias && type != &na_layer_norm_type)
+        return na__fail(NA_ERR_ARGUMENT,
+                        "%s: an RMSLayerNorm has no bias to drop "
+                        "(no_bias is for na_layer_norm_new_ex)",
+                        who);
+    if (opt->custom_eps && !(opt->eps >= 0))
+        return na__fail(NA_ERR_ARGUMENT, "%s: eps %g must be >= 0", who, opt->eps);
+    const char **names = na__std_dim_names(n, opt->across, who);
     if (!names)
         return na_last_status();
     na_param *scale = NULL, *bias = NULL;
-    na_status st = constant_param(name, "scale", 1.0, n, across, who, &scale);
-    if (st == NA_OK && use_bias)
-        st = constant_param(name, "bias", 0.0, n, across, who, &bias);
+    na_status st = constant_param(opt->name, "scale", 1.0, n, opt->across, who, &scale);
+    if (st == NA_OK && type == &na_layer_norm_type && !opt->no_bias)
+        st = constant_param(opt->name, "bias", 0.0, n, opt->across, who, &bias);
     if (st != NA_OK) {
         free(names);
         na_param_release(scale);
         return na__fail_in(who, st);
     }
-    return norm_make(type, names, scale, bias, who, result);
+    st = norm_make(type, names, scale, bias, who, out);
+    if (st == NA_OK && opt->custom_eps)
+        as_norm(*out)->eps = opt->eps;
+    return st;
 }
 
-na_status na_layer_norm_new(const char *name, int n, const na_dim *across,
-                            bool use_bias, na_layer **result)
+na_status na_layer_norm_new_ex(const na_norm_options *opt, na_layer **out)
 {
-    return learned_norm_new(&na_layer_norm_type, "na_layer_norm_new", name, n, across,
-                            use_bias, result);
+    return learned_norm_new(&na_layer_norm_type, "na_layer_norm_new", opt, out);
+}
+
+na_status na_rms_layer_norm_new_ex(const na_norm_options *opt, na_layer **out)
+{
+    return learned_norm_new(&na_rms_layer_norm_type, "na_rms_layer_norm_new", opt, out);
+}
+
+na_status na_layer_norm_new(const char *name, int n, const na_dim *across, na_layer **out)
+{
+    na_norm_options o = {.name = name, .n_across = n, .across = across};
+    return na_layer_norm_new_ex(&o, out);
 }
 
 na_status na_rms_layer_norm_new(const char *name, int n, const na_dim *across,
-                                na_layer **result)
+                                na_layer **out)
 {
-    return learned_norm_new(&na_rms_layer_norm_type, "na_rms_layer_norm_new", name, n,
-                            across, false, result);
+    na_norm_options o = {.name = name, .n_across = n, .across = across};
+    return na_rms_layer_norm_new_ex(&o, out);
 }
 
 na_status na_norm_set_eps(na_layer *layer, double eps)

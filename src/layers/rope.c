@@ -257,12 +257,11 @@ static na_status rope_defaults(na_rope_options *o, const char *who)
 }
 
 static na_status rope_new(const na_layer_type *type, const char *who, const char *axis,
-                          int64_t rope_size, const na_rope_options *opt,
-                          na_layer **result)
+                          int64_t rope_size, const na_rope_options *opt, na_layer **out)
 {
-    if (!result)
-        return na__fail(NA_ERR_ARGUMENT, "%s: result is NULL", who);
-    *result = NULL;
+    if (!out)
+        return na__fail(NA_ERR_ARGUMENT, "%s: out is NULL", who);
+    *out = NULL;
     na_rope_options o = opt ? *opt : (na_rope_options){0};
     o.positions_key = o.positions_key ? o.positions_key : ROPE_DEFAULT_KEY;
     o.max_wavelength = o.max_wavelength != 0 ? o.max_wavelength : ROPE_DEFAULT_WAVELENGTH;
@@ -295,22 +294,21 @@ static na_status rope_new(const na_layer_type *type, const char *who, const char
     l->l3_high = o.llama3_high_freq_factor;
     l->l3_original = o.llama3_original_max_position;
     l->default_axis = o.default_positions_axis ? na_intern(o.default_positions_axis) : NULL;
-    *result = made;
+    *out = made;
     return NA_OK;
 }
 
-na_status na_apply_rope_new(const char *axis, const na_rope_options *opt,
-                            na_layer **result)
+na_status na_apply_rope_new(const char *axis, const na_rope_options *opt, na_layer **out)
 {
-    return rope_new(&na_apply_rope_type, "na_apply_rope_new", axis, 0, opt, result);
+    return rope_new(&na_apply_rope_type, "na_apply_rope_new", axis, 0, opt, out);
 }
 
 na_status na_apply_rope_subset_new(const char *axis, int64_t rope_size,
-                                   const na_rope_options *opt, na_layer **result)
+                                   const na_rope_options *opt, na_layer **out)
 {
     if (rope_size <= 0 || rope_size % 2 != 0)
         return na__fail(NA_ERR_ARGUMENT, "na_apply_rope_subset_new: rope_size must be "
                         "even and positive (got %lld)", (long long)rope_size);
     return rope_new(&na_apply_rope_subset_type, "na_apply_rope_subset_new", axis,
-                    rope_size, opt, result);
+                    rope_size, opt, out);
 }

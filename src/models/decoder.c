@@ -26,7 +26,7 @@ static na_status norm_layer(const na__decoder_spec *s, const char *label,
 {
     na_dim d = {axis, size};
     na_status st = s->norm == NA__NORM_RMS ? na_rms_layer_norm_new(label, 1, &d, out)
-                                           : na_layer_norm_new(label, 1, &d, true, out);
+                                           : na_layer_norm_new(label, 1, &d, out);
     if (st == NA_OK && (st = na_norm_set_eps(*out, s->eps)) != NA_OK) {
         na_layer_free(*out);
         *out = NULL;
@@ -107,8 +107,8 @@ static na_status mlp_proj(const na__decoder_spec *s, int i, const char *part, na
 {
     char label[64];
     snprintf(label, sizeof label, "block_%d/mlp/%s", i, part);
-    return s->mlp_bias ? na_affine_new(label, 1, &in, 1, &o, 0, NULL, NULL, seed, out)
-                       : na_linear_new(label, 1, &in, 1, &o, 0, NULL, NULL, seed, out);
+    return s->mlp_bias ? na_affine_new(label, 1, &in, 1, &o, seed, out)
+                       : na_linear_new(label, 1, &in, 1, &o, seed, out);
 }
 
 /* Gated: [BranchAndMultiply(Sequential(gate, act), up), down];
@@ -200,7 +200,7 @@ static na_status embed_group(const na__decoder_spec *s, na_param *table, uint64_
     if (st == NA_OK && s->learned_positions) {
         na_param *pos = NULL;
         st = na_embedding_table_new("position_embed", "position", s->max_positions, 1,
-                                    &(na_dim){"embedding", s->hidden}, NULL, seed, &pos);
+                                    &(na_dim){"embedding", s->hidden}, seed, &pos);
         if (st == NA_OK) {
             st = na__learned_positions_new(pos, &l[n]);
             na_param_release(pos);
@@ -229,8 +229,7 @@ static na_status final_group(const na__decoder_spec *s, na_param *table, uint64_
     if (st == NA_OK) {
         st = s->tie ? na_embedding_decode_new(table, "vocab", &l[n])
                     : na_linear_new("lm_head", 1, &(na_dim){"embedding", s->hidden}, 1,
-                                    &(na_dim){"vocab", s->vocab}, 0, NULL, NULL, seed,
-                                    &l[n]);
+                                    &(na_dim){"vocab", s->vocab}, seed, &l[n]);
         n += st == NA_OK;
     }
     if (st == NA_OK && s->final_cap > 0) {
@@ -253,9 +252,8 @@ na_status na__decoder_new(const na__decoder_spec *s, uint64_t seed, na_layer **o
     na_param *table = NULL;
     if (!l)
         return na__fail(NA_ERR_NO_MEMORY, "%s: out of memory", s->who);
-    na_status st = na_embedding_table_new("embed", "vocab", s->vocab, 1,
-                                          &(na_dim){"embedding", s->hidden}, NULL, seed,
-                                          &table);
+    na_status st = na_embedding_table_new(
+        "embed", "vocab", s->vocab, 1, &(na_dim){"embedding", s->hidden}, seed, &table);
     if (st == NA_OK)
         st = embed_group(s, table, seed, &l[0]);
     for (int i = 0; i < s->layers && st == NA_OK; i++)

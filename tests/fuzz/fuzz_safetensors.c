@@ -14,8 +14,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    if (na_linear_new("w", 1, &(na_dim){"a", 2}, 1, &(na_dim){"b", 3}, 0, NULL,
-                      NULL, 1, &g_model) != NA_OK)
+    if (na_linear_new("w", 1, &(na_dim){"a", 2}, 1, &(na_dim){"b", 3}, 1, &g_model) !=
+        NA_OK)
         abort();
     return 0;
 }

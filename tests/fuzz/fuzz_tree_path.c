@@ -12,11 +12,13 @@ static na_layer *build_model(void)
     na_mha_options o = {.num_heads = 2, .in_features = 4, .causal = true,
                         .name = "block_0/attention", .no_bias = true};
     na_status s = na_mha_new(&o, &attn);
-    s = s ? s : na_linear_new("block_0/mlp/up", 1, &(na_dim){"embedding", 4}, 1,
-                              &(na_dim){"hidden", 6}, 0, NULL, NULL, 1, &up);
+    s = s ? s
+          : na_linear_new("block_0/mlp/up", 1, &(na_dim){"embedding", 4}, 1,
+                          &(na_dim){"hidden", 6}, 1, &up);
     s = s ? s : na_elementwise_new(NA_GELU, &act);
-    s = s ? s : na_linear_new("block_0/mlp/down", 1, &(na_dim){"hidden", 6}, 1,
-                              &(na_dim){"embedding", 4}, 0, NULL, NULL, 2, &down);
+    s = s ? s
+          : na_linear_new("block_0/mlp/down", 1, &(na_dim){"hidden", 6}, 1,
+                          &(na_dim){"embedding", 4}, 2, &down);
     s = s ? s : na_named_group_new("mlp", NA_LAYERS(up, act, down), &mlp);
     s = s ? s : na_residual_new(mlp, &res);
     s = s ? s : na_named_group_new("block_0", NA_LAYERS(attn, res), &block);
