@@ -6,9 +6,9 @@
 
 #include "layers/std_internal.h"
 
-na_status na_embedding_table_new_ex(const na_embedding_options *opt, na_param **out)
+static na_status table_new(const na_embedding_options *opt, const char *who,
+                           na_param **out)
 {
-    const char *who = "na_embedding_table_new";
     if (!out || !opt || !opt->vocab_axis || !opt->vocab_axis[0])
         return na__fail(NA_ERR_ARGUMENT, "%s: opt, vocab_axis and out are required", who);
     *out = NULL;
@@ -59,7 +59,12 @@ na_status na_embedding_table_new(const char *name, const char *vocab_axis,
                               .n_embedding = n,
                               .embedding = embedding,
                               .seed = seed};
-    return na_embedding_table_new_ex(&o, out);
+    return table_new(&o, "na_embedding_table_new", out);
+}
+
+na_status na_embedding_table_new_ex(const na_embedding_options *opt, na_param **out)
+{
+    return table_new(opt, "na_embedding_table_new_ex", out);
 }
 
 typedef struct embed_layer {

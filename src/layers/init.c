@@ -7,7 +7,6 @@
 #include "namedarr/init.h"
 #include "layers/layers_internal.h"
 
-#define INIT_OP "na_init_array"
 /* Standard deviation of N(0, 1) truncated to [-2, 2]. */
 #define TRUNC2_STDDEV 0.87962566103423978
 
@@ -92,35 +91,36 @@ const char *na_init_describe(const na_init *init, char *buf, size_t cap)
 
 /* ---- checks ------------------------------------------------------------ */
 
-static na_status gather_dims(int n_in, const na_dim *in, int n_out,
-                             const na_dim *out, int n_par, const na_dim *par,
-                             na_dim *dims, int *ndim)
+static na_status gather_dims(int n_in, const na_dim *in, int n_out, const na_dim *out,
+                             int n_par, const na_dim *par, na_dim *dims, int *ndim,
+                             const char *who)
 {
     int groups[3] = {n_in, n_out, n_par};
     const na_dim *src[3] = {in, out, par};
     int n = 0;
     for (int g = 0; g < 3; g++) {
         if (groups[g] < 0 || (groups[g] > 0 && !src[g]))
-            return na__fail(NA_ERR_ARGUMENT, INIT_OP ": bad dim list (count %d)",
+            return na__fail(NA_ERR_ARGUMENT, "%s: bad dim list (count %d)", who,
                             groups[g]);
         for (int i = 0; i < groups[g]; i++) {
             if (n >= NA_MAX_DIMS)
-                return na__fail(NA_ERR_ARGUMENT, INIT_OP ": more than %d axes",
+                return na__fail(NA_ERR_ARGUMENT, "%s: more than %d axes", who,
                                 NA_MAX_DIMS);
             dims[n++] = src[g][i];
         }
     }
     for (int i = 0; i < n; i++) {
         if (!dims[i].name || !dims[i].name[0])
-            return na__fail(NA_ERR_AXIS, INIT_OP ": every axis needs a name");
+            return na__fail(NA_ERR_AXIS, "%s: every axis needs a name", who);
         if (dims[i].size < 0)
-            return na__fail(NA_ERR_SHAPE, INIT_OP ": axis '%s' has size %lld",
+            return na__fail(NA_ERR_SHAPE, "%s: axis '%s' has size %lld", who,
                             dims[i].name, (long long)dims[i].size);
         for (int j = 0; j < i; j++)
             if (strcmp(dims[i].name, dims[j].name) == 0)
-                return na__fail(NA_ERR_AXIS, INIT_OP ": axis '%s' is listed twice "
+                return na__fail(NA_ERR_AXIS,
+                                "%s: axis '%s' is listed twice "
                                 "(input, output and parallel axes must be distinct)",
-                                dims[i].name);
+                                who, dims[i].name);
     }
     *ndim = n;
     return NA_OK;
@@ -183,8 +183,8 @@ static na_status truncated_normal(uint64_t seed, na_dtype dtype, int ndim,
 
 /* ---- entry points ------------------------------------------------------- */
 
-static na_status random_fill(const na_init *init, uint64_t seed, na_dtype dtype,
-                             int ndim, const na_dim *dims, double variance,
+static na_status random_fill(const na_init *init, uint64_t seed, na_dtype dtype, int ndim,
+                             const na_dim *dims, double variance, const char *who,
                              na_array **out)
 {
     double sd = sqrt(variance);
@@ -197,38 +197,42 @@ static na_status random_fill(const na_init *init, uint64_t seed, na_dtype dtype,
         return na_random_uniform(seed, dtype, ndim, dims, -sqrt(3.0) * sd,
                                  sqrt(3.0) * sd, out);
     }
-    return na__fail(NA_ERR_ARGUMENT, INIT_OP ": unknown distribution %d",
+    return na__fail(NA_ERR_ARGUMENT, "%s: unknown distribution %d", who,
                     (int)init->distribution);
 }
 
-na_status na_init_array_ex(const na_init_options *opt, na_array **out)
+static na_status init_array(const na_init_options *opt, const char *who, na_array **out)
 {
     if (!out || !opt)
-        return na__fail(NA_ERR_ARGUMENT, INIT_OP ": %s is NULL", out ? "opt" : "out");
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
     *out = NULL;
     na_init def = na_init_xavier_uniform();
     const na_init *init = opt->init ? opt->init : &def;
     if (opt->dtype != NA_F32 && opt->dtype != NA_F64)
-        return na__fail(NA_ERR_DTYPE, INIT_OP ": dtype %s (want f32 or f64)",
+        return na__fail(NA_ERR_DTYPE, "%s: dtype %s (want f32 or f64)", who,
                         na_dtype_name(opt->dtype));
     na_dim dims[NA_MAX_DIMS];
     int ndim = 0;
     na_status st = gather_dims(opt->n_in, opt->in, opt->n_out, opt->out, opt->n_parallel,
-                               opt->parallel, dims, &ndim);
+                               opt->parallel, dims, &ndim, who);
     if (st != NA_OK)
         return st;
     if (init->kind == NA_INIT_CONSTANT)
         return na_full(opt->dtype, ndim, dims, init->value, out);
     if (init->kind != NA_INIT_VARIANCE_SCALING || !(init->scale > 0))
-        return na__fail(NA_ERR_ARGUMENT, INIT_OP ": variance scaling needs a "
-                        "positive scale (got %g)", init->scale);
+        return na__fail(NA_ERR_ARGUMENT,
+                        "%s: variance scaling needs a "
+                        "positive scale (got %g)",
+                        who, init->scale);
     if (init->fan_in < 0 || init->fan_out < 0)
-        return na__fail(NA_ERR_ARGUMENT, INIT_OP ": fan_in %g and fan_out %g must be "
-                        ">= 0 (0: the axes' products)", init->fan_in, init->fan_out);
+        return na__fail(NA_ERR_ARGUMENT,
+                        "%s: fan_in %g and fan_out %g must be "
+                        ">= 0 (0: the axes' products)",
+                        who, init->fan_in, init->fan_out);
     double fi = init->fan_in > 0 ? init->fan_in : fan_of(opt->n_in, opt->in);
     double fo = init->fan_out > 0 ? init->fan_out : fan_of(opt->n_out, opt->out);
     double var = variance_of(init, fi, fo);
-    return random_fill(init, opt->seed, opt->dtype, ndim, dims, var, out);
+    return random_fill(init, opt->seed, opt->dtype, ndim, dims, var, who, out);
 }
 
 na_status na_init_array(const na_init *init, uint64_t seed, int n_in, const na_dim *in,
@@ -240,28 +244,38 @@ na_status na_init_array(const na_init *init, uint64_t seed, int n_in, const na_d
                          .in = in,
                          .n_out = n_out,
                          .out = out_dims};
-    return na_init_array_ex(&o, out);
+    return init_array(&o, "na_init_array", out);
 }
 
-na_status na_init_param_ex(const char *label, const na_init_options *opt, na_param **out)
+na_status na_init_array_ex(const na_init_options *opt, na_array **out)
+{
+    return init_array(opt, "na_init_array_ex", out);
+}
+
+static na_status init_param(const char *label, const na_init_options *opt,
+                            const char *who, na_param **out)
 {
     if (!out || !opt)
-        return na__fail(NA_ERR_ARGUMENT, "na_init_param: %s is NULL",
-                        out ? "opt" : "out");
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
     *out = NULL;
     na_init_options o = *opt;
     o.seed = na_init_seed_for(opt->seed, label);
     na_array *value = NULL;
-    na_status st = na_init_array_ex(&o, &value);
+    na_status st = init_array(&o, who, &value);
     if (st != NA_OK) {
         na__fail_append(" (parameter '%s')", label ? label : "");
-        return na__fail_in("na_init_param", st);
+        return st;
     }
     na_param *p = na_param_new(label, NA_PARAM, value);
     if (!p)
         return na_last_status();
     *out = p;
     return NA_OK;
+}
+
+na_status na_init_param_ex(const char *label, const na_init_options *opt, na_param **out)
+{
+    return init_param(label, opt, "na_init_param_ex", out);
 }
 
 na_status na_init_param(const char *label, const na_init *init, uint64_t seed, int n_in,
@@ -274,5 +288,5 @@ na_status na_init_param(const char *label, const na_init *init, uint64_t seed, i
                          .in = in,
                          .n_out = n_out,
                          .out = out_dims};
-    return na_init_param_ex(label, &o, out);
+    return init_param(label, &o, "na_init_param", out);
 }

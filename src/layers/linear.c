@@ -229,9 +229,8 @@ static na_status primed_out_dims(int n_in, const na_dim *in, int n_out,
     return NA_OK;
 }
 
-na_status na_linear_new_ex(const na_linear_options *opt, na_layer **out)
+static na_status linear_new(const na_linear_options *opt, const char *who, na_layer **out)
 {
-    const char *who = "na_linear_new";
     if (!out || !opt)
         return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
     *out = NULL;
@@ -284,7 +283,12 @@ na_status na_linear_new(const char *name, int n_in, const na_dim *in, int n_out,
                            .n_out = n_out,
                            .out = out_dims,
                            .seed = seed};
-    return na_linear_new_ex(&o, out);
+    return linear_new(&o, "na_linear_new", out);
+}
+
+na_status na_linear_new_ex(const na_linear_options *opt, na_layer **out)
+{
+    return linear_new(opt, "na_linear_new_ex", out);
 }
 
 /* ---- AddBias ------------------------------------------------------------ */
@@ -359,9 +363,9 @@ const na_layer_type na_add_bias_type = {
     .describe = bias_describe,
 };
 
-na_status na_add_bias_new_ex(const na_add_bias_options *opt, na_layer **out)
+static na_status add_bias_new(const na_add_bias_options *opt, const char *who,
+                              na_layer **out)
 {
-    const char *who = "na_add_bias_new";
     if (!out || !opt)
         return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
     *out = NULL;
@@ -390,7 +394,12 @@ na_status na_add_bias_new_ex(const na_add_bias_options *opt, na_layer **out)
 na_status na_add_bias_new(const char *name, int n, const na_dim *biased, na_layer **out)
 {
     na_add_bias_options o = {.name = name, .n_biased = n, .biased = biased};
-    return na_add_bias_new_ex(&o, out);
+    return add_bias_new(&o, "na_add_bias_new", out);
+}
+
+na_status na_add_bias_new_ex(const na_add_bias_options *opt, na_layer **out)
+{
+    return add_bias_new(opt, "na_add_bias_new_ex", out);
 }
 
 /* ---- Affine: Linear then AddBias ---------------------------------------- */
@@ -427,9 +436,8 @@ const na_layer_type na_affine_type = {
     .field_count = NA_FIELD_COUNT(affine_fields),
 };
 
-na_status na_affine_new_ex(const na_linear_options *opt, na_layer **out)
+static na_status affine_new(const na_linear_options *opt, const char *who, na_layer **out)
 {
-    const char *who = "na_affine_new";
     if (!out || !opt)
         return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, out ? "opt" : "out");
     *out = NULL;
@@ -451,9 +459,9 @@ na_status na_affine_new_ex(const na_linear_options *opt, na_layer **out)
                               .init = opt->bias_init,
                               .seed = opt->seed};
     na_layer *lin = NULL, *bias = NULL;
-    na_status st = na_linear_new_ex(&lo, &lin);
+    na_status st = linear_new(&lo, who, &lin);
     if (st == NA_OK)
-        st = na_add_bias_new_ex(&bo, &bias);
+        st = add_bias_new(&bo, who, &bias);
     na_layer *made = NULL;
     if (st == NA_OK)
         st = na_layer_alloc(&na_affine_type, &made);
@@ -477,5 +485,10 @@ na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
                            .n_out = n_out,
                            .out = out_dims,
                            .seed = seed};
-    return na_affine_new_ex(&o, out);
+    return affine_new(&o, "na_affine_new", out);
+}
+
+na_status na_affine_new_ex(const na_linear_options *opt, na_layer **out)
+{
+    return affine_new(opt, "na_affine_new_ex", out);
 }

@@ -250,25 +250,26 @@ static na_status learned_norm_new(const na_layer_type *type, const char *who,
 
 na_status na_layer_norm_new_ex(const na_norm_options *opt, na_layer **out)
 {
-    return learned_norm_new(&na_layer_norm_type, "na_layer_norm_new", opt, out);
+    return learned_norm_new(&na_layer_norm_type, "na_layer_norm_new_ex", opt, out);
 }
 
 na_status na_rms_layer_norm_new_ex(const na_norm_options *opt, na_layer **out)
 {
-    return learned_norm_new(&na_rms_layer_norm_type, "na_rms_layer_norm_new", opt, out);
+    return learned_norm_new(&na_rms_layer_norm_type, "na_rms_layer_norm_new_ex", opt,
+                            out);
 }
 
 na_status na_layer_norm_new(const char *name, int n, const na_dim *across, na_layer **out)
 {
     na_norm_options o = {.name = name, .n_across = n, .across = across};
-    return na_layer_norm_new_ex(&o, out);
+    return learned_norm_new(&na_layer_norm_type, "na_layer_norm_new", &o, out);
 }
 
 na_status na_rms_layer_norm_new(const char *name, int n, const na_dim *across,
                                 na_layer **out)
 {
     na_norm_options o = {.name = name, .n_across = n, .across = across};
-    return na_rms_layer_norm_new_ex(&o, out);
+    return learned_norm_new(&na_rms_layer_norm_type, "na_rms_layer_norm_new", &o, out);
 }
 
 na_status na_norm_set_eps(na_layer *layer, double eps)
