@@ -52,6 +52,30 @@ ALWAYS __m512 tanh_512(__m512 y)
     return _mm512_mask_blend_ps(lo, big, small);
 }
 
+/* ---- register-blocked products ------------------------------------------------------ */
+
+/* The inner step of every product below: acc[r][c] += s[r * ss] * x[c]
+ * for r < rn, c < nv; one broadcast per row, shared by its nv vectors. */
+ALWAYS void rank1(int rn, int nv, __m512 (*acc)[4], const float *s, int64_t ss,
+                  const __m512 *x)
+{
+#pragma GCC unroll 8
+    for (int r = 0; r < rn; r++) {
+        __m512 b = _mm512_set1_ps(s[r * ss]);
+#pragma GCC unroll 4
+        for (int c = 0; c < nv; c++)
+            acc[r][c] = _mm512_fmadd_ps(b, x[c], acc[r][c]);
+    }
+}
+
+/* nv vectors from p (the last one `last` lanes wide, zeros beyond). */
+ALWAYS void load_row(int nv, __mmask16 last, const float *p, __m512 *x)
+{
+#pragma GCC unroll 4
+    for (int c = 0; c < nv; c++)
+        x[c] = _mm512_maskz_loadu_ps(c == nv - 1 ? last : 0xffff, p + 16 * c);
+}
+
 /* ---- the tiled path ---------------------------------------------------------------- */
 
 /* rj keys x nv vectors of 16 query rows: the accumulators stay in registers
@@ -70,13 +94,7 @@ ALWAYS void qk_block(int rj, int nv, int64_t dp, const float *k, int64_t kld,
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
             q[v] = _mm512_load_ps(qt + d * bq + 16 * v);
-#pragma GCC unroll 8
-        for (int r = 0; r < rj; r++) {
-            __m512 kb = _mm512_set1_ps(k[r * kld + d]);
-#pragma GCC unroll 4
-            for (int v = 0; v < nv; v++)
-                acc[r][v] = _mm512_fmadd_ps(kb, q[v], acc[r][v]);
-        }
+        rank1(rj, nv, acc, k + d, kld, q);
     }
 #pragma GCC unroll 8
     for (int r = 0; r < rj; r++)
@@ -90,9 +108,11 @@ ALWAYS void qk_block(int rj, int nv, int64_t dp, const float *k, int64_t kld,
 ALWAYS void qk_nv(int nv, int64_t nk, int64_t dp, const float *k, int64_t kld,
                   const float *qt, float *st, float *tmx)
 {
-    /* 16 or more accumulators hide the FMA latency; 4 and 8 divide the
-     * usual tiles of 16 to 64 keys */
-    const int rj = nv == 4 ? 4 : 8, bq = 16 * nv;
+    /* 12 or more accumulators hide the FMA latency (8 would, with two
+     * FMA units of latency 4); 4 and 8 divide the usual tiles of 16 to 64
+     * keys; 8 x 3 (with the maxima and queries) would not fit the 32
+     * registers */
+    const int rj = nv >= 3 ? 4 : 8, bq = 16 * nv;
     __m512 mx[4];
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++)
@@ -178,16 +198,8 @@ ALWAYS void pv_block(int nv, __mmask16 last, int64_t nk, int bq, int64_t dvp,
     }
     for (int64_t j = 0; j < nk; j++) {
         __m512 x[4];
-#pragma GCC unroll 4
-        for (int c = 0; c < nv; c++)
-            x[c] = _mm512_maskz_loadu_ps(c == nv - 1 ? last : 0xffff, v + j * vld + 16 * c);
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            __m512 p = _mm512_set1_ps(st[j * bq + r]);
-#pragma GCC unroll 4
-            for (int c = 0; c < nv; c++)
-                acc[r][c] = _mm512_fmadd_ps(p, x[c], acc[r][c]);
-        }
+        load_row(nv, last, v + j * vld, x);
+        rank1(4, nv, acc, st + j * bq, 1, x);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < 4; r++)
@@ -331,27 +343,15 @@ ALWAYS void wsum_block(int rn, int nv, __mmask16 last, int64_t nk, int64_t avail
     __m512 acc[6][4];
 #pragma GCC unroll 6
     for (int r = 0; r < rn; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < nv; c++)
-            acc[r][c] =
-                _mm512_maskz_loadu_ps(c == nv - 1 ? last : 0xffff, o + r * dv + 16 * c);
+        load_row(nv, last, o + r * dv, acc[r]);
     for (int64_t j = 0; j < nk; j++) {
         __m512 x[4];
         if (j + PD < avail) /* rows PD ahead, first pass over them only */
 #pragma GCC unroll 4
             for (int c = 0; c < nv; c++)
                 _mm_prefetch((const char *)(v + (j + PD) * vc + 16 * c), _MM_HINT_T0);
-#pragma GCC unroll 4
-        for (int c = 0; c < nv; c++)
-            x[c] =
-                _mm512_maskz_loadu_ps(c == nv - 1 ? last : 0xffff, v + j * vc + 16 * c);
-#pragma GCC unroll 6
-        for (int r = 0; r < rn; r++) {
-            __m512 w = _mm512_set1_ps(p[r * lp + j]);
-#pragma GCC unroll 4
-            for (int c = 0; c < nv; c++)
-                acc[r][c] = _mm512_fmadd_ps(w, x[c], acc[r][c]);
-        }
+        load_row(nv, last, v + j * vc, x);
+        rank1(rn, nv, acc, p + j, lp, x);
     }
 #pragma GCC unroll 6
     for (int r = 0; r < rn; r++)
