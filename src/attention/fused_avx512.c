@@ -182,15 +182,15 @@ NA__AVX512 static void softmax_avx512(int64_t nk, int bq, float *st, const float
     }
 }
 
-/* 4 rows x nv vectors of features (the last one `last` lanes wide), over
- * all nk keys of the tile. */
-ALWAYS void pv_block(int nv, __mmask16 last, int64_t nk, int bq, int64_t dvp,
+/* rn rows (at most 6) x nv vectors of features (the last one `last` lanes
+ * wide), over all nk keys of the tile. */
+ALWAYS void pv_block(int rn, int nv, __mmask16 last, int64_t nk, int bq, int64_t dvp,
                      const float *st, const float *v, int64_t vld, const float *corr,
                      float *o)
 {
-    __m512 acc[4][4];
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {
+    __m512 acc[6][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < rn; r++) {
         __m512 c = _mm512_set1_ps(corr[r]);
 #pragma GCC unroll 4
         for (int x = 0; x < nv; x++)
@@ -199,10 +199,10 @@ ALWAYS void pv_block(int nv, __mmask16 last, int64_t nk, int bq, int64_t dvp,
     for (int64_t j = 0; j < nk; j++) {
         __m512 x[4];
         load_row(nv, last, v + j * vld, x);
-        rank1(4, nv, acc, st + j * bq, 1, x);
+        rank1(rn, nv, acc, st + j * bq, 1, x);
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 6
+    for (int r = 0; r < rn; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < nv; c++)
             _mm512_store_ps(o + r * dvp + 16 * c, acc[r][c]);
@@ -214,6 +214,23 @@ ALWAYS __mmask16 tail_mask(int64_t n)
     return n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
 }
 
+/* One chunk of nv feature vectors for every row: 6 rows at a time (24
+ * accumulators), then 4 or 2 (bq is a multiple of 16). */
+ALWAYS void pv_chunk(int nv, __mmask16 last, int64_t nk, int bq, int64_t dvp,
+                     const float *st, const float *v, int64_t vld, const float *corr,
+                     float *o)
+{
+    int i = 0;
+    for (; i + 6 <= bq; i += 6)
+        pv_block(6, nv, last, nk, bq, dvp, st + i, v, vld, corr + i, o + i * dvp);
+    if (i + 4 <= bq) {
+        pv_block(4, nv, last, nk, bq, dvp, st + i, v, vld, corr + i, o + i * dvp);
+        i += 4;
+    }
+    if (i < bq)
+        pv_block(2, nv, last, nk, bq, dvp, st + i, v, vld, corr + i, o + i * dvp);
+}
+
 NA__AVX512 static void pv_avx512(int64_t nk, int bq, int64_t dv, int64_t dvp,
                                  const float *st, const float *v, int64_t vld,
                                  const float *corr, float *o)
@@ -222,23 +239,19 @@ NA__AVX512 static void pv_avx512(int64_t nk, int bq, int64_t dv, int64_t dvp,
         int64_t w = dv - c < 64 ? dv - c : 64;
         int nv = (int)((w + 15) / 16);
         __mmask16 last = tail_mask(w - 16 * (nv - 1));
-        for (int i = 0; i < bq; i += 4) {
-            const float *s = st + i;
-            float *oi = o + i * dvp + c;
-            switch (nv) {
-            case 1:
-                pv_block(1, last, nk, bq, dvp, s, v + c, vld, corr + i, oi);
-                break;
-            case 2:
-                pv_block(2, last, nk, bq, dvp, s, v + c, vld, corr + i, oi);
-                break;
-            case 3:
-                pv_block(3, last, nk, bq, dvp, s, v + c, vld, corr + i, oi);
-                break;
-            default:
-                pv_block(4, last, nk, bq, dvp, s, v + c, vld, corr + i, oi);
-                break;
-            }
+        switch (nv) {
+        case 1:
+            pv_chunk(1, last, nk, bq, dvp, st, v + c, vld, corr, o + c);
+            break;
+        case 2:
+            pv_chunk(2, last, nk, bq, dvp, st, v + c, vld, corr, o + c);
+            break;
+        case 3:
+            pv_chunk(3, last, nk, bq, dvp, st, v + c, vld, corr, o + c);
+            break;
+        default:
+            pv_chunk(4, last, nk, bq, dvp, st, v + c, vld, corr, o + c);
+            break;
         }
     }
 }
