@@ -44,9 +44,23 @@ static const char *g_isa = "none";
 
 /* ---- the model: Attention over (q, k, v) given directly ---------------------------- */
 
-static na_layer *core_model(bool causal, const char *mask_tag)
+/* q {batch:1, seq, heads | kv_heads, query_heads, projection}, k, v. */
+typedef struct shape {
+    int64_t s, t, heads, kv_heads, d;
+} shape;
+
+
+/* alibi: ApplyALiBiBias over the query heads (`heads` of them). */
+static na_layer *core_model(bool causal, const char *mask_tag, const shape *sh,
+                            bool alibi)
 {
     na_dot_product_options o = {.causal = causal, .mask_tag = mask_tag};
+    na_alibi_options a = {.num_heads = (int)sh->heads};
+    if (sh->kv_heads != sh->heads)
+        a.heads_axis = "query_heads", a.group_axis = "kv_heads",
+        a.num_groups = (int)sh->kv_heads;
+    if (alibi)
+        o.alibi = &a;
     na_layer *sel[3] = {0}, *qk = NULL, *comb = NULL, *av = NULL, *m = NULL;
     for (int i = 0; i < 3; i++)
         if (na_select_attention_input_new(i, NULL, NULL, &sel[i]) != NA_OK)
@@ -64,11 +78,6 @@ static na_array *rnd(int ndim, const na_dim *dims, uint64_t seed)
     na_array *x = NULL;
     return na_random_uniform(seed, NA_F32, ndim, dims, -1.0, 1.0, &x) == NA_OK ? x : NULL;
 }
-
-/* q {batch:1, seq, heads | kv_heads, query_heads, projection}, k, v. */
-typedef struct shape {
-    int64_t s, t, heads, kv_heads, d;
-} shape;
 
 static void make_qkv(const shape *sh, uint64_t seed, na_array **q, na_array **k,
                      na_array **v)
@@ -174,6 +183,12 @@ typedef struct pcase {
     bool general; /* also time the general path (its logits fit in memory) */
 } pcase;
 
+/* A case named "..alibi..." has ALiBi in query_key_to_attn ("bias":"alibi"). */
+static bool has_alibi(const pcase *c)
+{
+    return strstr(c->name, "alibi") != NULL;
+}
+
 /* The FMA peak now, in GFLOP/s, with every thread (a short run). */
 static double peak_now(void)
 {
@@ -250,7 +265,7 @@ static int run_prefill(const pcase *c)
         na_side_set_array(side, "attn_mask", mask);
         live_pairs = (double)c->sh.s * (double)(c->sh.t * 3 / 4);
     }
-    na_layer *m = core_model(c->causal, c->padding ? "attn_mask" : NULL);
+    na_layer *m = core_model(c->causal, c->padding ? "attn_mask" : NULL, &c->sh, has_alibi(c));
     na_value *in = triple(q, k, v);
     if (!m || !in || !q || !k || !v) {
         fprintf(stderr, "%s: setup failed: %s\n", c->name, na_last_error());
@@ -275,11 +290,12 @@ static int run_prefill(const pcase *c)
     double fm = t.fused_ms, gflops = flops / fm / 1e6;
     printf("{\"bench\":\"attention\",\"case\":\"%s\",\"batch\":1,\"seq\":%lld,"
            "\"kv_seq\":%lld,\"heads\":%lld,\"kv_heads\":%lld,\"projection\":%lld,"
-           "\"causal\":%s,\"padding\":%s,\"kv_dtype\":\"f32\",\"threads\":%d,"
-           "\"kernels\":\"%s\",\"fused_ms\":%.3f,",
+           "\"causal\":%s,\"padding\":%s,\"bias\":\"%s\",\"kv_dtype\":\"f32\","
+           "\"threads\":%d,\"kernels\":\"%s\",\"fused_ms\":%.3f,",
            c->name, (long long)c->sh.s, (long long)c->sh.t, (long long)c->sh.heads,
            (long long)c->sh.kv_heads, (long long)c->sh.d, c->causal ? "true" : "false",
-           c->padding ? "true" : "false", na_get_num_threads(), na__fused_kernels(), fm);
+           c->padding ? "true" : "false", has_alibi(c) ? "alibi" : "none",
+           na_get_num_threads(), na__fused_kernels(), fm);
     if (c->general)
         printf("\"general_ms\":%.3f,\"fused_over_general\":%.3f,", t.general_ms,
                fm / t.general_ms);
@@ -343,7 +359,7 @@ static int run_decode(const dcase *c, double read_bw)
     }
     na_side *side = na_side_new();
     set_positions(side, sh->t);
-    na_layer *m = core_model(true, NULL);
+    na_layer *m = core_model(true, NULL, sh, false);
     if (!m || !in[layers - 1]) {
         fprintf(stderr, "%s: setup failed: %s\n", c->name, na_last_error());
         return 1;
@@ -463,14 +479,16 @@ int main(int argc, char **argv)
          false},
         {"prefill_padding_s1024", {1024, 1024, 8, 8, 64}, false, true, false, true},
         {"prefill_causal_s8192", {8192, 8192, 8, 8, 64}, true, false, false, false},
+        {"prefill_causal_alibi_s1024", {1024, 1024, 8, 8, 64}, true, false, false, true},
     };
     const pcase quick[] = {
         {"prefill_causal_s128", {128, 128, 4, 4, 32}, true, false, true, true},
         {"prefill_padding_s128", {128, 128, 4, 4, 32}, false, true, true, true},
         {"prefill_gqa_kv2_causal_s128", {128, 128, 4, 2, 32}, true, false, true, true},
+        {"prefill_gqa_kv2_causal_alibi_s128", {128, 128, 4, 2, 32}, true, false, false, true},
     };
     const pcase *pc = g_quick ? quick : full;
-    int npc = g_quick ? 3 : 6;
+    int npc = g_quick ? (int)(sizeof quick / sizeof *quick) : (int)(sizeof full / sizeof *full);
     for (int i = 0; i < npc; i++)
         if (!g_only || strstr(pc[i].name, g_only))
             status |= run_prefill(&pc[i]);

@@ -23,6 +23,11 @@
 
 enum { MASK_NONE, MASK_CAUSAL, MASK_BOOL, MASK_BOOL_KV };
 enum { LAYOUT_PLAIN, LAYOUT_STRIDED, LAYOUT_PERMUTED };
+/* An ApplyAttentionBias array (side input "rel_bias"): every logits axis;
+ * the heads (GQA: query_heads, which the keys do not move along), seq and
+ * kv_seq; {kv_seq, batch} (a padding-style bias, kv_seq not contiguous);
+ * {seq, kv_seq} in f64. */
+enum { BIAS_NONE, BIAS_FULL, BIAS_HEADS, BIAS_KV, BIAS_F64 };
 
 typedef struct fcase {
     int B, S, T, Hkv, G, D, Dv; /* G query heads per kv head; G == 0: MHA axes */
@@ -35,6 +40,8 @@ typedef struct fcase {
     int layout;                 /* LAYOUT_*                                     */
     double scale;               /* 0: auto                                      */
     double cap;                 /* > 0: TanhSoftCap(cap) on the scaled logits   */
+    int bias;                   /* BIAS_*: ApplyAttentionBias (after the cap)   */
+    bool alibi;                 /* ApplyALiBiBias over the query heads          */
 } fcase;
 
 static int heads(const fcase *c)
@@ -54,6 +61,13 @@ static na_layer *core_model(const fcase *c)
                                                             : NA_MASKED_ROWS_UNIFORM};
     if (c->mask == MASK_BOOL || c->mask == MASK_BOOL_KV)
         o.mask_tag = "attn_mask";
+    if (c->bias)
+        o.bias_tag = "rel_bias";
+    na_alibi_options a = {.num_heads = heads(c)};
+    if (c->G)
+        a.heads_axis = "query_heads", a.group_axis = "kv_heads", a.num_groups = c->Hkv;
+    if (c->alibi)
+        o.alibi = &a;
     na_layer *sel[3] = {0}, *qk = NULL, *comb = NULL, *av = NULL, *m = NULL;
     for (int i = 0; i < 3; i++)
         NA_OK_OR_FAIL(na_select_attention_input_new(i, NULL, NULL, &sel[i]));
@@ -70,6 +84,8 @@ typedef struct fdata {
     na_side *side;
     bool *mask;  /* [B][S][T]: the full mask the case means      */
     double *ref; /* [B][H][S][Dv]                                */
+    int32_t *qp, *kp; /* [B][S], [B][T]: the positions the case means */
+    double *bias;     /* [B][H][S][T]: bias + ALiBi, or NULL          */
 } fdata;
 
 static const char *const q_gqa[] = {"batch", "seq", "kv_heads", "query_heads",
@@ -145,7 +161,15 @@ static void make_mask(const fcase *c, fdata *f, uint64_t seed)
                 }
                 f->mask[(b * S + i) * T + j] = keep;
             }
-    if (c->mask == MASK_CAUSAL && c->positions) {
+    if (!c->positions) /* the defaults: 0, 1, ... for queries and keys */
+        for (int b = 0; b < B; b++) {
+            for (int i = 0; i < S; i++)
+                qp[b * S + i] = i;
+            for (int j = 0; j < T; j++)
+                kp[b * T + j] = j;
+        }
+    f->qp = qp, f->kp = kp;
+    if (c->positions) {
         set_i32(f->side, NA_QUERY_POSITIONS_KEY, NA_DIMS({"batch", B}, {"seq", S}), qp);
         set_i32(f->side, NA_KV_POSITIONS_KEY, NA_DIMS({"batch", B}, {"kv_seq", T}), kp);
     }
@@ -164,8 +188,74 @@ static void make_mask(const fcase *c, fdata *f, uint64_t seed)
     if (m)
         NA_OK_OR_FAIL(na_side_set_array(f->side, "attn_mask", m));
     na_array_free(m);
-    free(qp);
-    free(kp);
+}
+
+/* ALiBi's slope for head h of n (the paper's and Hugging Face's rule). */
+static double ref_slope(int n, int h)
+{
+    int c = 1;
+    while (2 * c <= n)
+        c *= 2;
+    return h < c ? pow(2.0, -8.0 * (h + 1) / c) : pow(2.0, -8.0 * (2 * (h - c) + 1) / (2.0 * c));
+}
+
+/* x at (b, h, i, j) of the logits, reading only the axes x has. */
+static double bias_at(const fcase *c, const na_array *x, int b, int h, int i, int j)
+{
+    const char *all[5], *names[5];
+    int64_t at[5], idx[5];
+    int n = 0, k = 0;
+    all[n] = "batch", at[n++] = b;
+    if (c->G)
+        all[n] = "kv_heads", at[n++] = h / c->G, all[n] = "query_heads", at[n++] = h % c->G;
+    else
+        all[n] = "heads", at[n++] = h;
+    all[n] = "seq", at[n++] = i, all[n] = "kv_seq", at[n++] = j;
+    for (int d = 0; d < n; d++)
+        if (na_axis_index(x, na_intern(all[d])) >= 0)
+            names[k] = all[d], idx[k++] = at[d];
+    return ts_at(x, k, names, idx);
+}
+
+/* The case's bias array (side input "rel_bias") and f->bias: that array
+ * plus ALiBi, per (b, h, i, j). */
+static void make_bias(const fcase *c, fdata *f, uint64_t seed)
+{
+    int B = c->B, S = c->S, T = c->T, H = heads(c), Hkv = c->Hkv, G = c->G;
+    if (!c->bias && !c->alibi)
+        return;
+    na_array *x = NULL;
+    if (c->bias == BIAS_FULL && G)
+        x = ts_random(NA_F32, NA_DIMS({"batch", B}, {"kv_heads", Hkv}, {"query_heads", G},
+                                      {"seq", S}, {"kv_seq", T}), seed);
+    else if (c->bias == BIAS_FULL)
+        x = ts_random(NA_F32, NA_DIMS({"batch", B}, {"heads", H}, {"seq", S},
+                                      {"kv_seq", T}), seed);
+    else if (c->bias == BIAS_HEADS)
+        x = ts_random(NA_F32, NA_DIMS({G ? "query_heads" : "heads", G ? G : H},
+                                      {"seq", S}, {"kv_seq", T}), seed);
+    else if (c->bias == BIAS_KV)
+        x = ts_random(NA_F32, NA_DIMS({"kv_seq", T}, {"batch", B}), seed);
+    else if (c->bias == BIAS_F64)
+        x = ts_random(NA_F64, NA_DIMS({"seq", S}, {"kv_seq", T}), seed);
+    if (x) {
+        na_array *x2 = NULL; /* [-2, 2): the bias moves the weights */
+        NA_OK_OR_FAIL(na_binary_scalar(NA_MUL, x, 2.0, &x2));
+        NA_OK_OR_FAIL(na_side_set_array(f->side, "rel_bias", x2));
+        na_array_free(x);
+        x = x2;
+    }
+    f->bias = calloc((size_t)(B * H * S * T) + 1, sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < S; i++)
+                for (int j = 0; j < T; j++) {
+                    double v = x ? (double)(float)bias_at(c, x, b, h, i, j) : 0;
+                    if (c->alibi)
+                        v += ref_slope(H, h) * (f->kp[b * T + j] - f->qp[b * S + i]);
+                    f->bias[((b * H + h) * S + i) * T + j] = v;
+                }
+    na_array_free(x);
 }
 
 /* q, k, v flattened to [b][h][i][d] / [b][hk][j][d] in double. */
@@ -215,6 +305,8 @@ static void reference(const fcase *c, fdata *f)
                     bool keep = f->mask[(b * S + i) * T + j];
                     double x = c->cap > 0 ? c->cap * tanh(dot * scale / c->cap)
                                           : dot * scale; /* Gemma 2: cap, then mask */
+                    if (f->bias) /* Flax: logits + bias, then the mask */
+                        x += f->bias[((b * H + h) * S + i) * T + j];
                     w[j] = keep ? x : -INFINITY;
                     live += keep;
                     mx = fmax(mx, w[j]);
@@ -263,6 +355,7 @@ static fdata make_data(const fcase *c, uint64_t seed)
                                          na_value_from_array(laid_out(f.v, c->layout))});
     f.side = na_side_new();
     make_mask(c, &f, seed);
+    make_bias(c, &f, seed + 3);
     reference(c, &f);
     return f;
 }
@@ -274,6 +367,7 @@ static void free_data(fdata *f)
     na_side_free(f->side);
     free(f->mask);
     free(f->ref);
+    free(f->qp), free(f->kp), free(f->bias);
 }
 
 /* max |y - ref| over the largest |ref| (at least 1). */
@@ -324,8 +418,12 @@ static void check_case(const fcase *c, int want, uint64_t seed)
         na_value *y = NULL;
         NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y));
         na__fused_counts after = counts();
+        na_fused_report r;
+        NA_OK_OR_FAIL(na_fused_report_get(m, &r));
         cr_assert_eq(after.prefill - before.prefill, want == 0 ? 1u : 0u,
-                     "%s: prefill path not taken as expected", kernels[kk]);
+                     "%s: prefill path not taken as expected (S%d T%d Hkv%d G%d: %s)",
+                     kernels[kk], c->S, c->T, c->Hkv, c->G, r.entries[0].last_reason);
+        na_fused_report_free(&r);
         cr_assert_eq(after.decode - before.decode, want == 1 ? 1u : 0u,
                      "%s: decode path not taken as expected", kernels[kk]);
         double e = rel_err(c, &f, na_value_array(y, "test"));
@@ -871,6 +969,127 @@ static const na_fused_entry *only_entry(const na_fused_report *r)
     return &r->entries[0];
 }
 
+/* ---- biases (Flax: scale, [cap], + bias, mask, softmax) ---------------------------- */
+
+/* Every bias layout with every mask kind, MHA and GQA, prefill and decode,
+ * odd sizes, strided and permuted inputs, each kernel set (check_case). */
+Test(fused, bias_every_broadcast_and_mask_kind)
+{
+    for (int bias = BIAS_FULL; bias <= BIAS_F64; bias++)
+        for (int mask = MASK_NONE; mask <= MASK_BOOL_KV; mask++) {
+            uint64_t seed = (uint64_t)(200 + 5 * bias + mask);
+            int layout = (bias + mask) % 3;
+            fcase pre = {.B = 2, .S = 37, .T = 45, .Hkv = 2, .G = mask % 2 ? 3 : 0,
+                         .D = 13, .Dv = 11, .mask = mask, .layout = layout, .bias = bias,
+                         .dead_row = mask == MASK_BOOL ? 4 : -1,
+                         .window = mask == MASK_CAUSAL && bias % 2 ? 7 : 0,
+                         .positions = mask == MASK_CAUSAL && bias > BIAS_HEADS, .pad = 5};
+            check_case(&pre, 0, seed);
+            fcase dec = pre;
+            dec.S = 3, dec.T = 53, dec.dead_row = mask == MASK_BOOL ? 1 : -1;
+            dec.G = mask % 2 ? 0 : 2;
+            check_case(&dec, 1, seed + 100);
+        }
+}
+
+/* ALiBi computed in the kernels: MHA, GQA and MQA (slopes over kv_heads x
+ * query_heads), causal, sliding window, left padding by positions, with
+ * and without a bias array and a soft-cap, prefill and decode. */
+Test(fused, alibi_mha_gqa_mqa_masks_and_padding)
+{
+    const int hkv[3] = {6, 2, 1}, g[3] = {0, 3, 6};
+    for (int kind = 0; kind < 3; kind++)
+        for (int v = 0; v < 4; v++) {
+            uint64_t seed = (uint64_t)(300 + 10 * kind + v);
+            fcase pre = {.B = 2, .S = 41, .T = v >= 2 ? 77 : 41, .Hkv = hkv[kind],
+                         .G = g[kind], .D = 9, .Dv = 10, .mask = MASK_CAUSAL,
+                         .alibi = true, .window = v == 1 ? 6 : 0, .positions = v >= 2,
+                         .pad = v == 3 ? 11 : 0, .bias = v == 2 ? BIAS_FULL : BIAS_NONE,
+                         .cap = v == 3 ? 1.5 : 0, .layout = v % 3, .dead_row = -1};
+            check_case(&pre, 0, seed);
+            fcase dec = pre;
+            dec.S = kind == 1 ? 2 : 1, dec.T = 60, dec.positions = true; /* rows <= 8 */
+            check_case(&dec, 1, seed + 100);
+        }
+    /* no mask at all: ALiBi alone, and the zero-row policy */
+    check_case(&(fcase){.B = 1, .S = 20, .T = 31, .Hkv = 5, .D = 7, .Dv = 7,
+                        .alibi = true, .dead_row = -1}, 0, 330);
+    check_case(&(fcase){.B = 2, .S = 33, .T = 70, .Hkv = 2, .G = 2, .D = 8, .Dv = 8,
+                        .mask = MASK_BOOL, .dead_row = 5, .zero_rows = true,
+                        .alibi = true, .bias = BIAS_KV}, 0, 331);
+}
+
+/* Head dimensions 32..256 (each tile size), forced small tiles so the
+ * last tile and the last block of rows are partial. */
+Test(fused, bias_and_alibi_head_dims)
+{
+    const int dims[4] = {32, 64, 128, 256};
+    for (int i = 0; i < 4; i++) {
+        fcase c = {.B = 1, .S = 35, .T = 51, .Hkv = 2, .G = 2, .D = dims[i],
+                   .Dv = dims[i], .mask = MASK_CAUSAL, .alibi = true,
+                   .bias = i % 2 ? BIAS_HEADS : BIAS_FULL, .dead_row = -1};
+        check_case(&c, 0, 340 + (uint64_t)i);
+        na__fused_set_tiles(16, 7);
+        check_case(&c, 0, 350 + (uint64_t)i);
+        na__fused_set_tiles(0, 0);
+        c.S = 1;
+        check_case(&c, 1, 360 + (uint64_t)i);
+    }
+}
+
+/* The fused path with a bias runs the kernels (the report says so) and a
+ * bias placed after a mask is refused with the reason. */
+Test(fused, report_fused_with_bias_layers)
+{
+    fcase c = {.B = 1, .S = 20, .T = 20, .Hkv = 2, .D = 8, .Dv = 8, .mask = MASK_CAUSAL,
+               .bias = BIAS_HEADS, .alibi = true, .cap = 3.0, .dead_row = -1};
+    fdata f = make_data(&c, 80);
+    na_layer *m = core_model(&c);
+    na_fused_report r;
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    cr_assert(only_entry(&r)->fused, "bias layers must qualify: %s",
+              only_entry(&r)->reason);
+    na_fused_report_free(&r);
+    na__fused_counts before = counts();
+    na_value *y = NULL;
+    NA_OK_OR_FAIL(na_layer_call(m, f.in, f.side, &y));
+    cr_assert_eq(counts().prefill - before.prefill, 1u);
+    cr_assert(rel_err(&c, &f, na_value_array(y, "t")) < 1e-5);
+    na_value_free(y);
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    cr_assert_eq(only_entry(&r)->last_call, NA_FUSED_LAST_FUSED);
+    na_fused_report_free(&r);
+    /* the bias moved after the causal mask: refused, and the reason given */
+    na_layer *qk = na_tree_get(m, "query_key_to_attn"), *bias = NULL;
+    NA_OK_OR_FAIL(na_sequential_remove(qk, 2, &bias));
+    NA_OK_OR_FAIL(na_sequential_insert(qk, na_layer_child_count(qk) - 1, bias));
+    NA_OK_OR_FAIL(na_fused_report_get(m, &r));
+    cr_assert_not(only_entry(&r)->fused);
+    cr_assert(strstr(only_entry(&r)->reason,
+                     "query_key_to_attn child 4: an ApplyAttentionBias after a mask"),
+              "%s", only_entry(&r)->reason);
+    na_fused_report_free(&r);
+    na_layer_free(m);
+    free_data(&f);
+}
+
+/* A bias the fused path cannot evaluate fails as the general path does. */
+Test(fused, bad_bias_fails_like_the_general_path)
+{
+    fcase c = {.B = 1, .S = 20, .T = 20, .Hkv = 2, .D = 8, .Dv = 8, .bias = BIAS_KV,
+               .dead_row = -1};
+    fdata f = make_data(&c, 81);
+    na_layer *m = core_model(&c);
+    na_array *bad = ts_random(NA_F32, NA_DIMS({"kv_seq", 19}), 1);
+    NA_OK_OR_FAIL(na_side_set_array(f.side, "rel_bias", bad));
+    na_value *y = NULL;
+    NA_EXPECT_FAIL(na_layer_call(m, f.in, f.side, &y), NA_ERR_SHAPE, "ApplyAttentionBias",
+                   "rel_bias");
+    na_array_free(bad);
+    na_layer_free(m);
+    free_data(&f);
+}
+
 Test(fused, report_says_fused_and_why_not)
 {
     fcase c = {.B = 1, .S = 20, .T = 20, .Hkv = 2, .D = 8, .Dv = 8, .mask = MASK_CAUSAL,
@@ -904,7 +1123,7 @@ Test(fused, report_says_fused_and_why_not)
     NA_OK_OR_FAIL(na_fused_report_get(m, &r));
     e = only_entry(&r);
     cr_assert_not(e->fused);
-    cr_assert(strstr(e->reason, "query_key_to_attn child 3: a TanhSoftCap after a mask"),
+    cr_assert(strstr(e->reason, "query_key_to_attn child 3: a TanhSoftCap after a bias, a mask"),
               "%s", e->reason);
     cr_assert_eq(e->last_call, NA_FUSED_LAST_GENERAL);
     cr_assert_str_eq(e->last_reason, e->reason);

@@ -11,6 +11,7 @@
 #include <namedarr/print.h>
 #include <namedarr/tree.h>
 
+#include "../src/attention/fused_internal.h"
 #include "support.h"
 
 enum { B = 2, S = 7, E = 8 };
@@ -323,6 +324,22 @@ Test(kv_cache, alibi_decode_equals_full)
     decode_matches_full(alibi_mha(0), alibi_mha(0), true, 3);
     decode_run(alibi_mha(2), alibi_mha(2), true, 2, true, B);
     decode_run(alibi_mha(1), alibi_mha(1), false, 1, true, 0);
+}
+
+/* The decode steps on the fused kernels (ALiBi computed in them from the
+ * cache's positions) against the full call on the general path. */
+Test(kv_cache, alibi_fused_decode_equals_general_full)
+{
+    for (int kv_heads = 0; kv_heads <= 2; kv_heads++) {
+        na_layer *full = alibi_mha(kv_heads);
+        NA_OK_OR_FAIL(na_attention_set_fused(full, false));
+        na__fused_counts before, after;
+        na__fused_get_counts(&before);
+        decode_run(full, alibi_mha(kv_heads), true, 2, true, B);
+        na__fused_get_counts(&after);
+        cr_assert_geq(after.decode - before.decode, (uint64_t)(S - 2),
+                      "the decode steps took the fused path");
+    }
 }
 
 Test(kv_cache, batch_size_allocates_at_conversion)

@@ -70,8 +70,10 @@ na_status na_attention_set_keep_weights(na_layer *attention, bool keep);
 /* The weights kept by the last call (borrowed; NULL if none). */
 const na_array *na_attention_weights(const na_layer *attention);
 /* The fused path (on by default): when query_key_to_attn is the standard
- * Sequential(AttentionLogits, mask layers, Softmax or MaskedSoftmax over
- * kv_seq), attn_value_to_output starts with AttentionCombine(kv_seq), the
+ * Sequential(AttentionLogits, [TanhSoftCap], bias layers, mask layers,
+ * Softmax or MaskedSoftmax over kv_seq) in that order (Flax's: scale,
+ * logits, + bias, mask, softmax), attn_value_to_output starts with
+ * AttentionCombine(kv_seq), the
  * arrays are f32, nobody keeps or returns the weights and no capture is
  * running, the call computes the weighted values with a tiled online
  * softmax (no {seq, kv_seq} buffer, fully masked tiles skipped) and then
@@ -91,8 +93,10 @@ na_status na_attention_set_fused(na_layer *attention, bool allowed);
  *   na_fused_report_free(&r);
  *
  * `fused` says whether the layer's sublayers and options qualify (the
- * standard chain; a TanhSoftCap before the masks, as in Gemma 2, is fused
- * too); a qualifying layer can still take the general path for one call
+ * standard chain; a TanhSoftCap before the masks, as in Gemma 2, and
+ * ApplyAttentionBias / ApplyALiBiBias before the masks are fused too: the
+ * bias arrays are read like the mask, ALiBi is computed in the kernels from
+ * the slopes and positions); a qualifying layer can still take the general path for one call
  * (arrays not f32 or not in the standard layout, a capture running, no
  * keys): last_call and last_reason say how its most recent call ran. */
 typedef enum na_fused_last {

@@ -55,7 +55,11 @@
  *   na_apply_alibi_bias_new(&(na_alibi_options){.num_heads = 8}, &alibi);
  *
  * In a KVCachingAttention the key positions are the cache's, so ALiBi
- * follows the cache exactly as the causal mask does.
+ * follows the cache exactly as the causal mask does. The fused attention
+ * kernels (prefill and decode) run both bias layers placed before the masks:
+ * the bias array is read where it is (broadcast by name, f64 converted to
+ * f32), ALiBi is computed from the slopes and the positions (no
+ * {seq, kv_seq} array).
  */
 #ifndef NAMEDARR_MASKS_H
 #define NAMEDARR_MASKS_H

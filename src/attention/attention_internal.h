@@ -112,6 +112,14 @@ na_status na__bias_layer_eval(const na_layer *l, const na_side *side,
                               const na_array *logits, na_array **bias);
 /* Is `l` an ApplyAttentionBias or ApplyALiBiBias? */
 bool na__is_bias_layer(const na_layer *l);
+/* For an ApplyALiBiBias over (q_axis, kv_axis): its slopes (f32 over its
+ * heads axes) and the query and key positions it compares (new references,
+ * checked as the layer's call checks them), so the fused path computes
+ * slope * (kv_pos - q_pos) itself. All stay NULL for another layer or
+ * other axes. */
+na_status na__alibi_parts(const na_layer *l, const na_side *side, const na_array *logits,
+                          const char *q_axis, const char *kv_axis, na_array **slopes,
+                          na_array **q, na_array **kv);
 
 /* fused.c: run query_key_to_attn + AttentionCombine fused (online softmax,
  * no logits buffer) when the sublayers are the standard ones; *done false

@@ -246,12 +246,12 @@ static void alibi_destroy(na_layer *self)
     na_array_free(as_alibi(self)->slopes);
 }
 
-/* slopes * (kv_pos - q_pos), f32, checked against the logits. */
-static na_status alibi_eval(const alibi_layer *l, const na_side *side,
-                            const na_array *logits, na_array **bias)
+/* The query and key positions ALiBi compares, after checking the slopes
+ * against the logits (new references). */
+static na_status alibi_positions(const alibi_layer *l, const na_side *side,
+                                 const na_array *logits, na_array **q, na_array **kv)
 {
     const char *who = "ApplyALiBiBias";
-    *bias = NULL;
     int64_t sq = na_axis_size(logits, l->q_axis), skv = na_axis_size(logits, l->kv_axis);
     if (sq < 0 || skv < 0)
         return na__fail(NA_ERR_AXIS, "%s: logits %s need axes '%s' and '%s'", who,
@@ -260,8 +260,17 @@ static na_status alibi_eval(const alibi_layer *l, const na_side *side,
     if (st != NA_OK)
         return st;
     na__positions_spec ps = {who, l->q_key, l->kv_key, l->q_axis, l->kv_axis};
+    return na__attn_positions(&ps, side, sq, skv, q, kv);
+}
+
+/* slopes * (kv_pos - q_pos), f32, checked against the logits. */
+static na_status alibi_eval(const alibi_layer *l, const na_side *side,
+                            const na_array *logits, na_array **bias)
+{
+    const char *who = "ApplyALiBiBias";
+    *bias = NULL;
     na_array *q = NULL, *kv = NULL, *dist = NULL, *df = NULL;
-    st = na__attn_positions(&ps, side, sq, skv, &q, &kv);
+    na_status st = alibi_positions(l, side, logits, &q, &kv);
     if (st == NA_OK)
         st = na_sub(kv, q, &dist);
     if (st == NA_OK)
@@ -371,4 +380,22 @@ na_status na__bias_layer_eval(const na_layer *l, const na_side *side,
     *bias = NULL;
     return na__fail(NA_ERR_ARGUMENT, "na__bias_layer_eval: %s is not a bias layer",
                     na_layer_type_name(l));
+}
+
+na_status na__alibi_parts(const na_layer *l, const na_side *side, const na_array *logits,
+                          const char *q_axis, const char *kv_axis, na_array **slopes,
+                          na_array **q, na_array **kv)
+{
+    const alibi_layer *a = as_alibi(l);
+    *slopes = *q = *kv = NULL;
+    if (!a || a->q_axis != q_axis || a->kv_axis != kv_axis)
+        return NA_OK;
+    na_status st = alibi_positions(a, side, logits, q, kv);
+    if (st == NA_OK)
+        st = na_array_ref(a->slopes, slopes);
+    if (st != NA_OK) {
+        na_array_free(*q), na_array_free(*kv);
+        *q = *kv = NULL;
+    }
+    return st;
 }

@@ -1,5 +1,6 @@
 /* The fused attention path: when query_key_to_attn is the standard chain
- * (AttentionLogits, mask layers, Softmax/MaskedSoftmax over kv_seq) and
+ * (AttentionLogits, [TanhSoftCap], bias layers, mask layers,
+ * Softmax/MaskedSoftmax over kv_seq) and
  * attn_value_to_output starts with AttentionCombine over kv_seq, compute
  * softmax(q k * scale, masked) v without the {seq, kv_seq} logits: this
  * file decides whether the call qualifies and describes it as a job;
@@ -8,6 +9,11 @@
  * picks. Masks reach the job as a bool array (ApplyAttentionMask, the
  * user's own array) and as positions (ApplyCausalMask: query and key
  * positions and a window), never as a {seq, kv_seq} array built here.
+ * Biases, added after the scale and soft-cap and before the masks (Flax's
+ * order; the general path's too): the ApplyAttentionBias arrays summed into
+ * one f32 operand addressed like the mask (f64 converted, as the layer
+ * converts it), and ApplyALiBiBias as slopes and positions, so the kernels
+ * compute slope * (kv_pos - q_pos) and no {seq, kv_seq} array exists.
  * Same results as the general path (tests/test_fused.c). */
 #include <math.h>
 #include <stdarg.h>
@@ -28,6 +34,9 @@ typedef struct fused_plan {
     int n_masks;
     const na_layer *masks[MAX_MASKS]; /* ApplyAttentionMask layers          */
     const na_layer *causal;           /* at most one ApplyCausalMask, or NULL */
+    int n_biases;
+    const na_layer *biases[MAX_MASKS]; /* ApplyAttentionBias layers         */
+    const na_layer *alibi;            /* at most one ApplyALiBiBias, or NULL */
     double cap;                       /* TanhSoftCap before the masks; 0: none */
     na_masked_rows rows;
     na_layer *av; /* attn_value_to_output (a Sequential)      */
@@ -104,24 +113,48 @@ static const char *type_of(const na_layer *l)
     return l ? na_layer_type_name(l) : "missing layer";
 }
 
-/* query_key_to_attn's children between the logits and the softmax: masks
- * (at most one positional), and a TanhSoftCap before any mask (Gemma 2's
- * order: scale, cap, mask). */
+/* A bias layer (ApplyAttentionBias, ApplyALiBiBias) at child i, after any
+ * soft-cap and before every mask (Flax's order: logits, bias, mask). */
+static bool plan_bias(const na_layer *m, int i, fused_plan *p, char *why, size_t wn)
+{
+    if (p->n_masks || p->causal)
+        return refuse(why, wn, "query_key_to_attn child %d: an %s after a mask (the "
+                      "kernels add biases before masking, Flax's order)", i, type_of(m));
+    if (na_layer_is(m, &na_apply_alibi_bias_type)) {
+        if (p->alibi)
+            return refuse(why, wn, "two ApplyALiBiBias layers");
+        p->alibi = m;
+        return true;
+    }
+    if (p->n_biases == MAX_MASKS)
+        return refuse(why, wn, "more than %d bias layers", MAX_MASKS);
+    p->biases[p->n_biases++] = m;
+    return true;
+}
+
+/* query_key_to_attn's children between the logits and the softmax: a
+ * TanhSoftCap first (Gemma 2's order: scale, cap, mask), then bias layers,
+ * then masks (at most one positional). */
 static bool plan_middle(const na_layer *qk, int n, fused_plan *p, char *why, size_t wn)
 {
-    p->n_masks = 0;
-    p->causal = NULL;
+    p->n_masks = p->n_biases = 0;
+    p->causal = p->alibi = NULL;
     p->cap = 0;
     for (int i = 1; i < n - 1; i++) {
         const na_layer *m = na_layer_child(qk, i);
         if (na_layer_is(m, &na_tanh_soft_cap_type)) {
-            if (p->cap > 0 || p->n_masks || p->causal)
+            if (p->cap > 0 || p->n_masks || p->causal || p->n_biases || p->alibi)
                 return refuse(why, wn, "query_key_to_attn child %d: a TanhSoftCap after "
-                              "a mask or another soft-cap (the kernels cap the logits "
-                              "once, before masking)", i);
+                              "a bias, a mask or another soft-cap (the kernels cap the "
+                              "logits once, before biases and masks)", i);
             if (na_layer_field_float(m, "cap", &p->cap) != NA_OK || !(p->cap > 0))
                 return refuse(why, wn, "query_key_to_attn child %d: TanhSoftCap with "
                               "cap %g", i, p->cap);
+            continue;
+        }
+        if (na__is_bias_layer(m)) {
+            if (!plan_bias(m, i, p, why, wn))
+                return false;
             continue;
         }
         if (!na_layer_is(m, &na_apply_attention_mask_type) &&
@@ -263,10 +296,11 @@ static na__fused_operand operand_of(const na_array *x, const fused_shape *s,
     return o;
 }
 
-/* The job for q, k, v, mask (NULL: none) writing into y {G..., seq, vd}. */
+/* The job for q, k, v, mask and bias (NULL: none); the output pointer is
+ * set when the output exists (fused_combine). */
 static void make_job(const fused_plan *p, const fused_shape *s, const na_array *q,
                      const na_array *k, const na_array *v, const na_array *mask,
-                     na_array *y, na__fused_job *j)
+                     const na_array *bias, na__fused_job *j)
 {
     memset(j, 0, sizeof *j);
     j->ops = na__fused_ops_get();
@@ -281,7 +315,9 @@ static void make_job(const fused_plan *p, const fused_shape *s, const na_array *
     j->has_mask = mask != NULL;
     if (mask)
         j->m = operand_of(mask, s, s->seq, s->kv, NULL);
-    j->y = y ? na_data(y) : NULL;
+    j->has_bias = bias != NULL;
+    if (bias)
+        j->b = operand_of(bias, s, s->seq, s->kv, NULL);
     int64_t ys = s->sq * s->dv;
     j->groups = 1, j->group_rows = s->sq;
     for (int i = s->ng - 1; i >= 0; i--) {
@@ -310,32 +346,69 @@ void na__fused_get_counts(na__fused_counts *c)
 
 /* ---- driving it -------------------------------------------------------------------- */
 
-/* The plan's masks, evaluated and combined (NULL: no mask); *ok false when
- * a mask cannot be evaluated (the general path reports it). */
-static na_array *combined_mask(const fused_plan *p, const fused_shape *s,
-                               const na_side *side, bool *ok)
+/* A logits-shaped f32 view {G..., seq, kv_seq} that owns no memory (the
+ * layers' evaluators read only its named shape). */
+static na_status logits_like(const fused_shape *s, na_array **like)
 {
-    *ok = true;
-    if (p->n_masks == 0) /* nothing to evaluate: no allocation at all */
-        return NULL;
     na_dim dims[NA_MAX_DIMS];
     memcpy(dims, s->g, sizeof(na_dim) * (size_t)s->ng);
     dims[s->ng] = (na_dim){s->seq, s->sq};
     dims[s->ng + 1] = (na_dim){s->kv, s->skv};
-    na_array *zero = NULL, *like = NULL, *ms[MAX_MASKS] = {0}, *all = NULL;
+    na_array *zero = NULL;
     na_status st = na_scalar(NA_F32, 0, &zero);
-    if (st == NA_OK) /* a logits-shaped view that owns no memory */
-        st = na_broadcast_to(zero, s->ng + 2, dims, &like);
+    if (st == NA_OK)
+        st = na_broadcast_to(zero, s->ng + 2, dims, like);
+    na_array_free(zero);
+    return st;
+}
+
+/* The plan's masks, evaluated and combined (NULL: no mask). */
+static na_status combined_mask(const fused_plan *p, const na_side *side,
+                               const na_array *like, na_array **out)
+{
+    *out = NULL;
+    na_array *ms[MAX_MASKS] = {0};
+    na_status st = NA_OK;
     for (int i = 0; i < p->n_masks && st == NA_OK; i++)
         st = na__mask_layer_eval(p->masks[i], side, like, &ms[i]);
-    if (st == NA_OK)
-        st = na_combine_masks(p->n_masks, (const na_array *const *)ms, &all);
+    if (st == NA_OK && p->n_masks)
+        st = na_combine_masks(p->n_masks, (const na_array *const *)ms, out);
     for (int i = 0; i < p->n_masks; i++)
         na_array_free(ms[i]);
-    na_array_free(zero);
-    na_array_free(like);
-    *ok = st == NA_OK;
-    return all;
+    return st;
+}
+
+/* The plan's ApplyAttentionBias arrays, summed in f32 (an f64 bias is
+ * converted, as the layer converts it to the logits' dtype); NULL: none
+ * (no layer, or only optional ones that are absent). */
+static na_status combined_bias(const fused_plan *p, const na_side *side,
+                               const na_array *like, na_array **out)
+{
+    *out = NULL;
+    na_status st = NA_OK;
+    for (int i = 0; i < p->n_biases && st == NA_OK; i++) {
+        na_array *b = NULL, *t = NULL;
+        st = na__bias_layer_eval(p->biases[i], side, like, &b);
+        if (st == NA_OK && b && b->dtype != NA_F32) {
+            st = na_astype(b, NA_F32, &t);
+            na_array_free(b);
+            b = t, t = NULL;
+        }
+        if (st == NA_OK && b && *out) {
+            st = na_add(*out, b, &t);
+            na_array_free(b);
+            b = t;
+        }
+        if (st == NA_OK && b) {
+            na_array_free(*out);
+            *out = b;
+        }
+    }
+    if (st != NA_OK) {
+        na_array_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 /* ---- the positional mask ----------------------------------------------------------- */
@@ -347,6 +420,27 @@ static bool axes_within(const na_array *x, const fused_shape *s, const char *own
         return false;
     for (int d = 0; d < x->ndim; d++)
         if (x->name[d] != own && !in_g(s, x->name[d], x->shape[d]))
+            return false;
+    return true;
+}
+
+/* Positions q {.., seq} and kp {.., kv_seq} (i32, axes among the
+ * logits') as P; false if they cannot be (the key positions must not move
+ * along a shared axis: keys are read once for all its rows). */
+static bool fill_positions(const fused_shape *s, const na__fused_job *j,
+                           const na_array *qp, const na_array *kp,
+                           na__fused_positions *P)
+{
+    if (!axes_within(qp, s, s->seq) || !axes_within(kp, s, s->kv))
+        return false;
+    P->q = na_data(qp), P->kv = na_data(kp);
+    P->qrow = stride_of(qp, s->seq), P->kvcol = stride_of(kp, s->kv);
+    for (int i = 0; i < s->ng; i++) {
+        P->qg[i] = stride_of(qp, s->g[i].name);
+        P->kvg[i] = stride_of(kp, s->g[i].name);
+    }
+    for (int a = 0; a < j->n_shared; a++)
+        if (P->kvg[j->shared[a]] != 0)
             return false;
     return true;
 }
@@ -364,20 +458,34 @@ static bool plan_positions(const fused_plan *p, const fused_shape *s, const na_s
     int64_t window = 0;
     na_status st = na__causal_mask_positions(p->causal, side, s->seq, s->sq, s->kv,
                                              s->skv, qp, kp, &window);
-    if (st != NA_OK || !*qp || !axes_within(*qp, s, s->seq) ||
-        !axes_within(*kp, s, s->kv))
+    if (st != NA_OK || !*qp)
         return false;
-    na__fused_positions *P = &j->pos;
-    P->q = na_data(*qp), P->kv = na_data(*kp), P->window = window;
-    P->qrow = stride_of(*qp, s->seq), P->kvcol = stride_of(*kp, s->kv);
-    for (int i = 0; i < s->ng; i++) {
-        P->qg[i] = stride_of(*qp, s->g[i].name);
-        P->kvg[i] = stride_of(*kp, s->g[i].name);
-    }
-    for (int a = 0; a < j->n_shared; a++) /* keys are read once for a shared axis */
-        if (P->kvg[j->shared[a]] != 0)
+    j->pos.window = window;
+    return fill_positions(s, j, *qp, *kp, &j->pos);
+}
+
+/* The ALiBi layer's slopes and positions as the job's (the arrays stay
+ * referenced in held[0..3) until the job has run); false when the fused
+ * path cannot take them (the general path then runs and reports any
+ * error). */
+static bool plan_alibi(const fused_plan *p, const fused_shape *s, const na_side *side,
+                       const na_array *like, na__fused_job *j, na_array **held)
+{
+    held[0] = held[1] = held[2] = NULL;
+    if (!p->alibi)
+        return true;
+    na_status st = na__alibi_parts(p->alibi, side, like, s->seq, s->kv, &held[0],
+                                   &held[1], &held[2]);
+    const na_array *sl = held[0];
+    if (st != NA_OK || !sl || sl->dtype != NA_F32 || na_positional_count(sl))
+        return false;
+    for (int d = 0; d < sl->ndim; d++)
+        if (!in_g(s, sl->name[d], sl->shape[d]))
             return false;
-    return true;
+    j->slope = na_data(sl);
+    for (int i = 0; i < s->ng; i++)
+        j->slope_g[i] = stride_of(sl, s->g[i].name);
+    return fill_positions(s, j, held[1], held[2], &j->apos);
 }
 
 /* The output array {G..., seq, value feature}. */
@@ -461,6 +569,36 @@ static bool plan_call(const na__attn_core *c, const na_value *qv, const na_value
     return true;
 }
 
+/* The arrays a job reads besides q, k, v (freed once it has run). */
+enum { HELD_LIKE, HELD_MASK, HELD_BIAS, HELD_QP, HELD_KP, HELD_ALIBI, HELD_N = HELD_ALIBI + 3 };
+
+/* Evaluate the masks and biases and describe the job; false (and why) when
+ * the fused path cannot take this call. */
+static bool prepare_job(const fused_plan *p, const fused_shape *s, const na_value *qv,
+                        const na_value *kv, const na_value *vv, const na_side *side,
+                        na__fused_job *job, na_array **held, char *why, size_t wn)
+{
+    na_status st = NA_OK;
+    if (p->n_masks || p->n_biases || p->alibi) /* else no allocation at all */
+        st = logits_like(s, &held[HELD_LIKE]);
+    if (st == NA_OK)
+        st = combined_mask(p, side, held[HELD_LIKE], &held[HELD_MASK]);
+    if (st == NA_OK)
+        st = combined_bias(p, side, held[HELD_LIKE], &held[HELD_BIAS]);
+    if (st != NA_OK)
+        return refuse(why, wn, "a mask or bias could not be evaluated (the general path "
+                      "reports why)");
+    make_job(p, s, qv->array, kv->array, vv->array, held[HELD_MASK], held[HELD_BIAS],
+             job);
+    if (!plan_positions(p, s, side, job, &held[HELD_QP], &held[HELD_KP]))
+        return refuse(why, wn, "the causal mask's positions are not i32 arrays over the "
+                      "logits' axes");
+    if (!plan_alibi(p, s, side, held[HELD_LIKE], job, &held[HELD_ALIBI]))
+        return refuse(why, wn, "the ALiBi slopes or positions are not f32 / i32 arrays "
+                      "over the logits' axes");
+    return true;
+}
+
 na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *kv,
                          const na_value *vv, const na_side *side, na_value **out,
                          bool *done)
@@ -473,19 +611,9 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
         note_call(c, false, why);
         return NA_OK;
     }
-    bool ok = false;
-    na_array *mask = combined_mask(&p, &s, side, &ok), *y = NULL, *qp = NULL, *kp = NULL;
+    na_array *held[HELD_N] = {0}, *y = NULL;
     na__fused_job job;
-    if (ok) {
-        make_job(&p, &s, qv->array, kv->array, vv->array, mask, NULL, &job);
-        ok = plan_positions(&p, &s, side, &job, &qp, &kp);
-        if (!ok)
-            refuse(why, sizeof why, "the causal mask's positions are not i32 arrays "
-                   "over the logits' axes");
-    } else {
-        refuse(why, sizeof why, "a mask could not be evaluated (the general path "
-               "reports why)");
-    }
+    bool ok = prepare_job(&p, &s, qv, kv, vv, side, &job, held, why, sizeof why);
     na_status st = NA_OK;
     if (ok) {
         *done = true;
@@ -496,7 +624,8 @@ na_status na__attn_fused(na__attn_core *c, const na_value *qv, const na_value *k
         na_clear_error(); /* the general path reports it, as it always does */
     }
     note_call(c, ok, why);
-    na_array_free(mask), na_array_free(qp), na_array_free(kp);
+    for (int i = 0; i < HELD_N; i++)
+        na_array_free(held[i]);
     if (!ok)
         return NA_OK;
     if (st != NA_OK) {

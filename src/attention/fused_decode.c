@@ -1,6 +1,6 @@
 /* The decode path of the fused attention: a few query rows per group
  * (and chunk of keys when groups are fewer than threads): scores of the
- * rows over the live keys (dots), exp2 and sum, weighted sum of the values
+ * rows over the live keys (dots; soft-cap, biases), exp2 and sum, weighted sum of the values
  * (wsum). The cache is read once and no product packs anything (a GEMM
  * with one row would). Chunks are merged by their maxima and sums. */
 #include <math.h>
@@ -138,8 +138,10 @@ static void decode_scores(const na__fused_job *J, const decode *d, int gi, const
     const float *ku =
         unit_rows(k + a * J->k.col, J->k.col, J->k.feat, J->dp, b - a, d->kp, &ld);
     J->ops->dots(b - a, J->dp, nr, d->q + (int64_t)gi * nr * J->dp, ku, ld, s + a, d->n);
-    for (int r = 0; J->cap2 > 0 && r < nr; r++) /* soft-cap, then the masks */
+    for (int r = 0; J->cap2 > 0 && r < nr; r++) /* soft-cap, biases, then the masks */
         J->ops->softcap(b - a, s + r * d->n + a, J->cap2);
+    for (int r = 0; na__fused_has_bias(J) && r < nr; r++)
+        na__fused_add_bias(J, &rows[r], a, b - a, s + r * d->n + a, 1);
     for (int64_t j = a; j < b; j++)
         if (flags[j] != 3)
             for (int r = 0; r < nr; r++)
@@ -213,6 +215,10 @@ static void decode_item(const na__fused_job *J, decode *d, int64_t g0, int64_t g
                 rows[r].m += j0 * J->m.col;
             if (J->pos.q)
                 rows[r].kpos += j0 * J->pos.kvcol;
+            if (J->has_bias)
+                rows[r].b += j0 * J->b.col;
+            if (J->slope)
+                rows[r].akpos += j0 * J->apos.kvcol;
             for (int64_t e = 0; e < J->dp; e++)
                 q[r * J->dp + e] = rows[r].q[e * J->q.feat] * J->scale2;
         }

@@ -108,6 +108,15 @@ typedef struct na__fused_job {
     na__fused_operand q, k, v, m;
     bool has_mask;
     na__fused_positions pos; /* causal mask by positions (pos.q != NULL)  */
+    /* Additive biases, added after the scale and soft-cap, before the
+     * masks (Flax's order): one f32 array addressed like the mask (the sum
+     * of the ApplyAttentionBias layers' arrays), and ALiBi computed from a
+     * slope per row and positions: slope * (kv_pos - q_pos). */
+    na__fused_operand b;     /* f32 bias (has_bias)                      */
+    bool has_bias;
+    const float *slope;      /* ALiBi slopes (NULL: no ALiBi)            */
+    int64_t slope_g[NA__FUSED_MAX_G]; /* slope strides along each axis   */
+    na__fused_positions apos; /* ALiBi's positions (window unused)       */
     bool zero_rows; /* fully masked rows: zeros (else uniform) */
     float scale2;   /* logits scale times log2(e)              */
     float cap2;     /* soft-cap times log2(e); 0: no soft-cap  */
@@ -153,8 +162,20 @@ typedef struct na__fused_rows {
     float *y;
     int64_t qpos;
     const int32_t *kpos;
+    const float *b;        /* the bias row (at key 0), or NULL         */
+    float slope2;          /* ALiBi: slope * log2(e) (0 without)       */
+    int64_t aqpos;         /* ALiBi: the query position                */
+    const int32_t *akpos;  /* ALiBi: the group's key positions (key 0) */
 } na__fused_rows;
 na__fused_rows na__fused_row_at(const na__fused_job *J, int64_t group, int64_t row);
+/* The biases of row r for keys [j0, j0 + n) (r's pointers at key 0) in
+ * base-2 units, added to s[0], s[ss], ... (a row of logits). */
+void na__fused_add_bias(const na__fused_job *J, const na__fused_rows *r, int64_t j0,
+                        int64_t n, float *s, int64_t ss);
+static inline bool na__fused_has_bias(const na__fused_job *J)
+{
+    return J->has_bias || J->slope;
+}
 /* The group's keys and values (at key 0). */
 void na__fused_group_kv(const na__fused_job *J, int64_t group, const float **k,
                         const float **v);

@@ -13,14 +13,16 @@
 
 na__fused_rows na__fused_row_at(const na__fused_job *J, int64_t group, int64_t row)
 {
-    const na__fused_positions *P = &J->pos;
-    int64_t qo = 0, mo = 0, yo = 0, po = 0, ko = 0;
+    const na__fused_positions *P = &J->pos, *A = &J->apos;
+    int64_t qo = 0, mo = 0, yo = 0, po = 0, ko = 0, bo = 0, so = 0, apo = 0, ako = 0;
     for (int a = J->n_outer - 1; a >= 0; a--) {
         int d = J->outer[a];
         int64_t i = group % J->gsize[d];
         group /= J->gsize[d];
         qo += i * J->q.g[d], mo += i * J->m.g[d], yo += i * J->yg[d];
         po += i * P->qg[d], ko += i * P->kvg[d];
+        bo += i * J->b.g[d], so += i * J->slope_g[d], apo += i * A->qg[d],
+            ako += i * A->kvg[d];
     }
     int64_t shared = J->group_rows / (J->sq > 0 ? J->sq : 1);
     int64_t pos = row / shared, sh = row % shared;
@@ -30,16 +32,40 @@ na__fused_rows na__fused_row_at(const na__fused_job *J, int64_t group, int64_t r
         sh /= J->gsize[d];
         qo += i * J->q.g[d], mo += i * J->m.g[d], yo += i * J->yg[d];
         po += i * P->qg[d]; /* key positions never move along a shared axis */
+        bo += i * J->b.g[d], so += i * J->slope_g[d], apo += i * A->qg[d];
     }
-    qo += pos * J->q.row, mo += pos * J->m.row, yo += pos * J->dv;
-    na__fused_rows r = {(const float *)J->q.base + qo,
-                        J->has_mask ? (const bool *)J->m.base + mo : NULL, J->y + yo, 0,
-                        NULL};
+    qo += pos * J->q.row, mo += pos * J->m.row, yo += pos * J->dv, bo += pos * J->b.row;
+    na__fused_rows r = {.q = (const float *)J->q.base + qo,
+                        .m = J->has_mask ? (const bool *)J->m.base + mo : NULL,
+                        .y = J->y + yo};
     if (P->q) {
         r.qpos = P->q[po + pos * P->qrow];
         r.kpos = P->kv + ko;
     }
+    if (J->has_bias)
+        r.b = (const float *)J->b.base + bo;
+    if (J->slope) {
+        r.slope2 = J->slope[so] * 1.4426950408889634f; /* log2(e) */
+        r.aqpos = A->q[apo + pos * A->qrow];
+        r.akpos = A->kv + ako;
+    }
     return r;
+}
+
+void na__fused_add_bias(const na__fused_job *J, const na__fused_rows *r, int64_t j0,
+                        int64_t n, float *s, int64_t ss)
+{
+    const float l2e = 1.4426950408889634f;
+    if (J->has_bias) {
+        const float *b = r->b + j0 * J->b.col;
+        for (int64_t j = 0; j < n; j++)
+            s[j * ss] += l2e * b[j * J->b.col];
+    }
+    if (J->slope) {
+        const int32_t *kp = r->akpos + j0 * J->apos.kvcol;
+        for (int64_t j = 0; j < n; j++)
+            s[j * ss] += r->slope2 * (float)((int64_t)kp[j * J->apos.kvcol] - r->aqpos);
+    }
 }
 
 /* Offsets of the group's keys and values. */

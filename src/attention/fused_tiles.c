@@ -4,6 +4,7 @@
  *   for each tile of BK keys that some row of the block may see:
  *       st = k[tile] qt, its row maxima       (qk kernel)
  *       st = cap tanh(st / cap)               (with a soft-cap)
+ *       st += bias, ALiBi slope (kv - q)      (with bias layers)
  *       masked entries -> -inf                (only in partly masked tiles)
  *       online softmax: st -> weights, m, l   (softmax kernel)
  *       o = o * corr + st^T v[tile]           (pv kernel)
@@ -138,10 +139,45 @@ static void mask_positions(const na__fused_job *J, const na__fused_rows *rows, i
     }
 }
 
-/* Masked entries of a partly visible tile -> -inf, and the tile's row
- * maxima taken again. */
+/* The biases of a tile, in base-2 units (before its masks, Flax's order):
+ * the bias array row by row; ALiBi key by key across the rows, which share
+ * their key positions (one group per block). */
+static void bias_tile(const na__fused_job *J, const na__fused_rows *rows, int nr,
+                      int64_t j0, int64_t nk, int bq, float *st)
+{
+    for (int r = 0; J->has_bias && r < nr; r++) {
+        const float *b = rows[r].b + j0 * J->b.col;
+        for (int64_t j = 0; j < nk; j++)
+            st[j * bq + r] += 1.4426950408889634f * b[j * J->b.col]; /* log2(e) */
+    }
+    if (!J->slope)
+        return;
+    float sl[64] = {0}, qp[64] = {0}; /* rows past nr add 0 */
+    for (int r = 0; r < nr; r++)
+        sl[r] = rows[r].slope2, qp[r] = (float)rows[r].aqpos;
+    const int32_t *kp = rows[0].akpos + j0 * J->apos.kvcol;
+    for (int64_t j = 0; j < nk; j++) { /* rows of st in order */
+        float k = (float)kp[j * J->apos.kvcol];
+#pragma omp simd
+        for (int i = 0; i < bq; i++)
+            st[j * bq + i] += sl[i] * (k - qp[i]);
+    }
+}
+
+/* The tile's row maxima, taken again after biases or masks. */
+static void tile_maxima(int64_t nk, int bq, const float *st, float *mx)
+{
+    for (int i = 0; i < bq; i++)
+        mx[i] = -INFINITY;
+    for (int64_t j = 0; j < nk; j++) /* rows of st in order */
+#pragma omp simd
+        for (int i = 0; i < bq; i++)
+            mx[i] = st[j * bq + i] > mx[i] ? st[j * bq + i] : mx[i];
+}
+
+/* Masked entries of a partly visible tile -> -inf. */
 static void mask_tile(const na__fused_job *J, const na__fused_rows *rows, int nr,
-                      int64_t j0, int64_t nk, int bq, float *st, float *mx)
+                      int64_t j0, int64_t nk, int bq, float *st)
 {
     static const float bias[2] = {-INFINITY, 0.0f}; /* no branch to mispredict */
     for (int r = 0; J->has_mask && r < nr; r++) {
@@ -151,12 +187,6 @@ static void mask_tile(const na__fused_job *J, const na__fused_rows *rows, int nr
     }
     if (J->pos.q)
         mask_positions(J, rows, nr, j0, nk, bq, st);
-    for (int i = 0; i < bq; i++)
-        mx[i] = -INFINITY;
-    for (int64_t j = 0; j < nk; j++) /* rows of st in order */
-#pragma omp simd
-        for (int i = 0; i < bq; i++)
-            mx[i] = st[j * bq + i] > mx[i] ? st[j * bq + i] : mx[i];
 }
 
 /* ---- the tiled path ---------------------------------------------------------------- */
@@ -324,8 +354,13 @@ static void tiled_block(const tiled_run *R, na__fused_scratch *s, tiled *t,
             ops->softcap(nk * bq, t->st, J->cap2);
             ops->softcap(bq, t->tmx, J->cap2);
         }
+        bool biased = na__fused_has_bias(J);
+        if (biased) /* after the soft-cap, before the masks */
+            bias_tile(J, t->rows, nr, j0, nk, bq, t->st);
         if (state == TILE_PARTIAL)
-            mask_tile(J, t->rows, nr, j0, nk, bq, t->st, t->tmx);
+            mask_tile(J, t->rows, nr, j0, nk, bq, t->st);
+        if (biased || state == TILE_PARTIAL)
+            tile_maxima(nk, bq, t->st, t->tmx);
         ops->softmax(nk, bq, t->st, t->tmx, t->m, t->l, t->corr);
         ops->pv(nk, bq, J->dv, dvp, t->st, t->v + j0 * t->vld, t->vld, t->corr, t->o);
     }
