@@ -9,6 +9,7 @@
 
 #include <namedarr/attention_fn.h>
 
+#include "../src/attention/fused_internal.h"
 #include "support.h"
 
 enum { B = 2, S = 3, T = 5, H = 2, D = 4 };
@@ -290,5 +291,147 @@ Test(attention_fn, errors_name_the_operation_and_shapes)
                    "na_dot_product_attention: value", "'kv_seq'");
     cr_assert_null(w);
     TS_FREE(extra, pos);
+    free_arrays(&a);
+}
+
+/* ---- the fused route and dtype promotion -------------------------------------- */
+
+static uint64_t fused_calls(void)
+{
+    na__fused_counts c;
+    na__fused_get_counts(&c);
+    return c.prefill + c.decode;
+}
+
+/* The output on the general path: the weights (always materialised) summed
+ * with v over kv_seq. */
+static na_array *general_output(const na_array *q, const na_array *k, const na_array *v,
+                                const na_dpa_options *o)
+{
+    na_array *w = NULL, *y = NULL;
+    NA_OK_OR_FAIL(na_dot_product_attention_weights(q, k, o, &w));
+    NA_OK_OR_FAIL(na_contract(w, v, NA_NAMES("kv_seq"), &y));
+    na_array_free(w);
+    return y;
+}
+
+/* na_dot_product_attention took the fused kernels once and equals the
+ * general path (axes matched by name). */
+static void expect_fused_equal(const na_array *q, const na_array *k, const na_array *v,
+                               const na_dpa_options *o, const char *what)
+{
+    uint64_t before = fused_calls();
+    na_array *y = NULL;
+    NA_OK_OR_FAIL(na_dot_product_attention(q, k, v, o, &y));
+    cr_assert_eq(fused_calls() - before, 1u, "%s: the fused kernels did not run", what);
+    na_array *g = general_output(q, k, v, o);
+    double d = ts_max_abs_diff(y, g);
+    cr_assert(d < 2e-6, "%s: fused vs general %g", what, d);
+    cr_assert_eq(y->dtype, q->dtype);
+    TS_FREE(y, g);
+}
+
+/* With and without batch axes, bias / mask / causal in every combination,
+ * MHA and grouped-query names, sizes past one tile; the 3 x 5 data of the
+ * plain-loop tests too. */
+Test(attention_fn, fused_route_equals_general_path)
+{
+    for (int batch = 0; batch < 2; batch++)
+        for (int combo = 0; combo < 8; combo++) {
+            uint64_t seed = (uint64_t)(50 + 8 * batch + combo);
+            na_array *q, *k, *v, *bias, *mask, *t;
+            if (batch) {
+                q = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"seq", 37}, {"heads", 3},
+                                              {"projection", 9}), seed);
+                k = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"kv_seq", 70}, {"heads", 3},
+                                              {"projection", 9}), seed + 1);
+                v = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"kv_seq", 70}, {"heads", 3},
+                                              {"feature", 7}), seed + 2);
+                t = ts_random(NA_F32, NA_DIMS({"batch", 2}, {"kv_seq", 70}), seed + 3);
+            } else {
+                q = ts_random(NA_F32, NA_DIMS({"seq", 37}, {"kv_heads", 2},
+                                              {"query_heads", 2}, {"projection", 9}), seed);
+                k = ts_random(NA_F32, NA_DIMS({"kv_seq", 70}, {"kv_heads", 2},
+                                              {"projection", 9}), seed + 1);
+                v = ts_random(NA_F32, NA_DIMS({"kv_seq", 70}, {"kv_heads", 2},
+                                              {"feature", 7}), seed + 2);
+                t = ts_random(NA_F32, NA_DIMS({"kv_seq", 70}), seed + 3);
+            }
+            bias = ts_random(batch ? NA_F32 : NA_F64,
+                             NA_DIMS({batch ? "heads" : "query_heads", batch ? 3 : 2},
+                                     {"seq", 37}, {"kv_seq", 70}), seed + 4);
+            NA_OK_OR_FAIL(na_binary_scalar(NA_GT, t, -0.5, &mask));
+            na_dpa_options o = {.bias = combo & 1 ? bias : NULL,
+                                .mask = combo & 2 ? mask : NULL,
+                                .is_causal = combo & 4};
+            char what[64];
+            snprintf(what, sizeof what, "batch %d, combo %d", batch, combo);
+            expect_fused_equal(q, k, v, &o, what);
+            TS_FREE(q, k, v, bias, mask, t);
+        }
+    static data x;
+    fill(&x, 9);
+    arrays a = wrap(&x);
+    expect_fused_equal(a.q, a.k, a.v,
+                       &(na_dpa_options){.bias = a.bias, .mask = a.mask, .is_causal = true,
+                                         .custom_scale = true, .scale = 0.7},
+                       "small");
+    free_arrays(&a);
+}
+
+/* Dropout that is on needs the weights: the general path; deterministic
+ * (or rate 0) is fused. */
+Test(attention_fn, dropout_takes_the_general_path)
+{
+    static data x;
+    fill(&x, 10);
+    arrays a = wrap(&x);
+    na_dpa_options o = {.dropout_rate = 0.5, .dropout_seed = 3};
+    uint64_t before = fused_calls();
+    na_array *y = NULL, *g = NULL;
+    NA_OK_OR_FAIL(na_dot_product_attention(a.q, a.k, a.v, &o, &y));
+    cr_assert_eq(fused_calls(), before, "dropout ran on the fused path");
+    g = general_output(a.q, a.k, a.v, &o);
+    cr_assert(ts_max_abs_diff(y, g) < 1e-6, "the same keep-mask as the weights");
+    TS_FREE(y, g);
+    o.deterministic = true;
+    expect_fused_equal(a.q, a.k, a.v, &o, "deterministic");
+    free_arrays(&a);
+}
+
+/* Flax's promote_dtype: q, k, v to their common dtype; the weights in it
+ * even when an f64 bias makes the logits f64. */
+Test(attention_fn, mixed_dtypes_promote_like_flax)
+{
+    static data x;
+    fill(&x, 11);
+    arrays a = wrap(&x);
+    na_array *q64 = NULL, *k64 = NULL, *v64 = NULL, *b64 = NULL, *y = NULL, *want = NULL,
+             *w = NULL;
+    NA_OK_OR_FAIL(na_astype(a.q, NA_F64, &q64));
+    NA_OK_OR_FAIL(na_astype(a.k, NA_F64, &k64));
+    NA_OK_OR_FAIL(na_astype(a.v, NA_F64, &v64));
+    NA_OK_OR_FAIL(na_astype(a.bias, NA_F64, &b64));
+    NA_OK_OR_FAIL(na_dot_product_attention(q64, k64, v64, NULL, &want));
+    NA_OK_OR_FAIL(na_dot_product_attention(q64, a.k, a.v, NULL, &y)); /* f64 x f32 */
+    cr_assert_eq(y->dtype, NA_F64);
+    cr_assert(ts_max_abs_diff(y, want) < 1e-12);
+    na_array_free(y);
+    NA_OK_OR_FAIL(na_dot_product_attention_weights(a.q, k64, NULL, &w));
+    cr_assert_eq(w->dtype, NA_F64);
+    na_array_free(w);
+    /* f32 inputs, f64 bias: logits in f64, weights back in f32 */
+    NA_OK_OR_FAIL(na_dot_product_attention_weights(a.q, a.k, &(na_dpa_options){.bias = b64},
+                                                   &w));
+    cr_assert_eq(w->dtype, NA_F32);
+    static double ref[B][H][S][T];
+    reference_weights(&x, true, false, false, 0.5, ref);
+    expect_weights(w, ref, 1e-6);
+    na_array_free(w);
+    na_set_dtype_promotion(NA_PROMOTE_STRICT);
+    NA_EXPECT_FAIL(na_dot_product_attention(a.q, k64, a.v, NULL, &y), NA_ERR_DTYPE,
+                   "na_dot_product_attention", "mixed dtypes", "f64[batch:2, kv_seq:5");
+    na_set_dtype_promotion(NA_PROMOTE_JAX);
+    TS_FREE(q64, k64, v64, b64, want);
     free_arrays(&a);
 }

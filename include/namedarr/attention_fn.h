@@ -29,11 +29,19 @@
  * seq, kv_seq}; the output in q's axis order with v's feature axis where
  * q's projection axis was.
  *
- * Speed: these functions always take the general path today (logits and
- * weights are materialised as {..., seq, kv_seq} arrays). The attention
- * layers (attention.h) run the fused kernels; routing
- * na_dot_product_attention to them when there is no bias and no active
- * dropout is planned.
+ * Dtypes: q, k (and v) of different dtypes are promoted to their common
+ * dtype first, as Flax's promote_dtype does (JAX's lattice, f32 x f64 ->
+ * f64; an error under na_set_dtype_promotion(NA_PROMOTE_STRICT)). The
+ * weights come back in that dtype even when an f64 bias made the logits
+ * f64 (Flax's softmax(...).astype(dtype)).
+ *
+ * Speed: na_dot_product_attention runs the fused attention kernels (no
+ * {seq, kv_seq} array; bias and mask read where they are) when nothing
+ * needs the weights: no active dropout (rate 0 or deterministic), f32
+ * inputs (after promotion) and the default axis names seq / kv_seq. Else,
+ * and always for na_dot_product_attention_weights, the general path
+ * materialises the logits and weights. Both give the same results to
+ * float rounding (tests/test_attention_fn.c).
  *
  * Ownership: inputs (and the option arrays) are borrowed; *out is new.
  */
