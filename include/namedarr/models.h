@@ -189,6 +189,41 @@ na_status na_hf_read_config(const char *dir, na_hf_info *out);
  * model in *out and the config in *info (info may be NULL). */
 na_status na_hf_load(const char *dir, na_layer **out, na_hf_info *info);
 
+/* A model directory opened without reading its weights, for reading them
+ * block by block (what each process of a sharded model does, dist.h:
+ * na_dist_hf_load). na_hf_open reads config.json and the safetensors
+ * headers and checks, as na_hf_load does, that every tensor of the layout
+ * is there with the shape the config needs and that none is left over.
+ *
+ *   na_hf_checkpoint *c;
+ *   na_hf_open(dir, &c);
+ *   na_hf_checkpoint_build(c, 0, &model);     // the tree, random weights
+ *   // heads 0..3 of the first block's query weights, f32; from GPT-2's
+ *   // fused c_attn [E, 3E] that reads only the columns of those heads
+ *   na_hf_get_block(c, "block_0/attention/query.weights", 1,
+ *                    &NA_RANGE("heads", 0, 4, 1), &w);
+ *   na_hf_close(c);
+ */
+typedef struct na_hf_checkpoint na_hf_checkpoint; /* opaque */
+
+na_status na_hf_open(const char *dir, na_hf_checkpoint **out);
+void na_hf_close(na_hf_checkpoint *c);
+/* The config and counts (borrowed: valid until na_hf_close). */
+const na_hf_info *na_hf_checkpoint_info(const na_hf_checkpoint *c);
+/* The model tree of the config (na_llama_new & co.), weights from `seed`. */
+na_status na_hf_checkpoint_build(const na_hf_checkpoint *c, uint64_t seed, na_layer **out);
+/* The whole named shape of the parameter `label` (the labels listed
+ * above): *ndim dims into out[] (room for NA_MAX_DIMS; names borrowed). */
+na_status na_hf_param_dims(const na_hf_checkpoint *c, const char *label, int *ndim,
+                           na_dim *out);
+/* Parameter `label` as f32 (Gemma's norms as 1 + w), or only its block:
+ * `ranges`, n NA_RANGE entries by the parameter's axis names (step 1),
+ * as for na_index_by (n 0: whole). Of an f32 or bf16 tensor only the
+ * block's bytes are read (the file is mapped); f16 tensors are converted
+ * whole first. */
+na_status na_hf_get_block(const na_hf_checkpoint *c, const char *label, int n,
+                          const na_index *ranges, na_array **out);
+
 /* Write `model` (built for `info->arch` from info's config) as a Hugging
  * Face directory: config.json and model.safetensors (f32), with the
  * layout na_hf_load reads. The directory must exist. */

@@ -65,11 +65,16 @@ const char *na_safetensors_label(const na_safetensors *st, int i);
 na_status na_safetensors_get(const na_safetensors *st, const char *label,
                              na_array **out);
 
+/* A read-only view of a tensor over the mapped file (no copy; its pages
+ * are read when touched), with the saved names; valid until the file is
+ * closed; never write through it. f16 and bool tensors, and misaligned
+ * ones, come as a converted copy instead. */
+na_status na_safetensors_view(const na_safetensors *st, const char *label, na_array **out);
 /* A block of a tensor, reading only its bytes from the mapped file:
  * `ranges` are n NA_RANGE entries (by axis name, step 1), as for
  * na_index_by; the result is a new contiguous array with the saved names.
- * (f16/bf16 and bool tensors are converted whole, then cut.) What a
- * process of a sharded model reads (dist.h: na_dist_load_params). */
+ * (f16 and bool tensors are converted whole, then cut.) What a process of
+ * a sharded model reads (dist.h: na_dist_load_params). */
 na_status na_safetensors_get_block(const na_safetensors *st, const char *label, int n,
                                    const na_index *ranges, na_array **out);
 /* Every parameter (not state) of a model tree, each once, under its label. */

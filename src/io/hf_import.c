@@ -121,6 +121,8 @@ static void dims_str(int n, const int64_t *d, char *buf, size_t cap)
              (long long)(n > 1 ? d[1] : 0));
 }
 
+/* The tensor's shape (from its header, through a view: no data read for
+ * f32/bf16) against the entry's. */
 static na_status check_shape(const na__hf_entry *e, const na_array *x)
 {
     int64_t want[2];
@@ -139,35 +141,6 @@ static na_status check_shape(const na__hf_entry *e, const na_array *x)
                     spec, e->label);
 }
 
-/* The label's value from its tensor: unflattened, [qkv item], [+1]. */
-static na_status entry_value(checkpoint *c, const na__hf_entry *e, na_array **out)
-{
-    tensor_ref *t = find(c, e->hf);
-    if (!t)
-        return na__fail(NA_ERR_NOT_FOUND, WHO ": tensor '%s' (for '%s') is missing from "
-                        "the checkpoint", e->hf, e->label);
-    t->used = true;
-    na_array *raw = NULL, *f = NULL, *named = NULL, *item = NULL;
-    char spec[256];
-    na__hf_entry_spec(e, spec, sizeof spec);
-    na_status st = na_safetensors_get(c->files[t->file], t->name, &raw);
-    if (st == NA_OK)
-        st = raw->dtype == NA_F32 ? na_array_ref(raw, &f) : na_astype(raw, NA_F32, &f);
-    if (st == NA_OK)
-        st = check_shape(e, f);
-    if (st == NA_OK)
-        st = na_unflatten(f, spec, &named);
-    if (st == NA_OK && e->part >= 0)
-        st = na_index_by(named, 1, (na_index[]){NA_AT("qkv", e->part)}, &item);
-    const na_array *v = item ? item : named;
-    if (st == NA_OK)
-        st = e->plus_one ? na_binary_scalar(NA_ADD, v, 1.0, out) : na_copy(v, out);
-    na_array *tmp[] = {raw, f, named, item};
-    for (int i = 0; i < 4; i++)
-        na_array_free(tmp[i]);
-    return st;
-}
-
 static na_status check_unused(const checkpoint *c, const na_hf_info *info)
 {
     for (int i = 0; i < c->n; i++)
@@ -178,19 +151,166 @@ static na_status check_unused(const checkpoint *c, const na_hf_info *info)
     return NA_OK;
 }
 
-/* Read every entry, then bind them all at once. */
-static na_status load_weights(checkpoint *c, const na_hf_info *info,
-                              const na__hf_layout *l, na_layer *model)
+struct na_hf_checkpoint {
+    na_hf_info info;
+    na__decoder_spec spec;
+    na__hf_layout layout;
+    checkpoint files;
+    int *tensor;            /* per layout entry: its index in files.t */
+};
+
+/* Every entry's tensor found and its shape checked; nothing unused. */
+static na_status check_entries(na_hf_checkpoint *c)
 {
+    if (!(c->tensor = calloc((size_t)c->layout.count + 1, sizeof *c->tensor)))
+        return na__fail(NA_ERR_NO_MEMORY, WHO ": out of memory");
+    for (int i = 0; i < c->layout.count; i++) {
+        const na__hf_entry *e = &c->layout.items[i];
+        tensor_ref *t = find(&c->files, e->hf);
+        if (!t)
+            return na__fail(NA_ERR_NOT_FOUND, WHO ": tensor '%s' (for '%s') is missing from "
+                            "the checkpoint", e->hf, e->label);
+        t->used = true;
+        c->tensor[i] = (int)(t - c->files.t);
+        na_array *v = NULL;
+        na_status st = na_safetensors_view(c->files.files[t->file], t->name, &v);
+        if (st == NA_OK)
+            st = check_shape(e, v);
+        na_array_free(v);
+        if (st != NA_OK)
+            return st;
+    }
+    return check_unused(&c->files, &c->info);
+}
+
+na_status na_hf_open(const char *dir, na_hf_checkpoint **out)
+{
+    if (!dir || !out)
+        return na__fail(NA_ERR_ARGUMENT, WHO ": NULL argument");
+    na_hf_checkpoint *c = calloc(1, sizeof *c);
+    if (!c)
+        return na__fail(NA_ERR_NO_MEMORY, WHO ": out of memory");
+    na_status st = na_hf_read_config(dir, &c->info);
+    if (st == NA_OK)
+        st = na__hf_spec(&c->info, &c->spec);
+    if (st == NA_OK)
+        st = na__hf_layout_make(&c->info, &c->spec, &c->layout);
+    if (st == NA_OK)
+        st = checkpoint_open(&c->files, dir);
+    if (st == NA_OK)
+        st = check_entries(c);
+    c->info.tensors = c->files.n;
+    c->info.files = c->files.n_files;
+    if (st != NA_OK) {
+        na_hf_close(c);
+        return st;
+    }
+    *out = c;
+    return NA_OK;
+}
+
+void na_hf_close(na_hf_checkpoint *c)
+{
+    if (!c)
+        return;
+    checkpoint_close(&c->files);
+    na__hf_layout_free(&c->layout);
+    free(c->tensor);
+    free(c);
+}
+
+const na_hf_info *na_hf_checkpoint_info(const na_hf_checkpoint *c)
+{
+    return c ? &c->info : NULL;
+}
+
+na_status na_hf_checkpoint_build(const na_hf_checkpoint *c, uint64_t seed, na_layer **out)
+{
+    if (!c || !out)
+        return na__fail(NA_ERR_ARGUMENT, "na_hf_checkpoint_build: NULL argument");
+    return na__decoder_new(&c->spec, seed, out);
+}
+
+static int entry_index(const na_hf_checkpoint *c, const char *label)
+{
+    for (int i = 0; label && i < c->layout.count; i++)
+        if (strcmp(c->layout.items[i].label, label) == 0)
+            return i;
+    return -1;
+}
+
+na_status na_hf_param_dims(const na_hf_checkpoint *c, const char *label, int *ndim,
+                           na_dim *out)
+{
+    int i = c && ndim && out ? entry_index(c, label) : -2;
+    if (i < 0)
+        return na__fail(i == -1 ? NA_ERR_NOT_FOUND : NA_ERR_ARGUMENT,
+                        "na_hf_param_dims: %s", i == -1 ? "no such label" : "NULL argument");
+    const na__hf_entry *e = &c->layout.items[i];
+    *ndim = 0;
+    for (int k = 0; k < e->n_names; k++)
+        if (e->part < 0 || strcmp(e->names[k], "qkv") != 0)
+            out[(*ndim)++] = (na_dim){e->names[k], e->sizes[k]};
+    return NA_OK;
+}
+
+/* The entry's tensor as the label's named view: unflattened, [qkv item]. */
+static na_status entry_view(const na_hf_checkpoint *c, int i, na_array **out)
+{
+    const na__hf_entry *e = &c->layout.items[i];
+    const tensor_ref *t = &c->files.t[c->tensor[i]];
+    na_array *raw = NULL, *named = NULL;
+    char spec[256];
+    na__hf_entry_spec(e, spec, sizeof spec);
+    na_status st = na_safetensors_view(c->files.files[t->file], t->name, &raw);
+    if (st == NA_OK)
+        st = na_unflatten(raw, spec, &named);
+    if (st == NA_OK && e->part >= 0)
+        st = na_index_by(named, 1, (na_index[]){NA_AT("qkv", e->part)}, out);
+    else if (st == NA_OK)
+        st = na_array_ref(named, out);
+    na_array_free(raw);
+    na_array_free(named);
+    return st;
+}
+
+na_status na_hf_get_block(const na_hf_checkpoint *c, const char *label, int n,
+                          const na_index *ranges, na_array **out)
+{
+    const char *who = "na_hf_get_block";
+    if (!c || !label || !out || n < 0 || (n > 0 && !ranges))
+        return na__fail(NA_ERR_ARGUMENT, "%s: NULL argument or negative count", who);
+    int i = entry_index(c, label);
+    if (i < 0)
+        return na__fail(NA_ERR_NOT_FOUND, "%s: no parameter '%s' in the layout of %s", who,
+                        label, c->info.architecture);
+    na_array *view = NULL, *block = NULL, *f = NULL;
+    na_status st = entry_view(c, i, &view);
+    if (st == NA_OK)
+        st = n ? na_index_by(view, n, ranges, &block) : na_array_ref(view, &block);
+    if (st == NA_OK) /* only the block's bytes are read here */
+        st = block->dtype == NA_F32 ? na_copy(block, &f) : na_astype(block, NA_F32, &f);
+    if (st == NA_OK && c->layout.items[i].plus_one)
+        st = na_binary_scalar(NA_ADD, f, 1.0, out);
+    else if (st == NA_OK)
+        *out = f, f = NULL;
+    if (st != NA_OK)
+        na__fail_append(" (%s: '%s', tensor '%s')", who, label, c->layout.items[i].hf);
+    na_array_free(view), na_array_free(block), na_array_free(f);
+    return st;
+}
+
+/* Read every entry whole, then bind them all at once. */
+static na_status load_weights(const na_hf_checkpoint *c, na_layer *model)
+{
+    const na__hf_layout *l = &c->layout;
     na_array **vals = calloc((size_t)l->count + 1, sizeof *vals);
     na_labeled_array *bind = calloc((size_t)l->count + 1, sizeof *bind);
     na_status st = vals && bind ? NA_OK : na__fail(NA_ERR_NO_MEMORY, WHO ": out of memory");
     for (int i = 0; st == NA_OK && i < l->count; i++) {
-        st = entry_value(c, &l->items[i], &vals[i]);
+        st = na_hf_get_block(c, l->items[i].label, 0, NULL, &vals[i]);
         bind[i] = (na_labeled_array){l->items[i].label, vals[i]};
     }
-    if (st == NA_OK)
-        st = check_unused(c, info);
     if (st == NA_OK)
         st = na_tree_bind(model, l->count, bind, NA_BIND_STRICT);
     for (int i = 0; vals && i < l->count; i++)
@@ -204,32 +324,20 @@ na_status na_hf_load(const char *dir, na_layer **out, na_hf_info *info)
 {
     if (!dir || !out)
         return na__fail(NA_ERR_ARGUMENT, WHO ": NULL argument");
-    na_hf_info in;
-    na__decoder_spec spec;
-    na__hf_layout layout = {0};
-    checkpoint c = {0};
+    na_hf_checkpoint *c = NULL;
     na_layer *m = NULL;
-    na_status st = na_hf_read_config(dir, &in);
+    na_status st = na_hf_open(dir, &c);
     if (st == NA_OK)
-        st = na__hf_spec(&in, &spec);
+        st = na_hf_checkpoint_build(c, 0, &m);
     if (st == NA_OK)
-        st = na__hf_layout_make(&in, &spec, &layout);
-    if (st == NA_OK)
-        st = checkpoint_open(&c, dir);
-    if (st == NA_OK)
-        st = na__decoder_new(&spec, 0, &m);
-    if (st == NA_OK)
-        st = load_weights(&c, &in, &layout, m);
-    in.tensors = c.n;
-    in.files = c.n_files;
-    checkpoint_close(&c);
-    na__hf_layout_free(&layout);
+        st = load_weights(c, m);
+    if (st == NA_OK && info)
+        *info = c->info;
+    na_hf_close(c);
     if (st != NA_OK) {
         na_layer_free(m);
         return st;
     }
     *out = m;
-    if (info)
-        *info = in;
     return NA_OK;
 }

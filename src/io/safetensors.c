@@ -546,10 +546,30 @@ na_status na_safetensors_get(const na_safetensors *st, const char *label,
     return NA_OK;
 }
 
+/* A view over the mapped file; 16-bit floats (f16) and bool tensors, and
+ * misaligned ones, come as a converted copy instead. */
+na_status na_safetensors_view(const na_safetensors *st, const char *label, na_array **out)
+{
+    if (!st || !label || !out)
+        return na__fail(NA_ERR_ARGUMENT, "na_safetensors_view: NULL argument");
+    const entry *e = find(st, label);
+    if (!e)
+        return na__fail(NA_ERR_NOT_FOUND, "na_safetensors_view: no tensor '%s' in '%s'",
+                        label, st->path);
+    file_dtype fd = k_dtypes[e->dtype_index].fd;
+    na_dtype dt = k_dtypes[e->dtype_index].dtype;
+    const unsigned char *src = st->data + e->begin;
+    if (fd == FD_F16 || fd == FD_BOOL || (uintptr_t)src % na_dtype_size(dt) != 0)
+        return na_safetensors_get(st, label, out);
+    na_dim dims[NA_MAX_DIMS];
+    for (int d = 0; d < e->ndim; d++)
+        dims[d] = (na_dim){e->names[d], e->shape[d]};
+    return na_wrap(dt, e->ndim, dims, (void *)src, NULL, NULL, out);
+}
+
 /* A block of a tensor: `ranges` (NA_RANGE entries by axis name, step 1)
  * index a view over the mapped file, and only the block is copied, so
- * only its pages are read. 16-bit and misaligned tensors are converted
- * whole first. */
+ * only its pages are read. */
 na_status na_safetensors_get_block(const na_safetensors *st, const char *label, int n,
                                    const na_index *ranges, na_array **out)
 {
@@ -560,23 +580,10 @@ na_status na_safetensors_get_block(const na_safetensors *st, const char *label, 
         if (ranges[i].kind != NA_INDEX_RANGE || ranges[i].step != 1 || !ranges[i].axis)
             return na__fail(NA_ERR_ARGUMENT, "%s: entry %d of the index for '%s' is not a "
                             "named range with step 1", who, i, label);
-    const entry *e = find(st, label);
-    if (!e)
+    if (!find(st, label))
         return na__fail(NA_ERR_NOT_FOUND, "%s: no tensor '%s' in '%s'", who, label, st->path);
-    file_dtype fd = k_dtypes[e->dtype_index].fd;
-    na_dtype dt = k_dtypes[e->dtype_index].dtype;
-    const unsigned char *src = st->data + e->begin;
     na_array *whole = NULL, *view = NULL;
-    na_status s;
-    if (fd == FD_F16 || fd == FD_BF16 || fd == FD_BOOL ||
-        (uintptr_t)src % na_dtype_size(dt) != 0) {
-        s = na_safetensors_get(st, label, &whole);
-    } else {
-        na_dim dims[NA_MAX_DIMS];
-        for (int d = 0; d < e->ndim; d++)
-            dims[d] = (na_dim){e->names[d], e->shape[d]};
-        s = na_wrap(dt, e->ndim, dims, (void *)src, NULL, NULL, &whole);
-    }
+    na_status s = na_safetensors_view(st, label, &whole);
     if (s == NA_OK)
         s = na_index_by(whole, n, ranges, &view);
     if (s == NA_OK)
