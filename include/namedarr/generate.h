@@ -74,6 +74,21 @@ double na_sample_uniform(uint64_t seed, uint64_t step);
  * return ends that row. */
 typedef int (*na_token_callback)(void *user, int64_t row, int32_t token);
 
+/* Choosing tokens some other way than na_sample_token on whole logits:
+ * for a model whose vocabulary is split across processes (dist.h,
+ * na_dist_sampler_new), each process holding a block of the logits.
+ * Called once per step with the last position's logits as the model
+ * returned them, logits[n][vocab] (f32; vocab: what the model returned),
+ * the settings `s` (row b samples with seed s->seed + b) and each row's
+ * step counter steps[b]; writes tokens[b] for every row (the choice for a
+ * finished row is ignored). Must choose as na_sample_token would on the
+ * whole row. */
+typedef struct na_token_chooser {
+    na_status (*choose)(void *user, const float *logits, int64_t n, int64_t vocab,
+                        const na_sampling *s, const uint64_t *steps, int32_t *tokens);
+    void *user;
+} na_token_chooser;
+
 typedef struct na_generate_options {
     int64_t max_new_tokens;        /* required, > 0                          */
     na_sampling sampling;          /* zero: greedy                           */
@@ -86,6 +101,7 @@ typedef struct na_generate_options {
     const char *seq_axis;          /* default "seq"                          */
     const char *vocab_axis;        /* default "vocab"                        */
     const char *positions_key;     /* default "token_positions"              */
+    na_token_chooser chooser;      /* .choose NULL: na_sample_token per row  */
 } na_generate_options;
 
 /* Why a row ended. */

@@ -137,36 +137,67 @@ static bool is_stop(const na_generate_options *o, int32_t t)
     return false;
 }
 
+/* Record row b's token t: stop, append, call back, count. */
+static na_status take(const na_generate_options *o, int64_t b, int32_t t, na_generation *g,
+                      int32_t *last, int64_t *live, int64_t *sampled)
+{
+    last[b] = t;
+    ++*sampled;
+    if (is_stop(o, t)) {
+        g->finished[b] = NA_GEN_STOP_TOKEN;
+        return NA_OK;
+    }
+    if (!append_id(&g->tokens[b], t))
+        return na__fail(NA_ERR_NO_MEMORY, WHO ": out of memory");
+    if (o->on_token && o->on_token(o->user, b, t))
+        g->finished[b] = NA_GEN_CALLBACK;
+    else if ((int64_t)g->tokens[b].count >= o->max_new_tokens)
+        g->finished[b] = NA_GEN_MAX_TOKENS;
+    *live += !g->finished[b];
+    return NA_OK;
+}
+
+/* Every row's candidate through the options' chooser (one call a step). */
+static na_status choose_all(const na_generate_options *o, const float *buf, int64_t vocab,
+                            int64_t n, const na_generation *g, int32_t *picks)
+{
+    uint64_t *steps = malloc((size_t)n * sizeof *steps);
+    if (!steps)
+        return na__fail(NA_ERR_NO_MEMORY, WHO ": out of memory");
+    for (int64_t b = 0; b < n; b++)
+        steps[b] = g->tokens[b].count, picks[b] = 0;
+    na_status st = o->chooser.choose(o->chooser.user, buf, n, vocab, &o->sampling, steps,
+                                     picks);
+    free(steps);
+    return st;
+}
+
 /* Choose each live row's next token, record it, call back, mark stops;
  * *live: rows still going; *sampled counts the tokens drawn. */
 static na_status choose(const na_generate_options *o, const float *buf, int64_t vocab, int64_t n,
                         na_generation *g, int32_t *last, int64_t *live, int64_t *sampled)
 {
     *live = 0;
-    for (int64_t b = 0; b < n; b++) {
+    int32_t *picks = NULL;
+    na_status st = NA_OK;
+    if (o->chooser.choose) {
+        picks = malloc((size_t)n * sizeof *picks);
+        st = picks ? choose_all(o, buf, vocab, n, g, picks)
+                   : na__fail(NA_ERR_NO_MEMORY, WHO ": out of memory");
+    }
+    for (int64_t b = 0; st == NA_OK && b < n; b++) {
         if (g->finished[b])
             continue;
         na_sampling s = o->sampling;
         s.seed += (uint64_t)b;
-        int32_t t;
-        na_status st = na_sample_token(buf + b * vocab, vocab, &s, g->tokens[b].count, &t);
-        if (st != NA_OK)
-            return st;
-        last[b] = t;
-        ++*sampled;
-        if (is_stop(o, t)) {
-            g->finished[b] = NA_GEN_STOP_TOKEN;
-            continue;
-        }
-        if (!append_id(&g->tokens[b], t))
-            return na__fail(NA_ERR_NO_MEMORY, WHO ": out of memory");
-        if (o->on_token && o->on_token(o->user, b, t))
-            g->finished[b] = NA_GEN_CALLBACK;
-        else if ((int64_t)g->tokens[b].count >= o->max_new_tokens)
-            g->finished[b] = NA_GEN_MAX_TOKENS;
-        *live += !g->finished[b];
+        int32_t t = picks ? picks[b] : 0;
+        if (!picks)
+            st = na_sample_token(buf + b * vocab, vocab, &s, g->tokens[b].count, &t);
+        if (st == NA_OK)
+            st = take(o, b, t, g, last, live, sampled);
     }
-    return NA_OK;
+    free(picks);
+    return st;
 }
 
 static na_status run(na_layer *model, const axes *ax, const na_token_list *prompts, int64_t n,
