@@ -48,7 +48,9 @@
 #include <stdio.h>
 
 #include "namedarr/array.h"
+#include "namedarr/generate.h"
 #include "namedarr/layer.h"
+#include "namedarr/models.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,13 +97,22 @@ size_t na_mesh_str(const na_mesh *mesh, char *buf, size_t cap);
 /* ---- axis mappings ----------------------------------------------------- */
 
 /* Megatron-style tensor parallelism over "model" and data parallelism
- * over "data", for the trees of models.h. */
+ * over "data", for the trees of models.h. With fewer key/value heads than
+ * processes along "model" (kv_heads=1 or 2 on model=4), the key/value
+ * heads stay whole on every process and the query heads of each group are
+ * split instead ("?": optional, see na_axis_mapping_parse). */
 #define NA_MAPPING_DEFAULT                                                   \
-    "batch=data,heads=model,kv_heads=model,hidden=model,vocab=model"
+    "batch=data,heads=model,kv_heads=model?,query_heads=model,hidden=model,vocab=model"
 
 typedef struct na_axis_mapping na_axis_mapping; /* opaque */
 
-/* From "array_axis=mesh_axis,..." (an array axis at most once). */
+/* From "array_axis=mesh_axis,..." (an array axis at most once). Within one
+ * array (a parameter, a cache, an input), a mesh axis splits one axis at
+ * most: the first, in the mapping's order, whose size it divides evenly.
+ * An axis whose size does not divide is an error naming it, unless its
+ * entry ends in '?' ("kv_heads=model?"): then it stays whole (replicated)
+ * and a later entry for the same mesh axis may split another axis of the
+ * array (query_heads). */
 na_status na_axis_mapping_parse(const char *spec, na_axis_mapping **out);
 void na_axis_mapping_free(na_axis_mapping *map);
 /* The mesh axis `axis` is split over in `mesh`: NULL when it is not mapped,
@@ -114,7 +125,8 @@ const char *na_axis_mapping_lookup(const na_axis_mapping *map, const na_mesh *me
 typedef enum na_reduce_op { NA_REDUCE_SUM = 0, NA_REDUCE_MAX } na_reduce_op;
 
 /* Element-wise sum or max over the processes along `mesh_axis` (NULL: the
- * whole mesh). f32, f64, i32. Every process gets the result. */
+ * whole mesh). f32, f64, i32, bf16 (widened to f32, reduced in f32 and
+ * rounded back once; it travels as f32). Every process gets the result. */
 na_status na_all_reduce(const na_mesh *mesh, const char *mesh_axis, na_reduce_op op,
                         const na_array *x, na_array **out);
 /* Concatenate each process's `x` along its named axis `axis`, in the order
@@ -122,7 +134,7 @@ na_status na_all_reduce(const na_mesh *mesh, const char *mesh_axis, na_reduce_op
 na_status na_all_gather(const na_mesh *mesh, const char *mesh_axis, const na_array *x,
                         const char *axis, na_array **out);
 /* Sum over `mesh_axis`, then keep this process's block of `axis`:
- * axis:n -> axis:n/size (n must divide). */
+ * axis:n -> axis:n/size (n must divide). bf16 sums in f32, as above. */
 na_status na_reduce_scatter(const na_mesh *mesh, const char *mesh_axis,
                             const na_array *x, const char *axis, na_array **out);
 /* Process `root` (a coordinate along mesh_axis) sends `x` (its dtype and
@@ -212,19 +224,77 @@ typedef struct na_shard_report {
  * inputs, which the caller splits (na_shard). *model may be replaced. */
 na_status na_dist_shard_model(const na_mesh *mesh, const na_axis_mapping *map,
                               na_layer **model, na_shard_report *out);
+
+typedef struct na_shard_options {
+    /* The logits stay split over "vocab" (no AllGatherOutput): each process
+     * gets {batch, seq, vocab:V/n}; generate with a na_dist_sampler as the
+     * chooser, which moves a few candidates per row instead of the logits. */
+    bool keep_vocab_split;
+} na_shard_options;
+
+/* na_dist_shard_model with options (NULL: the defaults, all false). */
+na_status na_dist_shard_model_ex(const na_mesh *mesh, const na_axis_mapping *map,
+                                 const na_shard_options *opts, na_layer **model,
+                                 na_shard_report *out);
+
+/* Choosing tokens when the logits are split over `mesh_axis` (a model
+ * sharded with keep_vocab_split; NULL: not split), the same tokens as
+ * na_sample_token on the whole rows with the same settings and seed:
+ * greedy sends each process's best (value, id) per row (16 bytes) and
+ * keeps the lowest id among the largest; top_k > 0 sends each process's
+ * k best per row; temperature with only top-p / min-p gathers the rows.
+ *
+ *   na_dist_sampler ds = {mesh, na_axis_mapping_lookup(map, mesh, "vocab")};
+ *   na_generate_options o = {.max_new_tokens = 16,
+ *                            .chooser = na_dist_sampler_chooser(&ds)};
+ *
+ * `ds` is borrowed by the chooser and must outlive the generation. */
+typedef struct na_dist_sampler {
+    const na_mesh *mesh;
+    const char *mesh_axis;
+} na_dist_sampler;
+
+na_token_chooser na_dist_sampler_chooser(na_dist_sampler *ds);
+
 /* Read the parameters of a sharded model from a safetensors file that
  * holds the whole ones under their labels (na_safetensors_save_model of
  * the unsharded model): each process reads only its blocks (the file is
  * mapped; na_safetensors_get_block). Strict and all-or-nothing on every
  * process: a process that cannot open the file, or finds a label missing
  * or a shape that disagrees, makes every process fail with its message,
- * and no parameter changes. Tensors the model lacks are ignored. (Hugging
- * Face layouts with fused or transposed tensors are not read this way
- * yet: load them whole with na_hf_load, then shard.) */
+ * and no parameter changes. Tensors the model lacks are ignored. Which
+ * axes are split is decided on the file's whole shapes by the mapping,
+ * as na_dist_shard_model does (Hugging Face directories:
+ * na_dist_hf_load). */
 na_status na_dist_load_params(const na_mesh *mesh, const na_axis_mapping *map,
                               na_layer *model, const char *path);
+/* A sharded model straight from a Hugging Face directory (models.h):
+ * every process opens it (config.json and the safetensors headers, all
+ * checked as na_hf_load does), builds the tree, shards it
+ * (na_dist_shard_model_ex; opts may be NULL), then reads only its blocks
+ * of each tensor: row blocks of q/k/v_proj and gate/up, column blocks of
+ * o_proj and down, the columns of its heads in GPT-2's fused c_attn
+ * [E, 3E], its vocabulary rows of the embedding and head. A process that
+ * fails (cannot open the directory, a missing tensor) makes every process
+ * fail with its message; no model is returned. report and info may be
+ * NULL. (The tree is built whole with random weights before it is cut,
+ * so each process briefly holds a whole model's worth of f32.) */
+na_status na_dist_hf_load(const na_mesh *mesh, const na_axis_mapping *map,
+                          const na_shard_options *opts, const char *dir, na_layer **out,
+                          na_shard_report *report, na_hf_info *info);
+/* Write the parameters of a sharded model to one safetensors file at
+ * `path`: the file na_safetensors_save_model writes for the unsharded
+ * model (the same labels, order, names and values). Each cut parameter is
+ * gathered whole over its mesh axes, one at a time; process 0 holds them
+ * all and writes. Collective; an error on any process is returned on
+ * every process. */
+na_status na_dist_save_params(const na_mesh *mesh, na_layer *model, const char *path);
 /* Print what this process holds: a first line with the mesh, the rank and
- * the parameter counts (local of global), then the tree (print.h). */
+ * the parameter counts (local of global), then the tree (print.h, without
+ * colour) with the counts of what this process holds, and each parameter
+ * that na_dist_shard_model cut shown with its whole shape and its split:
+ * Param("block_0/attention/query.weights",
+ *       f32[embedding:32, kv_heads:2/2@model, query_heads:2, projection:8]). */
 na_status na_dist_print_model(const na_mesh *mesh, const na_layer *model,
                               const na_shard_report *report, FILE *f);
 

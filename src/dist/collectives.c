@@ -30,8 +30,8 @@ static na_status check_input(const char *op, const na_array *x, const char *axis
 {
     if (!x)
         return na_fail(NA_ERR_ARGUMENT, "%s: x is NULL", op);
-    if (reduce && na__mpi_type(x->dtype) == MPI_DATATYPE_NULL)
-        return na_fail(NA_ERR_DTYPE, "%s: cannot reduce %s (f32, f64 or i32)", op,
+    if (reduce && x->dtype != NA_BF16 && na__mpi_type(x->dtype) == MPI_DATATYPE_NULL)
+        return na_fail(NA_ERR_DTYPE, "%s: cannot reduce %s (f32, f64, i32 or bf16)", op,
                        na__dshape(x));
     if (na_size(x) > INT_MAX)
         return na_fail(NA_ERR_SHAPE, "%s: %s has more than %d elements", op,
@@ -54,6 +54,24 @@ static na_status prologue(const na_mesh *mesh, const char *mesh_axis, const char
     return na__fingerprint_check(*comm, op, detail, x, local);
 }
 
+/* A copy to reduce in place: bf16 widened to f32 (sums accumulate in f32). */
+static na_status reduce_copy(const na_array *x, na_array **out)
+{
+    return x->dtype == NA_BF16 ? na_astype(x, NA_F32, out) : na_copy(x, out);
+}
+
+/* The reduced copy back in x's dtype (bf16 rounded once, at the end). */
+static na_status reduce_result(const na_array *x, na_array *y, na_array **out)
+{
+    if (x->dtype != NA_BF16) {
+        *out = y;
+        return NA_OK;
+    }
+    na_status st = na_astype(y, NA_BF16, out);
+    na_array_free(y);
+    return st;
+}
+
 na_status na_all_reduce(const na_mesh *mesh, const char *mesh_axis, na_reduce_op op,
                         const na_array *x, na_array **out)
 {
@@ -68,7 +86,7 @@ na_status na_all_reduce(const na_mesh *mesh, const char *mesh_axis, na_reduce_op
     na_status st = prologue(mesh, mesh_axis, who, detail, x, local, &comm, &size);
     na_array *y = NULL;
     if (st == NA_OK)
-        st = na_copy(x, &y);
+        st = reduce_copy(x, &y);
     if (st == NA_OK && size > 1) {
         double t0 = MPI_Wtime();
         int rc = MPI_Allreduce(MPI_IN_PLACE, na_data(y), (int)na_size(y),
@@ -82,8 +100,7 @@ na_status na_all_reduce(const na_mesh *mesh, const char *mesh_axis, na_reduce_op
         na_array_free(y);
         return st;
     }
-    *out = y;
-    return NA_OK;
+    return reduce_result(x, y, out);
 }
 
 /* x with `axis` first (a contiguous copy); names[] gets the original
@@ -132,6 +149,9 @@ static na_status from_buffer(const na_array *like, int64_t n0, void *buf,
     return st;
 }
 
+typedef na_status (*along_data)(MPI_Comm comm, int size, const na_array *first,
+                                const char *const *names, na_array **out);
+
 static na_status gather_data(MPI_Comm comm, int size, const na_array *first,
                              const char *const *names, na_array **out)
 {
@@ -154,30 +174,8 @@ static na_status gather_data(MPI_Comm comm, int size, const na_array *first,
     return from_buffer(first, first->shape[0] * size, buf, names, out);
 }
 
-na_status na_all_gather(const na_mesh *mesh, const char *mesh_axis, const na_array *x,
-                        const char *axis, na_array **out)
-{
-    const char *who = "na_all_gather";
-    char detail[128];
-    snprintf(detail, sizeof detail, "of '%s' over '%s'", axis ? axis : "(null)",
-             mesh_axis ? mesh_axis : "(all)");
-    na_status local = out && axis ? check_input(who, x, axis, false)
-                                  : na_fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who,
-                                            out ? "axis" : "out");
-    MPI_Comm comm = MPI_COMM_NULL;
-    int size = 0;
-    na_status st = prologue(mesh, mesh_axis, who, detail, x, local, &comm, &size);
-    if (st != NA_OK)
-        return st;
-    const char *names[NA_MAX_DIMS + 1];
-    na_array *first = NULL;
-    st = axis_first(x, axis, names, &first);
-    if (st == NA_OK)
-        st = gather_data(comm, size, first, names, out);
-    na_array_free(first);
-    return st;
-}
-
+/* Sums in f32 for bf16 (`first` is then f32; the result is rounded back
+ * by the caller). */
 static na_status scatter_data(MPI_Comm comm, int size, const na_array *first,
                               const char *const *names, na_array **out)
 {
@@ -197,18 +195,21 @@ static na_status scatter_data(MPI_Comm comm, int size, const na_array *first,
     return from_buffer(first, first->shape[0] / size, buf, names, out);
 }
 
-na_status na_reduce_scatter(const na_mesh *mesh, const char *mesh_axis,
-                            const na_array *x, const char *axis, na_array **out)
+/* The shared body of the collectives along a named array axis: local
+ * checks (a reduce-scatter also needs the axis to split evenly), the
+ * fingerprint, `axis` moved first, then `data` moves it. */
+static na_status along_axis(const na_mesh *mesh, const char *mesh_axis, const char *who,
+                            const na_array *x, const char *axis, bool reduce,
+                            along_data data, na_array **out)
 {
-    const char *who = "na_reduce_scatter";
     char detail[128];
     snprintf(detail, sizeof detail, "of '%s' over '%s'", axis ? axis : "(null)",
              mesh_axis ? mesh_axis : "(all)");
-    na_status local = out && axis ? check_input(who, x, axis, true)
+    na_status local = out && axis ? check_input(who, x, axis, reduce)
                                   : na_fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who,
                                             out ? "axis" : "out");
     int parts = mesh ? (mesh_axis ? na_mesh_axis_size(mesh, mesh_axis) : mesh->size) : 1;
-    if (local == NA_OK && parts > 0 && na_axis_size(x, axis) % parts)
+    if (reduce && local == NA_OK && parts > 0 && na_axis_size(x, axis) % parts)
         local = na_fail(NA_ERR_SHAPE, "%s: axis '%s' of %s does not split into %d "
                         "equal blocks", who, axis, na__dshape(x), parts);
     MPI_Comm comm = MPI_COMM_NULL;
@@ -217,12 +218,33 @@ na_status na_reduce_scatter(const na_mesh *mesh, const char *mesh_axis,
     if (st != NA_OK)
         return st;
     const char *names[NA_MAX_DIMS + 1];
-    na_array *first = NULL;
-    st = axis_first(x, axis, names, &first);
+    na_array *wide = NULL, *first = NULL, *y = NULL;
+    st = reduce ? reduce_copy(x, &wide) : na_array_ref(x, &wide);
     if (st == NA_OK)
-        st = scatter_data(comm, size, first, names, out);
+        st = axis_first(wide, axis, names, &first);
+    if (st == NA_OK)
+        st = data(comm, size, first, names, &y);
     na_array_free(first);
-    return st;
+    na_array_free(wide);
+    if (st != NA_OK)
+        return st;
+    if (reduce)
+        return reduce_result(x, y, out);
+    *out = y;
+    return NA_OK;
+}
+
+na_status na_all_gather(const na_mesh *mesh, const char *mesh_axis, const na_array *x,
+                        const char *axis, na_array **out)
+{
+    return along_axis(mesh, mesh_axis, "na_all_gather", x, axis, false, gather_data, out);
+}
+
+na_status na_reduce_scatter(const na_mesh *mesh, const char *mesh_axis,
+                            const na_array *x, const char *axis, na_array **out)
+{
+    return along_axis(mesh, mesh_axis, "na_reduce_scatter", x, axis, true, scatter_data,
+                      out);
 }
 
 /* ---- broadcast: the header (dtype and named shape) travels first ------- */

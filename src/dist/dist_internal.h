@@ -21,7 +21,23 @@ struct na_axis_mapping {
     int n;
     const char *axis[NA__MAP_MAX];         /* interned array axis names      */
     const char *mesh_axis[NA__MAP_MAX];    /* interned mesh axis names       */
+    bool optional[NA__MAP_MAX];            /* "axis=mesh?": replicate when   */
+                                           /* it does not divide evenly      */
 };
+
+/* Which mesh axis splits each dim of an array of global named shape
+ * (names, sizes) under `map`: each mesh axis splits at most one dim, the
+ * first in the mapping's order whose size it divides; an optional entry
+ * that does not divide leaves its axis whole (replicated), a required one
+ * is an error naming `who`, `label`, the axis and the sizes. split[d]: the
+ * mesh axis of dim d, or NULL. The same rule serves sharding a model and
+ * reading its blocks from a file (where the global shape comes from). */
+na_status na__mapping_split(const na_axis_mapping *map, const na_mesh *mesh, const char *who,
+                            const char *label, int ndim, const char *const *names,
+                            const int64_t *sizes, const char **split);
+/* The same for a whole array x. */
+na_status na__array_split(const na_axis_mapping *map, const na_mesh *mesh, const char *who,
+                          const char *label, const na_array *x, const char **split);
 
 /* The index of a mesh axis, or -1. `name` need not be interned. */
 int na__mesh_axis_index(const na_mesh *mesh, const char *name);
@@ -46,5 +62,30 @@ void na__dist_count(int64_t bytes, double t0);
 
 /* The MPI datatype of a dtype (MPI_DATATYPE_NULL for bool under reduce). */
 MPI_Datatype na__mpi_type(na_dtype dtype);
+
+/* x gathered whole along each dim d with a mesh_axis[d] (sharded.c). */
+na_status na__gather_splits(const na_mesh *mesh, const na_array *x,
+                            const char *const *mesh_axis, na_array **out);
+
+/* What na_dist_shard_model cut (splits.c): per parameter, each dim's name,
+ * whole size and mesh axis (NULL: whole). */
+typedef struct na__split_note {
+    na_param *param;                       /* retained                       */
+    int ndim;
+    const char *name[NA_MAX_DIMS];
+    const char *mesh_axis[NA_MAX_DIMS];
+    int64_t global[NA_MAX_DIMS];
+} na__split_note;
+
+/* Note p's split (split[d] for each dim of p->value, taken before the cut). */
+na_status na__split_note_add(na_param *p, const char *const *split);
+/* The note of p, or NULL (not cut by na_dist_shard_model). */
+const na__split_note *na__split_note_find(const na_param *p);
+void na__split_notes_clear(void);
+/* "f32[heads:8/2@model, projection:16]": whole sizes, "/n@axis" on split
+ * dims. Returns the length it needed. */
+size_t na__split_shape_str(const na_mesh *mesh, na_dtype dtype, int ndim,
+                           const char *const *names, const int64_t *global,
+                           const char *const *mesh_axis, char *buf, size_t cap);
 
 #endif

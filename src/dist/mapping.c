@@ -20,7 +20,15 @@ static na_status add_pair(na_axis_mapping *m, const char *spec, char *tok)
     if (m->n == NA__MAP_MAX)
         return na_fail(NA_ERR_ARGUMENT, "%s: more than %d entries in '%s'", who,
                        NA__MAP_MAX, spec);
+    size_t len = strlen(eq + 1);
+    bool optional = eq[len] == '?';
+    if (optional)
+        eq[len] = '\0';
+    if (!eq[1])
+        return na_fail(NA_ERR_ARGUMENT, "%s: bad entry '%s' in '%s' (want "
+                       "\"array_axis=mesh_axis,...\")", who, tok, spec);
     m->axis[m->n] = axis;
+    m->optional[m->n] = optional;
     m->mesh_axis[m->n++] = na_intern(eq + 1);
     return NA_OK;
 }
@@ -58,4 +66,48 @@ const char *na_axis_mapping_lookup(const na_axis_mapping *map, const na_mesh *me
             return na_mesh_axis_size(mesh, map->mesh_axis[i]) > 1 ? map->mesh_axis[i]
                                                                    : NULL;
     return NULL;
+}
+
+/* The first dim of the array named `axis` (interned), or -1. */
+static int dim_of(int ndim, const char *const *names, const char *axis)
+{
+    for (int d = 0; d < ndim; d++)
+        if (names[d] && na_intern(names[d]) == axis)
+            return d;
+    return -1;
+}
+
+na_status na__mapping_split(const na_axis_mapping *map, const na_mesh *mesh, const char *who,
+                            const char *label, int ndim, const char *const *names,
+                            const int64_t *sizes, const char **split)
+{
+    const char *used[NA__MAP_MAX];
+    int nused = 0;
+    for (int d = 0; d < ndim; d++)
+        split[d] = NULL;
+    for (int i = 0; map && i < map->n; i++) {
+        const char *m = map->mesh_axis[i];
+        int parts = na_mesh_axis_size(mesh, m), d = dim_of(ndim, names, map->axis[i]);
+        bool taken = false;
+        for (int u = 0; u < nused; u++)
+            taken |= used[u] == m;
+        if (parts <= 1 || d < 0 || taken)
+            continue;
+        if (sizes[d] % parts == 0) {
+            split[d] = m;
+            used[nused++] = m;
+        } else if (!map->optional[i]) {
+            return na_fail(NA_ERR_SHAPE, "%s: axis '%s' of '%s' (size %lld) does not split "
+                           "into %d equal blocks over mesh axis '%s'", who, map->axis[i],
+                           label, (long long)sizes[d], parts, m);
+        }
+    }
+    return NA_OK;
+}
+
+na_status na__array_split(const na_axis_mapping *map, const na_mesh *mesh, const char *who,
+                          const char *label, const na_array *x, const char **split)
+{
+    return na__mapping_split(map, mesh, who, label, x->ndim, (const char *const *)x->name,
+                             x->shape, split);
 }

@@ -22,6 +22,7 @@ na_status na_dist_init(int *argc, char ***argv)
 
 na_status na_dist_finalize(void)
 {
+    na__split_notes_clear();
     int done = 0;
     MPI_Finalized(&done);
     if (!we_initialised || done)

@@ -89,17 +89,16 @@ na_status na_sharded_from_local(const na_mesh *mesh, const na_axis_mapping *map,
     return st;
 }
 
-na_status na_sharded_gather(const na_sharded *x, na_array **out)
+na_status na__gather_splits(const na_mesh *mesh, const na_array *x,
+                            const char *const *mesh_axis, na_array **out)
 {
-    if (!x || !out)
-        return na_fail(NA_ERR_ARGUMENT, "na_sharded_gather: NULL %s", x ? "out" : "x");
     na_array *cur = NULL;
-    na_status st = na_array_ref(x->local, &cur);
-    for (int d = 0; st == NA_OK && d < x->local->ndim; d++) {
-        if (!x->mesh_axis[d])
+    na_status st = na_array_ref(x, &cur);
+    for (int d = 0; st == NA_OK && d < x->ndim; d++) {
+        if (!mesh_axis[d])
             continue;
         na_array *next = NULL;
-        st = na_all_gather(x->mesh, x->mesh_axis[d], cur, x->local->name[d], &next);
+        st = na_all_gather(mesh, mesh_axis[d], cur, x->name[d], &next);
         na_array_free(cur);
         cur = next;
     }
@@ -111,28 +110,23 @@ na_status na_sharded_gather(const na_sharded *x, na_array **out)
     return NA_OK;
 }
 
+na_status na_sharded_gather(const na_sharded *x, na_array **out)
+{
+    if (!x || !out)
+        return na_fail(NA_ERR_ARGUMENT, "na_sharded_gather: NULL %s", x ? "out" : "x");
+    return na__gather_splits(x->mesh, x->local, (const char *const *)x->mesh_axis, out);
+}
+
 size_t na_sharded_str(const na_sharded *x, char *buf, size_t cap)
 {
-    char tmp[1024];
-    size_t n = 0;
     if (!x) {
-        n = (size_t)snprintf(tmp, sizeof tmp, "(null)");
-    } else {
-        n += (size_t)snprintf(tmp, sizeof tmp, "%s[", na_dtype_name(x->local->dtype));
-        for (int d = 0; d < x->local->ndim && n < sizeof tmp; d++) {
-            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s%s:%lld", d ? ", " : "",
-                                  x->local->name[d], (long long)x->global[d]);
-            if (x->mesh_axis[d] && n < sizeof tmp)
-                n += (size_t)snprintf(tmp + n, sizeof tmp - n, "/%d@%s",
-                                      na_mesh_axis_size(x->mesh, x->mesh_axis[d]),
-                                      x->mesh_axis[d]);
-        }
-        if (n < sizeof tmp)
-            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "]");
+        if (buf && cap)
+            snprintf(buf, cap, "(null)");
+        return 6;
     }
-    if (buf && cap)
-        snprintf(buf, cap, "%s", tmp);
-    return n;
+    return na__split_shape_str(x->mesh, x->local->dtype, x->local->ndim,
+                               (const char *const *)x->local->name, x->global,
+                               (const char *const *)x->mesh_axis, buf, cap);
 }
 
 /* The split of axis `name` in x (NULL: replicated or absent). */

@@ -65,4 +65,22 @@ static int dc_finish(void)
     return total ? 1 : 0;
 }
 
+/* MPI up, dc_rank and *world set; non-zero if MPI cannot start. */
+static int dc_init(int *argc, char ***argv, int *world)
+{
+    if (na_dist_init(argc, argv) != NA_OK)
+        return 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &dc_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, world);
+    return 0;
+}
+
+/* The summary (dc_finish), then MPI down: the exit status. */
+static int dc_end(void)
+{
+    int rc = dc_finish();
+    na_dist_finalize();
+    return rc;
+}
+
 #endif

@@ -142,6 +142,41 @@ static void test_all_reduce(void)
     na_array_free(x), na_array_free(t), na_array_free(got);
 }
 
+/* bf16 travels as itself in gathers; reductions widen to f32, sum there
+ * and round once: 256 + 1.5 on each other process is 256 + 1.5 (n - 1)
+ * rounded to bf16 (4 processes: 260.5 -> 260, where adding in bf16 step
+ * by step would stay at 256). */
+static void test_bf16(void)
+{
+    na_array *x = NULL, *b = NULL, *got = NULL, *wide = NULL, *want = NULL;
+    na_full(NA_F32, NA_DIMS({"heads", 4}, {"seq", 2}), dc_rank ? 1.5 : 256, &x);
+    na_astype(x, NA_BF16, &b);
+    DC_OK(na_all_reduce(mesh, NULL, NA_REDUCE_SUM, b, &got));
+    DC_CHECK(got && got->dtype == NA_BF16, "bf16 in, bf16 out");
+    double exact = 256 + 1.5 * (world - 1);
+    double rounded = world == 4 ? 260 : world == 2 ? 258 : 256;
+    na_astype(got, NA_F32, &wide);
+    na_full(NA_F32, NA_DIMS({"heads", 4}, {"seq", 2}), rounded, &want);
+    DC_CLOSE(wide, want, 0);
+    DC_CHECK(exact != rounded || world == 1, "the case rounds");
+    na_array_free(got), na_array_free(wide), na_array_free(want);
+    got = wide = want = NULL;
+    /* reduce-scatter: the same sums, this process's block of heads */
+    DC_OK(na_reduce_scatter(mesh, NULL, b, "heads", &got));
+    DC_CHECK(got && got->dtype == NA_BF16 && na_axis_size(got, "heads") == 4 / world,
+             "block of heads");
+    na_astype(got, NA_F32, &wide);
+    na_full(NA_F32, NA_DIMS({"heads", 4 / world}, {"seq", 2}), rounded, &want);
+    DC_CLOSE(wide, want, 0);
+    na_array_free(got), na_array_free(wide), na_array_free(want);
+    /* gather: bit for bit */
+    got = NULL;
+    DC_OK(na_all_gather(mesh, NULL, b, "seq", &got));
+    DC_CHECK(got && got->dtype == NA_BF16 && na_axis_size(got, "seq") == 2 * world,
+             "gathered bf16");
+    na_array_free(got), na_array_free(b), na_array_free(x);
+}
+
 static void check_all_gather(const char *axis, const char *along)
 {
     int ranks[8], n = group_ranks(axis, ranks);
@@ -370,12 +405,10 @@ static void test_sharded_contract(void)
 
 int main(int argc, char **argv)
 {
-    if (na_dist_init(&argc, &argv) != NA_OK) {
+    if (dc_init(&argc, &argv, &world)) {
         fprintf(stderr, "%s\n", na_last_error());
         return 1;
     }
-    MPI_Comm_rank(MPI_COMM_WORLD, &dc_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &world);
     if (na_mesh_parse(MPI_COMM_WORLD, mesh_spec(), &mesh) != NA_OK) {
         fprintf(stderr, "%s\n", na_last_error());
         return 1;
@@ -385,6 +418,7 @@ int main(int argc, char **argv)
     DC_RUN(test_mapping);
     DC_RUN(test_all_reduce);
     DC_RUN(test_all_gather);
+    DC_RUN(test_bf16);
     DC_RUN(test_reduce_scatter);
     DC_RUN(test_broadcast);
     DC_RUN(test_disagreement);
@@ -393,7 +427,5 @@ int main(int argc, char **argv)
     DC_RUN(test_sharded);
     DC_RUN(test_sharded_contract);
     na_mesh_free(mesh);
-    int rc = dc_finish();
-    na_dist_finalize();
-    return rc;
+    return dc_end();
 }

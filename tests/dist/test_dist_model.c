@@ -10,13 +10,14 @@
 #include "namedarr/tree.h"
 
 static int world;
+static int query_heads = 4;   /* num_attention_heads of small_llama */
 
 static na_llama_config small_llama(int kv_heads, bool tie)
 {
     na_llama_config c;
     na_llama_config_init(&c);
     c.vocab_size = 64, c.hidden_size = 32, c.intermediate_size = 48;
-    c.num_hidden_layers = 2, c.num_attention_heads = 4, c.num_key_value_heads = kv_heads;
+    c.num_hidden_layers = 2, c.num_attention_heads = query_heads, c.num_key_value_heads = kv_heads;
     c.head_dim = 8, c.tie_word_embeddings = tie, c.max_position_embeddings = 64;
     return c;
 }
@@ -80,16 +81,27 @@ static void check_model(const char *spec, int kv_heads, bool tie)
 
 static void test_tensor_parallel_gqa(void) { check_model(world >= 2 ? "model=2,data=-1" : "model=1", 2, false); }
 static void test_tensor_parallel_mha_tied(void) { check_model(world >= 2 ? "model=2,data=-1" : "model=1", 4, true); }
+/* Fewer key/value heads than processes along model: they stay whole on
+ * every process and the query heads of each group are split (MQA on
+ * model=2; 8 query heads on 2 key/value heads with model=4). */
+static void test_fewer_kv_heads(void)
+{
+    query_heads = world == 4 ? 8 : 4;
+    check_model(world == 4 ? "model=4" : world == 2 ? "model=2" : "model=1",
+                world == 4 ? 2 : 1, false);
+    query_heads = 4;
+}
+
 static void test_data_parallel(void) { check_model(world >= 2 ? "data=2,model=-1" : "data=1", 2, false); }
 
 /* Greedy decoding through the per-process KV caches (each holds its
  * kv_heads) equals the whole model's. */
-static void test_kv_cache_decode(void)
+static void check_kv_cache_decode(const char *spec, int kv_heads, int local_kv)
 {
-    na_mesh *mesh = make_mesh(world >= 2 ? "model=2,data=-1" : "model=1");
+    na_mesh *mesh = make_mesh(spec);
     na_axis_mapping *map = NULL;
     na_axis_mapping_parse(NA_MAPPING_DEFAULT, &map);
-    na_llama_config c = small_llama(2, false);
+    na_llama_config c = small_llama(kv_heads, false);
     na_layer *whole = NULL, *part = NULL;
     na_llama_new(&c, 11, &whole);
     na_llama_new(&c, 11, &part);
@@ -122,8 +134,7 @@ static void test_kv_cache_decode(void)
         na_param *p = list.items[i].param;
         if (p->kind == NA_STATE && na_axis_index(p->value, "kv_heads") >= 0) {
             caches++;
-            DC_CHECK(na_axis_size(p->value, "kv_heads") == (world >= 2 ? 1 : 2), "%s",
-                     p->label);
+            DC_CHECK(na_axis_size(p->value, "kv_heads") == local_kv, "%s", p->label);
         }
     }
     DC_CHECK(caches == 2 * c.num_hidden_layers, "caches %d", caches);
@@ -132,6 +143,18 @@ static void test_kv_cache_decode(void)
     na_layer_free(whole), na_layer_free(part);
     na_axis_mapping_free(map);
     na_mesh_free(mesh);
+}
+
+static void test_kv_cache_decode(void)
+{
+    check_kv_cache_decode(world >= 2 ? "model=2,data=-1" : "model=1", 2, world >= 2 ? 1 : 2);
+    /* one key/value head: each process caches it whole */
+    check_kv_cache_decode(world >= 2 ? "model=2,data=-1" : "model=1", 1, 1);
+    if (world == 4) { /* 8 query heads on 2 key/value heads, model=4 */
+        query_heads = 8;
+        check_kv_cache_decode("model=4", 2, 2);
+        query_heads = 4;
+    }
 }
 
 static void test_print(void)
@@ -155,23 +178,80 @@ static void test_print(void)
     if (world >= 2) {
         DC_CHECK(strstr(text, "AllReduceOutput") && strstr(text, "AllGatherOutput") &&
                  strstr(text, "ShardedEmbeddingLookup"), "wrappers:\n%s", text);
-        DC_CHECK(strstr(text, "kv_heads:1") != NULL, "local kv_heads:\n%.2000s", text);
-        DC_CHECK(strstr(text, "vocab:32") != NULL, "local vocab");
+        /* each cut parameter: its whole shape and its split */
+        DC_CHECK(strstr(text, "Param(\"block_0/attention/query.weights\", f32[embedding:32, "
+                              "kv_heads:2/2@model, query_heads:2, projection:8]),  # 512") ||
+                 strstr(text, "Param(\"block_0/attention/query.weights\", f32[kv_heads:2/2@model"),
+                 "split query:\n%.3000s", text);
+        DC_CHECK(strstr(text, "Param(\"embed.embeddings\", f32[vocab:64/2@model, "
+                              "embedding:32]),  # 1,024") != NULL, "split vocab:\n%.3000s", text);
+        DC_CHECK(strstr(text, "Param(\"final_norm.scale\", f32[embedding:32]),  # 32") != NULL,
+                 "whole norm");
     }
     free(text);
     /* an axis that does not split: every process fails, nothing changes */
     if (world >= 2) {
         na_layer *odd = NULL;
-        na_llama_config o = small_llama(1, false);
+        query_heads = 3;
+        na_llama_config o = small_llama(3, false);
+        query_heads = 4;
         na_llama_new(&o, 7, &odd);
         int64_t before = na_tree_param_count(odd);
         DC_CHECK(na_dist_shard_model(mesh, map, &odd, NULL) == NA_ERR_SHAPE, "odd");
-        DC_MSG_HAS("na_dist_shard_model: axis 'kv_heads' of 'block_0/attention/query.weights'");
-        DC_MSG_HAS("does not split into 2 equal blocks over mesh axis 'model'");
+        DC_MSG_HAS("na_dist_shard_model: axis 'heads' of 'block_0/attention/query.weights' "
+                   "(size 3) does not split into 2 equal blocks over mesh axis 'model'");
         DC_CHECK(na_tree_param_count(odd) == before, "unchanged");
         na_layer_free(odd);
     }
     na_layer_free(part);
+    na_axis_mapping_free(map);
+    na_mesh_free(mesh);
+}
+
+/* Saving a sharded model writes the file of the unsharded one, byte for
+ * byte; it loads back into a whole model with the same logits. */
+static void test_save(void)
+{
+    na_mesh *mesh = make_mesh(world >= 2 ? "model=2,data=-1" : "model=1");
+    na_axis_mapping *map = NULL;
+    na_axis_mapping_parse(NA_MAPPING_DEFAULT, &map);
+    na_llama_config c = small_llama(2, false);
+    na_layer *whole = NULL, *part = NULL, *back = NULL;
+    na_llama_new(&c, 13, &whole);
+    na_llama_new(&c, 13, &part);
+    DC_OK(na_dist_shard_model(mesh, map, &part, NULL));
+    char mine[64], ref[64];
+    snprintf(mine, sizeof mine, "dist_save_sharded_np%d.safetensors", world);
+    snprintf(ref, sizeof ref, "dist_save_whole_np%d.safetensors", world);
+    DC_OK(na_dist_save_params(mesh, part, mine));
+    if (dc_rank == 0) {
+        DC_OK(na_safetensors_save_model(whole, ref));
+        FILE *a = fopen(mine, "rb"), *b = fopen(ref, "rb");
+        int ca = 0, cb = 0;
+        long bytes = 0;
+        bool same = a && b;
+        while (same && (ca = fgetc(a)) != EOF && (cb = fgetc(b)) != EOF)
+            same = ca == cb, bytes++;
+        same = same && fgetc(b) == EOF && ca == EOF;
+        DC_CHECK(same && bytes > 1000, "the files differ (after %ld bytes)", bytes);
+        if (a)
+            fclose(a);
+        if (b)
+            fclose(b);
+        na_llama_new(&c, 99, &back);
+        DC_OK(na_safetensors_load_model(back, mine));
+        na_array *ids = token_ids(2, 5, 6), *x = NULL, *y = NULL;
+        DC_OK(na_layer_call_array(whole, ids, NULL, &x));
+        DC_OK(na_layer_call_array(back, ids, NULL, &y));
+        DC_CLOSE(x, y, 0);
+        na_array_free(ids), na_array_free(x), na_array_free(y);
+        remove(mine), remove(ref);
+    }
+    DC_OK(na_dist_agree(mesh, NA_OK, "saved"));
+    /* a process that cannot write: every process fails */
+    DC_CHECK(na_dist_save_params(mesh, part, "/no/such/dir/x.safetensors") != NA_OK, "unwritable");
+    DC_MSG_HAS("na_dist_save_params: rank 0 failed");
+    na_layer_free(whole), na_layer_free(part), na_layer_free(back);
     na_axis_mapping_free(map);
     na_mesh_free(mesh);
 }
@@ -232,17 +312,15 @@ static void test_load_blocks(void)
 
 int main(int argc, char **argv)
 {
-    if (na_dist_init(&argc, &argv) != NA_OK)
+    if (dc_init(&argc, &argv, &world))
         return 1;
-    MPI_Comm_rank(MPI_COMM_WORLD, &dc_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &world);
     DC_RUN(test_tensor_parallel_gqa);
     DC_RUN(test_tensor_parallel_mha_tied);
     DC_RUN(test_data_parallel);
+    DC_RUN(test_fewer_kv_heads);
     DC_RUN(test_kv_cache_decode);
     DC_RUN(test_print);
     DC_RUN(test_load_blocks);
-    int rc = dc_finish();
-    na_dist_finalize();
-    return rc;
+    DC_RUN(test_save);
+    return dc_end();
 }

@@ -128,6 +128,15 @@ int cli_mesh_start(const char *verb, const char *spec, int load_rc, cli_model *m
                    cli_mesh **out);
 /* Whether this process writes the output (process 0, or no mesh). */
 bool cli_mesh_is_main(const cli_mesh *c);
+/* The prompts this process generates, [*first, *first + *count) of n: a
+ * block of them along the mesh axis of "batch" (all without a mesh). */
+void cli_mesh_rows(const cli_mesh *c, size_t n, size_t *first, size_t *count);
+/* How the sharded model's tokens are chosen (zero: na_sample_token). */
+na_token_chooser cli_mesh_chooser(cli_mesh *c);
+/* Every process's generated rows (g holds this process's `count`), in
+ * prompt order, into rows[n] (ids malloc'ed). Collective with a mesh. */
+int cli_mesh_collect(const char *verb, cli_mesh *c, const na_generation *g, size_t count,
+                     size_t n, int64_t max_new, na_token_list *rows);
 void cli_mesh_end(cli_mesh *c);
 
 /* ---- verbs ----------------------------------------------------------------- */

@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-CLI_VERB(generate, "MODEL_DIR (--prompt TEXT | --tokens IDS)", 1,
+CLI_VERB(generate, "MODEL_DIR (--prompt TEXT | --tokens IDS[;IDS...])", 1,
          "Generate a continuation of a prompt (streamed), greedy or sampled.",
          "MODEL_DIR is a Hugging Face model directory (config.json, model.safetensors\n"
          "or its sharded index, tokenizer.json) or a namedarr model file.\n"
          "Generation stops at max-new-tokens or at the eos_token_id of config.json.\n"
-         "Timings (prefill and decode tokens/s) go to stderr.\n");
+         "Timings (prefill and decode tokens/s) go to stderr.\n"
+         "--tokens '1,5,6;1,7' generates a batch: one line of ids per prompt, in order\n"
+         "(row i samples with seed + i). Under mpirun with --mesh data=N the prompts are\n"
+         "split in blocks over the processes; with model=N the model is sharded.\n");
 
 /* Streams text: decodes prompt + generated ids and prints what is new. */
 typedef struct stream {
@@ -88,60 +91,121 @@ typedef struct gen_args {
     bool ignore_eos;
 } gen_args;
 
-static int run(const char *dir, const gen_args *a)
+/* The prompts: one from --prompt, or --tokens with ';' between prompts
+ * ("1,5,6;1,7"). */
+static int prompt_batch(const char *verb, const cli_model *m, const gen_args *a,
+                        na_token_list **out, size_t *n)
+{
+    *n = 1;
+    for (const char *c = a->tokens; c && *c; c++)
+        *n += *c == ';';
+    if (!(*out = calloc(*n, sizeof **out)))
+        return cli_fail(verb, CLI_FAIL, "out of memory");
+    if (!a->tokens || *n == 1)
+        return cli_prompt_ids(verb, m, a->prompt, a->tokens, *out);
+    char *copy = a->prompt ? NULL : strdup(a->tokens), *save = NULL, *tok = copy;
+    int rc = a->prompt ? cli_fail(verb, CLI_USAGE, "give exactly one of --prompt TEXT and "
+                                  "--tokens IDS")
+             : copy ? CLI_OK : cli_fail(verb, CLI_FAIL, "out of memory");
+    for (size_t i = 0; rc == CLI_OK && i < *n; i++, tok = NULL) {
+        char *one = strtok_r(tok, ";", &save);
+        rc = one ? cli_parse_ids(verb, one, &(*out)[i])
+                 : cli_fail(verb, CLI_USAGE, "--tokens: an empty prompt in '%s'", a->tokens);
+    }
+    free(copy);
+    return rc;
+}
+
+static void free_batch(na_token_list *l, size_t n)
+{
+    for (size_t i = 0; l && i < n; i++)
+        na_token_list_free(&l[i]);
+    free(l);
+}
+
+typedef struct gen_run {
+    cli_model m;
+    cli_mesh *mesh;
+    na_token_list *prompts, *rows;
+    size_t n, first, count;
+    stream s;
+    na_generation g;
+} gen_run;
+
+/* This process's block of the prompts through na_generate. */
+static int generate_rows(gen_run *r, const gen_args *a, bool main_process)
 {
     const char *verb = "generate";
-    cli_model m;
-    na_token_list prompt = {0};
-    stream s = {0};
-    na_generation g = {0};
-    cli_mesh *mesh = NULL;
-    int load = cli_model_open(verb, dir, &m);
-    int rc = cli_mesh_start(verb, a->mesh, load, &m, &mesh);
-    if (rc != CLI_OK) {
-        if (load == CLI_OK)
-            cli_model_close(&m);
-        cli_mesh_end(mesh);
+    size_t longest = 0;
+    for (size_t i = 0; i < r->n; i++)
+        longest = r->prompts[i].count > longest ? r->prompts[i].count : longest;
+    cli_mesh_rows(r->mesh, r->n, &r->first, &r->count);
+    int rc = cli_model_cache(verb, &r->m, (int64_t)longest + a->max_new,
+                             r->count ? (int64_t)r->count : 1);
+    bool streaming = a->prompt && main_process && r->count;
+    if (rc == CLI_OK && streaming)
+        rc = stream_start(&r->s, r->m.tokenizer, &r->prompts[0]);
+    if (rc != CLI_OK || !r->count)
         return rc;
-    }
-    bool main_process = cli_mesh_is_main(mesh);
-    if ((rc = cli_prompt_ids(verb, &m, a->prompt, a->tokens, &prompt)) != CLI_OK ||
-        (rc = cli_model_cache(verb, &m, (int64_t)prompt.count + a->max_new, 1)) != CLI_OK)
-        goto done;
-    if (a->prompt && main_process && (rc = stream_start(&s, m.tokenizer, &prompt)) != CLI_OK)
-        goto done;
-    if (cli_progress() && prompt.count > 512)
-        fprintf(stderr, "prefill: %zu tokens ...\n", prompt.count);
+    if (cli_progress() && longest > 512)
+        fprintf(stderr, "prefill: %zu tokens ...\n", longest);
     na_generate_options o = {
         .max_new_tokens = a->max_new,
         .sampling = {.temperature = a->temperature, .top_k = (int)a->top_k,
-                     .top_p = a->top_p, .min_p = a->min_p, .seed = (uint64_t)a->seed},
-        .stop_tokens = a->ignore_eos ? NULL : m.stop,
-        .n_stop_tokens = a->ignore_eos ? 0 : m.n_stop,
-        .on_token = a->prompt && main_process ? on_token : NULL,
-        .user = &s};
-    if (na_generate(m.layer, &prompt, 1, &o, &g) != NA_OK) {
-        rc = cli_fail_na(verb, "generation failed");
-        goto done;
-    }
-    if (s.failed) {
-        rc = cli_fail_na(verb, "cannot decode the generated tokens");
-        goto done;
-    }
-    if (!main_process)
-        goto done;
+                     .top_p = a->top_p, .min_p = a->min_p,
+                     .seed = (uint64_t)a->seed + r->first}, /* row b: seed + b */
+        .stop_tokens = a->ignore_eos ? NULL : r->m.stop,
+        .n_stop_tokens = a->ignore_eos ? 0 : r->m.n_stop,
+        .on_token = streaming ? on_token : NULL,
+        .user = &r->s,
+        .chooser = cli_mesh_chooser(r->mesh)};
+    if (na_generate(r->m.layer, r->prompts + r->first, (int64_t)r->count, &o, &r->g) != NA_OK)
+        return cli_fail_na(verb, "generation failed");
+    if (r->s.failed)
+        return cli_fail_na(verb, "cannot decode the generated tokens");
+    return CLI_OK;
+}
+
+/* One line of ids per prompt, in order (process 0). */
+static int print_rows(gen_run *r, const gen_args *a, bool main_process)
+{
+    if (!(r->rows = calloc(r->n, sizeof *r->rows)))
+        return cli_fail("generate", CLI_FAIL, "out of memory");
+    int rc = cli_mesh_collect("generate", r->mesh, &r->g, r->count, r->n, a->max_new, r->rows);
+    if (rc != CLI_OK || !main_process)
+        return rc;
     if (a->prompt)
         printf("\n");
     else
-        print_ids(&g.tokens[0]);
+        for (size_t i = 0; i < r->n; i++)
+            print_ids(&r->rows[i]);
     fflush(stdout);
-    print_timings(&g);
-done:
-    na_generation_free(&g);
-    free(s.ids);
-    na_token_list_free(&prompt);
-    cli_model_close(&m);
-    cli_mesh_end(mesh);
+    print_timings(&r->g);
+    return CLI_OK;
+}
+
+static int run(const char *dir, const gen_args *a)
+{
+    const char *verb = "generate";
+    gen_run r = {0};
+    int load = cli_model_open(verb, dir, &r.m);
+    int rc = cli_mesh_start(verb, a->mesh, load, &r.m, &r.mesh);
+    if (rc != CLI_OK) {
+        if (load == CLI_OK)
+            cli_model_close(&r.m);
+        cli_mesh_end(r.mesh);
+        return rc;
+    }
+    bool main_process = cli_mesh_is_main(r.mesh);
+    if ((rc = prompt_batch(verb, &r.m, a, &r.prompts, &r.n)) == CLI_OK &&
+        (rc = generate_rows(&r, a, main_process)) == CLI_OK)
+        rc = print_rows(&r, a, main_process);
+    na_generation_free(&r.g);
+    free(r.s.ids);
+    free_batch(r.prompts, r.n);
+    free_batch(r.rows, r.n);
+    cli_model_close(&r.m);
+    cli_mesh_end(r.mesh);
     return rc;
 }
 
@@ -150,7 +214,8 @@ int cli_generate(int argc, char **argv)
     gen_args a = {.max_new = 32};
     cli_opt opts[] = {
         CLI_STR("prompt", &a.prompt, "TEXT", "the prompt, through tokenizer.json"),
-        CLI_STR("tokens", &a.tokens, "IDS", "the prompt as token ids: 5,17,2 (prints ids)"),
+        CLI_STR("tokens", &a.tokens, "IDS",
+                "the prompt as token ids: 5,17,2 (prints ids); ';' between prompts of a batch"),
         CLI_INT_OPT("max-new-tokens", &a.max_new, "N", "tokens to generate at most (32)", 1, 1e7),
         CLI_NUM("temperature", &a.temperature, "T", "0 is greedy (0)", 0, 1e6),
         CLI_INT_OPT("top-k", &a.top_k, "K", "keep the K most likely tokens (0: off)", 0, 1e9),
