@@ -280,8 +280,8 @@ na_status na_dist_load_params(const na_mesh *mesh, const na_axis_mapping *map,
  * NULL. (The tree is built whole with random weights before it is cut,
  * so each process briefly holds a whole model's worth of f32.) */
 na_status na_dist_hf_load(const na_mesh *mesh, const na_axis_mapping *map,
-                          const na_shard_options *opts, const char *dir, na_layer **out,
-                          na_shard_report *report, na_hf_info *info);
+                          const na_shard_options *opts, const char *dir, na_hf_info *info,
+                          na_shard_report *report, na_layer **out);
 /* Write the parameters of a sharded model to one safetensors file at
  * `path`: the file na_safetensors_save_model writes for the unsharded
  * model (the same labels, order, names and values). Each cut parameter is

@@ -164,8 +164,8 @@ static na_status hf_prepare(const na_mesh *mesh, const na_axis_mapping *map,
 }
 
 na_status na_dist_hf_load(const na_mesh *mesh, const na_axis_mapping *map,
-                          const na_shard_options *opts, const char *dir, na_layer **out,
-                          na_shard_report *report, na_hf_info *info)
+                          const na_shard_options *opts, const char *dir, na_hf_info *info,
+                          na_shard_report *report, na_layer **out)
 {
     na_hf_checkpoint *c = NULL;
     na_layer *model = NULL;

@@ -114,7 +114,7 @@ static int check_against_whole(const na_mesh *mesh, const char *dir, const char 
     na_shard_report rep = {0};
     na_hf_info info;
     DC_OK(na_hf_load(dir, &whole, NULL));
-    DC_OK(na_dist_hf_load(mesh, map, NULL, dir, &part, &rep, &info));
+    DC_OK(na_dist_hf_load(mesh, map, NULL, dir, &info, &rep, &part));
     int split = 0;
     if (whole && part) {
         na_param_list lp = {0}, lw = {0};
@@ -194,7 +194,7 @@ static void test_missing_dir(void)
     write_dir(mesh, &info, "missing", dir, sizeof dir);
     const char *mine = dc_rank == world - 1 ? "no_such_model_dir" : dir;
     na_layer *m = NULL;
-    DC_CHECK(na_dist_hf_load(mesh, map, NULL, mine, &m, NULL, NULL) != NA_OK, "fails");
+    DC_CHECK(na_dist_hf_load(mesh, map, NULL, mine, NULL, NULL, &m) != NA_OK, "fails");
     char want[96];
     snprintf(want, sizeof want, "na_dist_hf_load: rank %d failed:", world - 1);
     DC_MSG_HAS(want);
