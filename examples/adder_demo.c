@@ -247,23 +247,15 @@ static int write_html(demo *d, const char *path)
     int rc = 1;
     na_layer *model = NULL;
     na_token_list ids = {0};
-    na_array *x = NULL;
-    na_value *in = NULL, *out = NULL;
     na_capture *cap = NULL;
-    na_selection *softmax = NULL;
     na_html_array *arrays = NULL;
     char (*labels)[256] = NULL;
+    char **tokens = NULL; /* each token as text: the heatmaps' row and column labels */
     const char *text = "321+540=8610"; /* 123 + 45 = 168, answer included */
     CHECK(na_hf_load(d->dir, &model, NULL));
     CHECK(na_tokenizer_encode(d->tok, text, strlen(text), NA_TOKENIZE_ADD_SPECIAL, &ids));
-    CHECK(na_from_data(NA_I32, NA_DIMS({"batch", 1}, {"seq", (int64_t)ids.count}), ids.ids, &x));
-    CHECK(na_capture_new(&cap));
-    CHECK(na_select_type_name(&model, "Softmax", &softmax)); /* the attention weights */
-    CHECK(na_capture_add_selection(cap, softmax));
-    in = na_value_ref_array(x);
-    if (!in)
-        goto done;
-    CHECK(na_call_capturing(model, in, NULL, cap, &out));
+    CHECK(na_tokenizer_decode_each(d->tok, ids.ids, ids.count, 0, &tokens));
+    CHECK(example_capture_attention(&model, ids.ids, (int64_t)ids.count, &cap));
 
     int n = na_capture_count(cap), best_kv = 0, best_q = 0, best_layer = -1;
     double best = -1;
@@ -290,7 +282,8 @@ static int write_html(demo *d, const char *path)
                  "rows = query position seq 0-12, columns = key position kv_seq",
                  layer, na_capture_name(cap, i));
         arrays[i] = (na_html_array){.label = labels[i], .value = w->array, .rows = "seq",
-                                    .cols = "kv_seq"};
+                                    .cols = "kv_seq", .row_labels = (const char **)tokens,
+                                    .col_labels = (const char **)tokens};
     }
     na_html_options o = {.title = "namedarr: a 2-layer Llama that adds (models/adder)",
                          .open_depth = 2, .n_arrays = n, .arrays = arrays};
@@ -307,11 +300,8 @@ static int write_html(demo *d, const char *path)
 done:
     free(arrays);
     free(labels);
-    na_selection_free(softmax);
+    free(tokens);
     na_capture_free(cap);
-    na_value_free(in);
-    na_value_free(out);
-    na_array_free(x);
     na_token_list_free(&ids);
     na_layer_free(model);
     return rc;

@@ -269,25 +269,20 @@ static int write_html(na_layer *model, const na_tokenizer *tok, const char *path
 {
     int rc = 1, n = 0;
     na_token_list ids = {0};
-    na_array *x = NULL;
-    na_value *in = NULL, *out = NULL;
     na_capture *cap = NULL;
-    na_selection *sel = NULL;
     na_html_array arrays[16];
     char labels[16][96];
+    char **tokens = NULL; /* "<s>", "3", "2", ...: the heatmaps' row and column labels */
     CHECK(na_tokenizer_encode(tok, "321+540=", 8, NA_TOKENIZE_ADD_SPECIAL, &ids));
-    CHECK(na_from_data(NA_I32, NA_DIMS({"batch", 1}, {"seq", (int64_t)ids.count}), ids.ids, &x));
-    CHECK(na_capture_new(&cap));
-    CHECK(na_select_type_name(&model, "Softmax", &sel));
-    CHECK(na_capture_add_selection(cap, sel));
-    if (!(in = na_value_ref_array(x)))
-        goto done;
-    CHECK(na_call_capturing(model, in, NULL, cap, &out));
+    CHECK(na_tokenizer_decode_each(tok, ids.ids, ids.count, 0, &tokens));
+    CHECK(example_capture_attention(&model, ids.ids, (int64_t)ids.count, &cap));
     for (int i = 0; i < na_capture_count(cap) && n < 16; i++, n++) {
         snprintf(labels[n], sizeof labels[n], "attention weights on 123+45 (<s>321+540=): %s",
                  na_capture_name(cap, i));
         arrays[n] = (na_html_array){.label = labels[n], .value = na_capture_value(cap, i)->array,
-                                    .rows = "seq", .cols = "kv_seq"};
+                                    .rows = "seq", .cols = "kv_seq",
+                                    .row_labels = (const char **)tokens,
+                                    .col_labels = (const char **)tokens};
     }
     na_html_options o = {.title = "namedarr knockout: the adder's attention", .open_depth = 2,
                          .n_arrays = n, .arrays = arrays};
@@ -295,11 +290,8 @@ static int write_html(na_layer *model, const na_tokenizer *tok, const char *path
     printf("wrote %s: %d attention maps (one seq x kv_seq heatmap per head)\n", path, n);
     rc = 0;
 done:
-    na_selection_free(sel);
+    free(tokens);
     na_capture_free(cap);
-    na_value_free(in);
-    na_value_free(out);
-    na_array_free(x);
     na_token_list_free(&ids);
     return rc;
 }

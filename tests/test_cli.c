@@ -419,6 +419,10 @@ Test(cli, html_draws_one_attention_map_per_layer)
     cr_expect(strstr(html, "attention weights: block_0/"), "no block_0 map");
     cr_expect(strstr(html, "attention weights: block_1/"), "no block_1 map");
     cr_expect(strstr(html, "12+34="), "the prompt is in the title");
+    /* rows and columns labelled with the tokens <s> 1 2 + 3 4 =, escaped */
+    cr_expect(strstr(html, "text-anchor=\"end\">&lt;s&gt;</text>"), "no <s> row label");
+    cr_expect(strstr(html, "rotate(-90)\">=</text>"), "no = column label");
+    cr_expect(strstr(html, "<title>seq=3 (+), kv_seq=0 (&lt;s&gt;): "), "no labelled tooltip");
     free(html);
     run_free(&r);
     /* the tree alone */

@@ -526,3 +526,59 @@ Test(html, errors_write_nothing)
     na_array_free(x);
     na_layer_free(m);
 }
+
+/* Index labels (the prompt's tokens on attention weights): beside each row,
+ * above each column, in the tooltips; escaped, cut to 10 characters,
+ * ill-formed UTF-8 replaced; not drawn on block means; a wrong count fails. */
+Test(html, index_labels_name_rows_and_columns)
+{
+    na_array *w = ts_random(NA_F32, NA_DIMS({"seq", 4}, {"kv_seq", 4}), 8);
+    const char *tokens[] = {"<s>", "a&b", "na\xc3\xafve_long_token", "\xff\xfe", NULL};
+    na_html_array extra[] = {{.label = "w", .value = w, .rows = "seq", .cols = "kv_seq",
+                              .row_labels = tokens, .col_labels = tokens}};
+    na_html_options o = {.n_arrays = 1, .arrays = extra};
+    char *s = html(NULL, &o);
+    cr_expect_eq(count(s, "class=\"tick\""), 8);
+    cr_expect_eq(count(s, ">&lt;s&gt;</text>"), 2, "the row and the column label");
+    cr_expect_eq(count(s, ">a&amp;b</text>"), 2);
+    cr_expect_eq(count(s, ">na\xc3\xafve_long&#8230;</text>"), 2, "10 characters, then ...");
+    cr_expect_eq(count(s, ">&#xFFFD;&#xFFFD;</text>"), 2, "ill-formed bytes replaced");
+    cr_expect_null(strstr(s, "\xff"));
+    char want[160];
+    snprintf(want, sizeof want, "<title>seq=0 (&lt;s&gt;), kv_seq=1 (a&amp;b): %.5g</title>",
+             ts_at(w, 2, NA_NAMES("seq", "kv_seq"), (int64_t[]){0, 1}));
+    cr_expect(strstr(s, want), "no %s", want);
+    char why[160];
+    cr_expect_null(check_balanced(s, why, sizeof why), "%s", why);
+    free(s);
+    /* shrunk to block means: indices, no labels */
+    o.max_side = 2;
+    s = html(NULL, &o);
+    cr_expect_eq(count(s, "class=\"tick\""), 0);
+    cr_expect(strstr(s, "shrunk to block means"));
+    free(s);
+    na_array_free(w);
+}
+
+Test(html, index_labels_must_match_the_axis)
+{
+    na_array *w = ts_random(NA_F32, NA_DIMS({"seq", 4}, {"kv_seq", 3}), 8);
+    const char *four[] = {"a", "b", "c", "d", NULL};
+    na_html_array bad[] = {{.label = "w", .value = w, .rows = "seq", .cols = "kv_seq",
+                            .row_labels = four, .col_labels = four}};
+    FILE *f = tmpfile();
+    na_html_options o = {.n_arrays = 1, .arrays = bad};
+    NA_EXPECT_FAIL(na_layer_write_html(NULL, &o, f), NA_ERR_ARGUMENT,
+                   "na_layer_write_html: arrays[0] ('w'): 4 col_labels for axis 'kv_seq' of "
+                   "size 3 in f32[seq:4, kv_seq:3]");
+    na_array *v = ts_random(NA_F32, NA_DIMS({"n", 4}), 8);
+    na_html_array one[] = {{.label = "v", .value = v, .row_labels = four}};
+    o.arrays = one; /* a 1-D array is one row: no axis down */
+    NA_EXPECT_FAIL(na_layer_write_html(NULL, &o, f), NA_ERR_ARGUMENT,
+                   "arrays[0] ('v'): 4 row_labels, but no axis of f32[n:4] is drawn "
+                   "that way");
+    cr_expect_eq(ftell(f), 0, "a failed call wrote %ld bytes", ftell(f));
+    fclose(f);
+    na_array_free(v);
+    na_array_free(w);
+}

@@ -334,6 +334,29 @@ Test(tokenizer, character_bpe_with_template)
     EXPECT_IDS(tok, "9x", 0, 12, 0);
     EXPECT_DECODE(tok, NA_DETOKENIZE_SKIP_SPECIAL, "168", 4, 9, 11, 2);
     EXPECT_DECODE(tok, 0, "168</s>", 4, 9, 11, 2);
+    /* each token alone (heatmap labels): one allocation, NULL after the last */
+    char **each = NULL;
+    NA_OK_OR_FAIL(na_tokenizer_decode_each(tok, (const int32_t[]){1, 4, 13, 2}, 4, 0, &each));
+    const char *want[] = {"<s>", "1", "+", "</s>"};
+    for (int i = 0; i < 4; i++)
+        cr_expect_str_eq(each[i], want[i]);
+    cr_expect_null(each[4]);
+    free(each);
+    NA_OK_OR_FAIL(na_tokenizer_decode_each(tok, (const int32_t[]){1, 4}, 2,
+                                           NA_DETOKENIZE_SKIP_SPECIAL, &each));
+    cr_expect_str_eq(each[0], "");
+    cr_expect_str_eq(each[1], "1");
+    free(each);
+    NA_OK_OR_FAIL(na_tokenizer_decode_each(tok, NULL, 0, 0, &each));
+    cr_expect_null(each[0]);
+    free(each);
+    each = NULL;
+    NA_EXPECT_FAIL(na_tokenizer_decode_each(tok, (const int32_t[]){4, 99}, 2, 0, &each),
+                   NA_ERR_INDEX, "na_tokenizer_decode_each: id 99 at position 1 is not in "
+                   "the vocabulary (size 15)");
+    cr_expect_null(each);
+    NA_EXPECT_FAIL(na_tokenizer_decode_each(NULL, (const int32_t[]){4}, 1, 0, &each),
+                   NA_ERR_ARGUMENT, "na_tokenizer_decode_each: NULL argument");
     na_tokenizer_free(tok);
 }
 

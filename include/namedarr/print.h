@@ -104,11 +104,21 @@ const char *na_format_count(int64_t n, bool short_form, char *buf, size_t cap);
  * across (both NULL: the two largest dimensions, ties going to the later
  * ones, in dim order; a 1-D array is one row; one NULL: the last other
  * dimension). Every other axis gets one slice per index. Parameters always
- * use the default. */
+ * use the default.
+ *
+ * `row_labels` / `col_labels` (optional) name the indices of the drawn
+ * axes, e.g. the prompt's tokens on {seq, kv_seq} attention weights: a
+ * NULL-terminated list with exactly one string (UTF-8) per index. They are
+ * written beside each row and above each column (the first 10 characters)
+ * and in full in each cell's tooltip, escaped; a slice shrunk to block means
+ * shows indices instead. A count that differs from the axis size is an
+ * error, reported before anything is written. */
 typedef struct na_html_array {
     const char *label;       /* heading (NULL: "array <i>")                 */
     const na_array *value;   /* borrowed                                     */
     const char *rows, *cols;
+    const char *const *row_labels; /* NULL: indices only                     */
+    const char *const *col_labels;
 } na_html_array;
 
 typedef struct na_html_options {

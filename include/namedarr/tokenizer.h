@@ -101,6 +101,16 @@ na_status na_tokenizer_encode(const na_tokenizer *tok, const char *text, size_t 
 na_status na_tokenizer_decode(const na_tokenizer *tok, const int32_t *ids, size_t count,
                               unsigned flags, na_text *out);
 
+/* Each id decoded on its own: what each token shows as, e.g. to label the
+ * axes of attention heatmaps ("<s>", "3", "+", " the"). `*out` gets
+ * `count` strings and a NULL after them, in one allocation: free(*out)
+ * releases all. `flags`: NA_DETOKENIZE_* (a skipped special token gives
+ * ""). Bytes are kept as decoded, so a piece of a multi-byte character is
+ * not well-formed UTF-8 on its own (the HTML view replaces such bytes). An
+ * id outside the vocabulary is NA_ERR_INDEX. */
+na_status na_tokenizer_decode_each(const na_tokenizer *tok, const int32_t *ids, size_t count,
+                                   unsigned flags, char ***out);
+
 /* Number of ids (1 + the largest id of the model and the added tokens). */
 int32_t na_tokenizer_vocab_size(const na_tokenizer *tok);
 

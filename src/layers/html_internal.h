@@ -7,8 +7,9 @@
 
 #include "namedarr/array.h"
 
-/* Write `s` as HTML text or attribute content: & < > " ' escaped, control
- * bytes other than tab and newline replaced by U+FFFD. */
+/* Write `s` as HTML text or attribute content: & < > " ' escaped; control
+ * bytes other than tab and newline, and bytes that are not well-formed
+ * UTF-8, replaced by U+FFFD. */
 void na__html_text(FILE *f, const char *s);
 
 /* The dimensions drawn down (rows) and across (cols) for `x`, -1 for none:
@@ -29,9 +30,16 @@ typedef struct na__heatmap_opts {
     int64_t max_cells;  /* the whole budget, for the note                  */
 } na__heatmap_opts;
 
+/* Names for the indices of the drawn axes: NULL-terminated lists of one
+ * string per index (checked by the caller), or NULL. */
+typedef struct na__heatmap_labels {
+    const char *const *rows, *const *cols;
+} na__heatmap_labels;
+
 /* The statistics table, notes, legend and heatmap grid of `x`. `uid`
- * numbers the page's SVG ids. */
+ * numbers the page's SVG ids; `labels` may be NULL. */
 na_status na__html_array(FILE *f, const na_array *x, int row_dim, int col_dim,
-                         na__heatmap_opts *opt, int *uid);
+                         const na__heatmap_labels *labels, na__heatmap_opts *opt,
+                         int *uid);
 
 #endif

@@ -13,24 +13,73 @@
 #include "layers/html_internal.h"
 #include "layers/layers_internal.h"
 
-void na__html_text(FILE *f, const char *s)
+/* The length of the well-formed UTF-8 sequence at `s` (1 to 4), or 0
+ * (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF,
+ * cut short). */
+static int utf8_length(const unsigned char *s)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    int n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (int i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* na__html_text, stopping after `max` characters (with an ellipsis) when
+ * max >= 0. */
+static void put_text(FILE *f, const char *s, int max)
 {
     if (!s)
         return;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        switch (*c) {
+    for (const unsigned char *c = (const unsigned char *)s; *c; max--) {
+        if (max == 0) {
+            fputs("&#8230;", f);
+            return;
+        }
+        int n = utf8_length(c);
+        switch (n ? *c : 0) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
         case '\'': fputs("&#39;", f); break;
         default:
-            if ((*c < 0x20 && *c != '\t' && *c != '\n') || *c == 0x7f)
+            if (n == 0 || (*c < 0x20 && *c != '\t' && *c != '\n') || *c == 0x7f)
                 fputs("&#xFFFD;", f);
             else
-                fputc(*c, f);
+                fwrite(c, 1, (size_t)n, f);
         }
+        c += n ? n : 1;
     }
+}
+
+void na__html_text(FILE *f, const char *s)
+{
+    put_text(f, s, -1);
+}
+
+/* Characters of `s` (ill-formed bytes count one each), at most `max`. */
+static int text_chars(const char *s, int max)
+{
+    int n = 0;
+    for (const unsigned char *c = (const unsigned char *)s; *c && n < max; n++) {
+        int k = utf8_length(c);
+        c += k ? k : 1;
+    }
+    return n;
 }
 
 /* ---- choosing the axes ------------------------------------------------- */
@@ -251,6 +300,7 @@ typedef struct layout {
     int row, col;           /* dims, -1 for none                             */
     int64_t R, C;           /* their sizes (1 for none)                      */
     int64_t r, c;           /* cells drawn                                   */
+    const char *const *rlab, *const *clab; /* index names, or NULL           */
     int nslice;             /* the other dims                                */
     int slice_dims[NA_MAX_DIMS];
     double *cells;          /* [slice][r][c]: the values drawn               */
@@ -286,11 +336,18 @@ static double cell_value(const layout *L, int64_t base, int64_t r0, int64_t r1,
 static void put_range(FILE *f, const layout *L, int dim, int64_t lo, int64_t hi)
 {
     char buf[24];
+    const char *const *names = dim == L->row ? L->rlab : L->clab;
     na__html_text(f, axis_label(L->x, dim, buf, sizeof buf));
-    if (hi - lo == 1)
-        fprintf(f, "=%lld", (long long)lo);
-    else
+    if (hi - lo > 1) {
         fprintf(f, "=%lld..%lld", (long long)lo, (long long)(hi - 1));
+        return;
+    }
+    fprintf(f, "=%lld", (long long)lo);
+    if (names) {
+        fputs(" (", f);
+        na__html_text(f, names[lo]);
+        fputc(')', f);
+    }
 }
 
 static void put_cell(FILE *f, const layout *L, const scale *sc, const double *cells,
@@ -314,36 +371,91 @@ static void put_cell(FILE *f, const layout *L, const scale *sc, const double *ce
     fprintf(f, ": %s%.5g</title></rect>", mean ? "mean " : "", v);
 }
 
-/* One <svg class="heatmap"> for the slice starting at element `base`. */
-static void put_heatmap(FILE *f, const layout *L, const scale *sc, const double *cells)
+/* Where a heatmap's cells go: cell sizes, their extent, and the margins
+ * for the axis names and the first and last index or the index labels
+ * (drawn only when a cell is at least 8 pixels, at 6 pixels a character). */
+typedef struct frame {
+    int cw, ch, left, top;
+    int64_t W, H;
+    const char *const *rlab, *const *clab;
+} frame;
+
+#define TICK_CHARS 10
+
+static int widest(const char *const *names, int64_t n)
+{
+    int w = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int k = text_chars(names[i], TICK_CHARS + 1);
+        w = k > w ? k : w;
+    }
+    return w;
+}
+
+static frame make_frame(const layout *L)
 {
     int64_t big = L->r > L->c ? L->r : L->c;
     int cell = (int)(288 / big);
     cell = cell < 3 ? 3 : cell > 20 ? 20 : cell;
-    int cw = L->c == 1 && cell < 16 ? 16 : cell, ch = L->r == 1 && cell < 16 ? 16 : cell;
-    int64_t W = L->c * cw, H = L->r * ch;
-    int left = L->row >= 0 ? 50 : 8, top = L->col >= 0 ? 30 : 8;
+    frame F = {.cw = L->c == 1 && cell < 16 ? 16 : cell, .ch = L->r == 1 && cell < 16 ? 16 : cell};
+    F.W = L->c * F.cw, F.H = L->r * F.ch;
+    F.rlab = F.ch >= 8 ? L->rlab : NULL;
+    F.clab = F.cw >= 8 ? L->clab : NULL;
+    F.left = L->row < 0 ? 8 : F.rlab ? 26 + 6 * widest(F.rlab, L->r) : 50;
+    F.top = L->col < 0 ? 8 : F.clab ? 20 + 6 * widest(F.clab, L->c) : 30;
+    F.left = F.left < 50 && L->row >= 0 ? 50 : F.left;
+    return F;
+}
+
+/* The axis names, and the first and last index or a label per row/column. */
+static void put_axes(FILE *f, const layout *L, const frame *F)
+{
     char buf[24];
-    fprintf(f, "<svg class=\"heatmap\" width=\"%lld\" height=\"%lld\" role=\"img\">",
-            (long long)(left + W + 8), (long long)(top + H + 8));
     if (L->col >= 0) {
         fprintf(f, "<text class=\"axis\" x=\"%lld\" y=\"11\" text-anchor=\"middle\">",
-                (long long)(left + W / 2));
+                (long long)(F->left + F->W / 2));
         na__html_text(f, axis_label(L->x, L->col, buf, sizeof buf));
-        fprintf(f, " &#8594;</text><text x=\"%d\" y=\"26\">0</text>"
-                   "<text x=\"%lld\" y=\"26\" text-anchor=\"end\">%lld</text>",
-                left, (long long)(left + W), (long long)(L->C - 1));
+        fputs(" &#8594;</text>", f);
+        if (!F->clab)
+            fprintf(f, "<text x=\"%d\" y=\"26\">0</text><text x=\"%lld\" y=\"26\" "
+                       "text-anchor=\"end\">%lld</text>",
+                    F->left, (long long)(F->left + F->W), (long long)(L->C - 1));
+        for (int64_t j = 0; F->clab && j < L->c; j++) {
+            fprintf(f, "<text class=\"tick\" transform=\"translate(%lld,%d) rotate(-90)\">",
+                    (long long)(F->left + j * F->cw + F->cw / 2 + 4), F->top - 4);
+            put_text(f, F->clab[j], TICK_CHARS);
+            fputs("</text>", f);
+        }
     }
     if (L->row >= 0) {
         fprintf(f, "<text class=\"axis\" transform=\"translate(12,%lld) rotate(-90)\" "
-                   "text-anchor=\"middle\">&#8592; ", (long long)(top + H / 2));
+                   "text-anchor=\"middle\">&#8592; ", (long long)(F->top + F->H / 2));
         na__html_text(f, axis_label(L->x, L->row, buf, sizeof buf));
-        fprintf(f, "</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>",
-                left - 4, top + 10);
-        if (L->R > 1)
+        fputs("</text>", f);
+        if (!F->rlab)
+            fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>",
+                    F->left - 4, F->top + 10);
+        if (!F->rlab && L->R > 1)
             fprintf(f, "<text x=\"%d\" y=\"%lld\" text-anchor=\"end\">%lld</text>",
-                    left - 4, (long long)(top + H - 2), (long long)(L->R - 1));
+                    F->left - 4, (long long)(F->top + F->H - 2), (long long)(L->R - 1));
+        for (int64_t i = 0; F->rlab && i < L->r; i++) {
+            fprintf(f, "<text class=\"tick\" x=\"%d\" y=\"%lld\" text-anchor=\"end\">",
+                    F->left - 4, (long long)(F->top + i * F->ch + F->ch / 2 + 4));
+            put_text(f, F->rlab[i], TICK_CHARS);
+            fputs("</text>", f);
+        }
     }
+}
+
+/* One <svg class="heatmap"> for the slice starting at element `base`. */
+static void put_heatmap(FILE *f, const layout *L, const scale *sc, const double *cells)
+{
+    frame F = make_frame(L);
+    int left = F.left, top = F.top;
+    int64_t W = F.W, H = F.H;
+    fprintf(f, "<svg class=\"heatmap\" width=\"%lld\" height=\"%lld\" role=\"img\">",
+            (long long)(left + W + 8), (long long)(top + H + 8));
+    put_axes(f, L, &F);
     fprintf(f, "<svg x=\"%d\" y=\"%d\" width=\"%lld\" height=\"%lld\" viewBox=\"0 0 %lld "
                "%lld\" preserveAspectRatio=\"none\" shape-rendering=\"crispEdges\">",
             left, top, (long long)W, (long long)H, (long long)L->c, (long long)L->r);
@@ -444,7 +556,7 @@ static void fill_cells(layout *L, int shown)
 }
 
 static layout make_layout(const na_array *x, const double *v, int row, int col,
-                          int max_side)
+                          const na__heatmap_labels *labels, int max_side)
 {
     layout L = {.x = x, .v = v, .row = row, .col = col, .R = 1, .C = 1};
     int64_t step = 1;
@@ -458,6 +570,10 @@ static layout make_layout(const na_array *x, const double *v, int row, int col,
         L.C = x->shape[col];
     L.r = L.R < max_side ? L.R : max_side;
     L.c = L.C < max_side ? L.C : max_side;
+    if (labels) { /* names for the indices, unless shrunk to block means */
+        L.rlab = row >= 0 && L.r == L.R ? labels->rows : NULL;
+        L.clab = col >= 0 && L.c == L.C ? labels->cols : NULL;
+    }
     for (int d = 0; d < x->ndim; d++)
         if (d != row && d != col)
             L.slice_dims[L.nslice++] = d;
@@ -465,7 +581,8 @@ static layout make_layout(const na_array *x, const double *v, int row, int col,
 }
 
 na_status na__html_array(FILE *f, const na_array *x, int row_dim, int col_dim,
-                         na__heatmap_opts *opt, int *uid)
+                         const na__heatmap_labels *labels, na__heatmap_opts *opt,
+                         int *uid)
 {
     int64_t n = na_size(x);
     double *v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
@@ -482,7 +599,7 @@ na_status na__html_array(FILE *f, const na_array *x, int row_dim, int col_dim,
     if (n == 0)
         fputs("<p class=\"note\">empty array: nothing to draw</p>\n", f);
     if (opt->heatmaps && n > 0 && x->ndim > 0) {
-        layout L = make_layout(x, v, row_dim, col_dim, opt->max_side);
+        layout L = make_layout(x, v, row_dim, col_dim, labels, opt->max_side);
         int64_t nslices = product(&L);
         int shown = nslices < opt->max_slices ? (int)nslices : opt->max_slices;
         int64_t cells = (int64_t)shown * L.r * L.c;

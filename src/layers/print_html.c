@@ -45,11 +45,36 @@ static const char CSS[] =
     ".grid{display:flex;flex-wrap:wrap;gap:10px}\n"
     "figure.slice{margin:0}figcaption{font-size:12px;color:#444;"
     "font-family:ui-monospace,monospace}\n"
-    "svg text{font:11px ui-monospace,monospace;fill:#444}svg text.axis{fill:#222}\n"
+    "svg text{font:11px ui-monospace,monospace;fill:#444}svg text.axis{fill:#222}"
+    "svg text.tick{font-size:10px}\n"
     "svg.heatmap rect:hover{stroke:#000;stroke-width:.08}\n"
     "footer{margin-top:28px;color:#999;font-size:12px}\n";
 
 /* ---- checking the options ---------------------------------------------- */
+
+/* Index labels: one per index of the drawn axis `dim` (-1: none). */
+static na_status check_labels(int i, const na_html_array *a, const char *label,
+                              const char *which, const char *const *names, int dim)
+{
+    if (!names)
+        return NA_OK;
+    int64_t n = 0;
+    while (names[n])
+        n++;
+    if (dim < 0)
+        return na__fail(NA_ERR_ARGUMENT, OP ": arrays[%d] ('%s'): %lld %s, but no axis "
+                        "of %s is drawn that way", i, label, (long long)n, which,
+                        na__shape(a->value));
+    if (n == a->value->shape[dim])
+        return NA_OK;
+    char axis[32];
+    const char *name = a->value->name[dim];
+    if (!name)
+        snprintf(axis, sizeof axis, "#%d", dim);
+    return na__fail(NA_ERR_ARGUMENT, OP ": arrays[%d] ('%s'): %lld %s for axis '%s' of "
+                    "size %lld in %s", i, label, (long long)n, which, name ? name : axis,
+                    (long long)a->value->shape[dim], na__shape(a->value));
+}
 
 static na_status check_options(const na_layer *root, const na_html_options *o, FILE *f)
 {
@@ -79,7 +104,11 @@ static na_status check_options(const na_layer *root, const na_html_options *o, F
                             a->label ? a->label : label);
         int r, c;
         if (na__heatmap_axes(OP, a->label ? a->label : label, a->value, a->rows, a->cols,
-                             &r, &c) != NA_OK)
+                             &r, &c) != NA_OK ||
+            check_labels(i, a, a->label ? a->label : label, "row_labels", a->row_labels,
+                         r) != NA_OK ||
+            check_labels(i, a, a->label ? a->label : label, "col_labels", a->col_labels,
+                         c) != NA_OK)
             return na_last_status();
     }
     if (!root && o->n_arrays == 0 && (!o->capture || na_capture_count(o->capture) == 0))
@@ -100,7 +129,8 @@ static void put_shape(page *p, const na_array *x)
 }
 
 static na_status put_array(page *p, const char *label, const na_array *x,
-                           const char *rows, const char *cols)
+                           const char *rows, const char *cols,
+                           const na__heatmap_labels *names)
 {
     int r, c;
     if (na__heatmap_axes(OP, label, x, rows, cols, &r, &c) != NA_OK)
@@ -112,7 +142,7 @@ static na_status put_array(page *p, const char *label, const na_array *x,
     put_shape(p, x);
     fprintf(p->f, " <span class=\"count\">%s elements</span></div>\n",
             na_format_count(na_size(x), false, n, sizeof n));
-    na_status st = na__html_array(p->f, x, r, c, &p->hm, &p->uid);
+    na_status st = na__html_array(p->f, x, r, c, names, &p->hm, &p->uid);
     fputs("</section>\n", p->f);
     return st;
 }
@@ -121,7 +151,7 @@ static na_status put_array(page *p, const char *label, const na_array *x,
 static na_status put_value(page *p, const char *label, const na_value *v)
 {
     if (v->kind == NA_VALUE_ARRAY)
-        return put_array(p, label, v->array, NULL, NULL);
+        return put_array(p, label, v->array, NULL, NULL, NULL);
     for (int i = 0; i < v->count; i++) {
         size_t len = strlen(label) + 16;
         char *sub = malloc(len);
@@ -147,7 +177,8 @@ static na_status put_arrays(page *p)
         const na_html_array *a = &p->o.arrays[i];
         char label[32];
         snprintf(label, sizeof label, "array %d", i);
-        st = put_array(p, a->label ? a->label : label, a->value, a->rows, a->cols);
+        na__heatmap_labels names = {a->row_labels, a->col_labels};
+        st = put_array(p, a->label ? a->label : label, a->value, a->rows, a->cols, &names);
     }
     for (int i = 0; i < ncap && st == NA_OK; i++) {
         const na_value *v = na_capture_value(p->o.capture, i);
@@ -260,7 +291,7 @@ static na_status put_param(page *p, const na_param *param)
     int r, c;
     na_status st = na__heatmap_axes(OP, param->label, param->value, NULL, NULL, &r, &c);
     if (st == NA_OK)
-        st = na__html_array(p->f, param->value, r, c, &p->hm, &p->uid);
+        st = na__html_array(p->f, param->value, r, c, NULL, &p->hm, &p->uid);
     fputs("</div></details>\n", p->f);
     return st;
 }

@@ -178,3 +178,44 @@ na_status na_tokenizer_decode(const na_tokenizer *tok, const int32_t *ids, size_
     na__pieces_free(&cur);
     return st;
 }
+
+/* Every id decoded alone, packed into one allocation: the pointers, a NULL,
+ * then the strings. */
+na_status na_tokenizer_decode_each(const na_tokenizer *tok, const int32_t *ids, size_t count,
+                                   unsigned flags, char ***out)
+{
+    if (!tok || (!ids && count) || !out)
+        return na__fail(NA_ERR_ARGUMENT, "na_tokenizer_decode_each: NULL argument");
+    na_text *texts = calloc(count ? count : 1, sizeof *texts);
+    if (!texts)
+        return na__fail(NA_ERR_NO_MEMORY, "na_tokenizer_decode_each: out of memory");
+    size_t bytes = (count + 1) * sizeof(char *);
+    na_status st = NA_OK;
+    for (size_t i = 0; i < count && st == NA_OK; i++) {
+        st = na_tokenizer_decode(tok, &ids[i], 1, flags, &texts[i]);
+        if (st == NA_ERR_INDEX)
+            st = na__fail(st, "na_tokenizer_decode_each: id %d at position %zu is not in "
+                          "the vocabulary (size %d)", (int)ids[i], i, (int)tok->n_ids);
+        else if (st != NA_OK)
+            st = na__fail_in("na_tokenizer_decode_each", st);
+        bytes += texts[i].len + 1;
+    }
+    char **list = st == NA_OK ? malloc(bytes) : NULL;
+    if (st == NA_OK && !list)
+        st = na__fail(NA_ERR_NO_MEMORY, "na_tokenizer_decode_each: out of memory");
+    if (st == NA_OK) {
+        char *at = (char *)(list + count + 1);
+        for (size_t i = 0; i < count; i++) {
+            list[i] = at;
+            memcpy(at, texts[i].bytes, texts[i].len);
+            at[texts[i].len] = '\0';
+            at += texts[i].len + 1;
+        }
+        list[count] = NULL;
+        *out = list;
+    }
+    for (size_t i = 0; i < count; i++)
+        na_text_free(&texts[i]);
+    free(texts);
+    return st;
+}

@@ -3,7 +3,9 @@
  * One self-contained HTML page with the layer tree (foldable, parameters
  * as heatmaps) and, given a prompt, the attention weights of every
  * attention layer on that prompt ({seq x kv_seq} per head), captured from
- * the Softmax layers during one call of the whole model. */
+ * the Softmax layers during one call of the whole model. With a tokenizer,
+ * the rows and columns are labelled with the prompt's tokens (each decoded
+ * on its own, special tokens included). */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -12,7 +14,8 @@
 CLI_VERB(html, "MODEL_DIR OUT.html", 2,
          "Write the model's tree, and the attention patterns of a prompt, as HTML.",
          "With --prompt or --tokens, each attention layer's weights on the prompt are\n"
-         "drawn as one seq x kv_seq heatmap per head, above the tree.\n");
+         "drawn as one seq x kv_seq heatmap per head, above the tree, its rows and\n"
+         "columns labelled with the prompt's tokens (when the model has a tokenizer).\n");
 
 /* Run the model on `ids` capturing every Softmax output. */
 static int capture_attention(cli_model *m, const na_token_list *ids, na_capture *cap)
@@ -36,8 +39,10 @@ static int capture_attention(cli_model *m, const na_token_list *ids, na_capture 
     return rc;
 }
 
-/* The captured weights as page arrays, drawn seq down and kv_seq across. */
-static na_html_array *weight_arrays(const na_capture *cap, char (*labels)[160], int *n)
+/* The captured weights as page arrays, drawn seq down and kv_seq across,
+ * with the tokens (or NULL) as row and column labels. */
+static na_html_array *weight_arrays(const na_capture *cap, char (*labels)[160],
+                                    char **tokens, int *n)
 {
     int count = na_capture_count(cap);
     na_html_array *arr = calloc(count > 0 ? (size_t)count : 1, sizeof *arr);
@@ -49,8 +54,10 @@ static na_html_array *weight_arrays(const na_capture *cap, char (*labels)[160], 
         bool seq = na_axis_index(v->array, "seq") >= 0 && na_axis_index(v->array, "kv_seq") >= 0;
         int k = (*n)++;
         snprintf(labels[k], 160, "attention weights: %s", na_capture_name(cap, i));
+        const char *const *names = seq ? (const char **)tokens : NULL;
         arr[k] = (na_html_array){.label = labels[k], .value = v->array,
-                                 .rows = seq ? "seq" : NULL, .cols = seq ? "kv_seq" : NULL};
+                                 .rows = seq ? "seq" : NULL, .cols = seq ? "kv_seq" : NULL,
+                                 .row_labels = names, .col_labels = names};
     }
     return arr;
 }
@@ -61,6 +68,7 @@ static int write_page(cli_model *m, const char *dir, const char *path, const cha
     na_token_list ids = {0};
     na_capture *cap = NULL;
     na_html_array *arr = NULL;
+    char **shown = NULL; /* each token decoded alone: the heatmaps' labels */
     static char labels[256][160];
     int n = 0, rc = CLI_OK;
     char title[512];
@@ -74,7 +82,12 @@ static int write_page(cli_model *m, const char *dir, const char *path, const cha
         }
         if ((rc = capture_attention(m, &ids, cap)) != CLI_OK)
             goto done;
-        if (!(arr = weight_arrays(cap, labels, &n))) {
+        if (m->tokenizer &&
+            na_tokenizer_decode_each(m->tokenizer, ids.ids, ids.count, 0, &shown) != NA_OK) {
+            rc = cli_fail_na("html", "cannot decode the prompt's tokens");
+            goto done;
+        }
+        if (!(arr = weight_arrays(cap, labels, shown, &n))) {
             rc = cli_fail("html", CLI_FAIL, "out of memory");
             goto done;
         }
@@ -89,6 +102,7 @@ static int write_page(cli_model *m, const char *dir, const char *path, const cha
         fprintf(stderr, "wrote %s (%d attention maps)\n", path, n);
 done:
     free(arr);
+    free(shown);
     na_capture_free(cap);
     na_token_list_free(&ids);
     return rc;
