@@ -1,9 +1,9 @@
 /* The trained demo model shipped in models/adder (written by
  * scripts/train_demo_model.py with PyTorch; no PyTorch is needed here):
  * the Hugging Face importer gives PyTorch's logits for the fixed prompts of
- * reference_logits.json (within 2e-4 in f32, 1e-9 with the weights widened
- * to f64: see below), the tokenizer gives the same ids, and
- * namedarr's own generation loop (greedy, through the KV cache, all 1,000
+ * reference_logits.json (within 2e-4 in f32 on the fused and the general
+ * path, 1e-9 with the weights widened to f64: see below for why not 1e-4),
+ * the tokenizer gives the same ids, and namedarr's own generation loop (greedy, through the KV cache, all 1,000
  * held-out prompts in one batch) solves at least 99% of heldout.json's
  * problems and gives PyTorch's greedy answers. Numbers in the model's text
  * are written least significant digit first, zero-padded (heldout.json and
@@ -14,9 +14,11 @@
 
 #include <cjson/cJSON.h>
 
+#include <namedarr/attention.h>
 #include <namedarr/generate.h>
 #include <namedarr/models.h>
 #include <namedarr/tokenizer.h>
+#include <namedarr/tree.h>
 
 #include "support.h"
 
@@ -104,25 +106,54 @@ static double logits_diff(na_layer *model, const cJSON *item, const char *key, i
     return worst;
 }
 
+/* Every Attention of the model on the general path (materialised logits,
+ * then softmax) instead of the fused kernels. */
+static void general_path(na_layer **model)
+{
+    na_selection *sel = NULL;
+    NA_OK_OR_FAIL(na_select_type_name(model, "Attention", &sel));
+    cr_assert_eq(na_selection_count(sel), 2);
+    for (int i = 0; i < na_selection_count(sel); i++)
+        NA_OK_OR_FAIL(na_attention_set_fused(na_selection_layer(sel, i), false));
+    na_selection_free(sel);
+}
+
 /* Each reference prompt's ids from the tokenizer, and its logits at every
- * position from the imported model, against PyTorch's f32 logits and the
- * exact (f64) ones.
+ * position from the imported model, on the fused kernels (the default) and
+ * on the general path, against PyTorch's f32 logits and the exact (f64)
+ * ones.
  *
- * Tolerance: the issue asks for 1e-4; this model's logits reach ~34, and f32
- * rounding alone moves them by about that much. Measured on these prompts:
- * PyTorch's own f32 logits are 5.1e-5 from the exact ones (and a PyTorch
- * re-run on another CPU moved them by 5.1e-5); namedarr's general path is
- * 1.0e-4 from exact (7.4e-5 from PyTorch), the fused kernels 1.3e-4 from
- * exact (1.5e-4 from PyTorch). So both are held to 2e-4 (6e-6 of the
- * largest logit), and the test below shows that the arithmetic itself is
+ * Tolerance: 2e-4, not the issue's 1e-4, because no f32 implementation of
+ * this model can promise 1e-4 against another one: its logits reach ~34 and
+ * its attention is sharp, so rounding in the query and key projections, RoPE
+ * and the scores moves them by ~1e-4. Measured (reference prompts; then 300
+ * held-out problems with their answers, 4,800 positions):
+ *   PyTorch f32 vs exact         5.1e-5 max, 6.1e-6 rms; 300: 4.9e-4 max, 1.95e-5 rms
+ *   namedarr general vs exact    1.0e-4,     9.2e-6;     300: 4.8e-4,     1.87e-5
+ *   namedarr fused   vs exact    1.3e-4,     1.2e-5;     300: 5.8e-4,     1.87e-5
+ *   namedarr general vs PyTorch  7.4e-5;                 300: 5.0e-4
+ *   namedarr fused   vs PyTorch  1.5e-4;                 300: 5.2e-4
+ * So namedarr is as exact as PyTorch (same rms over 300 problems); the
+ * factor 2 on the six prompts is which roundings happen to align. No one
+ * operation rounds worse than PyTorch's: with the outputs of one layer type
+ * rounded to f32 in an otherwise f64 model, the logits move by (rms over 300)
+ * 3.8e-6 for AttentionLogits, 3.9e-6 for Linear, 3.2e-6 for ApplyRoPE,
+ * 9e-7 for the norms, under 5e-7 for Softmax, AttentionCombine, the
+ * activations and the residual sums (the reductions already sum in f64 and
+ * RoPE's angles and sin/cos are computed in f64). Even exact logits are
+ * 4.9e-4 from PyTorch's f32 ones on those 300 problems, and PyTorch's own
+ * f32 logits move by up to 3.5e-4 when its RoPE tables are computed exactly
+ * instead of from f32 angles. The test below shows that the arithmetic is
  * exact: widened to f64, the model gives the f64 logits within 1e-9. */
 Test(adder, tokenizer_and_logits_match_pytorch)
 {
     cJSON *ref = read_json("reference_logits.json");
     na_tokenizer *tok = load_tokenizer();
-    na_layer *model = NULL;
+    na_layer *fused = NULL, *general = NULL;
     na_hf_info info;
-    NA_OK_OR_FAIL(na_hf_load(MODEL_DIR, &model, &info));
+    NA_OK_OR_FAIL(na_hf_load(MODEL_DIR, &fused, &info));
+    NA_OK_OR_FAIL(na_hf_load(MODEL_DIR, &general, NULL));
+    general_path(&general);
     const int64_t vocab = info.llama.vocab_size;
     int checked = 0;
     const cJSON *item;
@@ -139,14 +170,21 @@ Test(adder, tokenizer_and_logits_match_pytorch)
             cr_expect_eq(ids.ids[i], cJSON_GetArrayItem(want_ids, (int)i)->valueint,
                          "%s: id %lld", text, (long long)i);
         na_token_list_free(&ids);
-        double d32 = logits_diff(model, item, "logits", vocab);
-        double d64 = logits_diff(model, item, "logits_f64", vocab);
-        cr_expect_leq(d32, 2e-4, "%s: logits differ from PyTorch's by %g", text, d32);
-        cr_expect_leq(d64, 2e-4, "%s: logits differ from the exact ones by %g", text, d64);
+        na_layer *paths[] = {fused, general};
+        for (int k = 0; k < 2; k++) {
+            const char *path = k ? "general path" : "fused kernels";
+            double d32 = logits_diff(paths[k], item, "logits", vocab);
+            double d64 = logits_diff(paths[k], item, "logits_f64", vocab);
+            cr_expect_leq(d32, 2e-4, "%s, %s: logits differ from PyTorch's by %g", text, path,
+                          d32);
+            cr_expect_leq(d64, 2e-4, "%s, %s: logits differ from the exact ones by %g", text,
+                          path, d64);
+        }
         checked++;
     }
     cr_expect_geq(checked, 4);
-    na_layer_free(model);
+    na_layer_free(fused);
+    na_layer_free(general);
     na_tokenizer_free(tok);
     cJSON_Delete(ref);
 }

@@ -4,7 +4,8 @@
  * and a namedarr model file. Each verb's output is checked against the
  * library called in this process (the same greedy and sampled ids, the same
  * text, the same tree), with its exit code; bad input gives one line on
- * stderr and a non-zero exit. */
+ * stderr and a non-zero exit. Progress lines are checked through a
+ * pseudo-terminal (forkpty). */
 #include "support.h"
 
 #include <cjson/cJSON.h>
@@ -13,6 +14,7 @@
 #include <namedarr/model_file.h>
 #include <namedarr/models.h>
 #include <namedarr/print.h>
+#include <pty.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -559,3 +561,88 @@ Test(cli, adder_answers_sums_streamed_and_as_ids)
     rm_tmp();
 }
 #endif
+
+/* ---- progress on a terminal ----------------------------------------------- */
+
+/* Run `namedarr args...` with stdin and stderr on a pseudo-terminal and
+ * stdout to a file; `progress` is NAMEDARR_PROGRESS (NULL: unset). Returns
+ * what the terminal showed in .err. */
+static run_result run_cli_tty(const char *const *args, const char *progress)
+{
+#ifndef NAMEDARR_CLI
+    (void)args, (void)progress;
+    cr_skip_test("the namedarr command is not built (NAMEDARR_BUILD_TOOLS=OFF)");
+#else
+    char out[300];
+    snprintf(out, sizeof out, "%s/stdout", tmp_root());
+    char *argv[32] = {(char *)NAMEDARR_CLI};
+    int n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    int term = -1;
+    pid_t pid = forkpty(&term, NULL, NULL, NULL);
+    cr_assert_neq(pid, -1, "forkpty failed");
+    if (pid == 0) { /* stdin, stdout and stderr are the terminal: stdout to the file */
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0)
+            _exit(126);
+        if (progress)
+            setenv("NAMEDARR_PROGRESS", progress, 1);
+        else
+            unsetenv("NAMEDARR_PROGRESS");
+        execv(NAMEDARR_CLI, argv);
+        _exit(127);
+    }
+    size_t len = 0, cap = 4096;
+    char *shown = malloc(cap);
+    for (ssize_t got; (got = read(term, shown + len, cap - 1 - len)) > 0;) {
+        len += (size_t)got;
+        if (len + 1 == cap)
+            shown = realloc(shown, cap *= 2);
+    }
+    shown[len] = '\0'; /* read ends with EIO once the child closed the terminal */
+    close(term);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "namedarr %s did not exit normally", args[0]);
+    return (run_result){WEXITSTATUS(status), slurp(out), shown};
+#endif
+}
+
+/* Loading and prefill progress lines reach a terminal (NAMEDARR_PROGRESS=all
+ * shows them for the small adder; by default only a file over 64 MB and a
+ * prompt over 512 tokens do), and never a file or a pipe. */
+Test(cli, progress_goes_to_a_terminal_only)
+{
+    const char *dir = NAMEDARR_SOURCE_DIR "/models/adder";
+    const char *args[] = {"generate", dir, "--prompt", "321+540=", "--max-new-tokens", "5",
+                          NULL};
+    run_result r = run_cli_tty(args, "all");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "8610\n", "the answer on stdout");
+    char want[600];
+    snprintf(want, sizeof want, "loading %s (0 MB) ... ", dir);
+    cr_expect(strstr(r.err, want), "no loading line on the terminal: %s", r.err);
+    cr_expect(strstr(r.err, "prefill: 9 tokens ... "), "no prefill line: %s", r.err);
+    cr_expect(strstr(r.err, " s\r\n"), "the lines end with the time taken: %s", r.err);
+    cr_expect(strstr(r.err, "prefill: 9 tokens in "), "the timings follow: %s", r.err);
+    run_free(&r);
+    /* the default thresholds: a 0.4 MB model and 9 tokens show none */
+    r = run_cli_tty(args, NULL);
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect_null(strstr(r.err, "loading"), "%s", r.err);
+    cr_expect_null(strstr(r.err, "..."), "%s", r.err);
+    run_free(&r);
+    /* stderr to a file: no progress even when asked for */
+    setenv("NAMEDARR_PROGRESS", "all", 1);
+    r = run_cli(args);
+    unsetenv("NAMEDARR_PROGRESS");
+    cr_expect_eq(r.code, 0, "%s", r.err);
+    cr_expect_str_eq(r.out, "8610\n");
+    cr_expect_null(strstr(r.err, "loading"), "%s", r.err);
+    cr_expect_null(strstr(r.err, "..."), "%s", r.err);
+    cr_expect(strstr(r.err, "prefill: 9 tokens in "), "the timings are still there: %s", r.err);
+    run_free(&r);
+    rm_tmp();
+}

@@ -87,6 +87,10 @@ int cli_parse_ids(const char *verb, const char *text, na_token_list *out);
 
 /* Whether progress lines go to stderr (it is a terminal). */
 bool cli_progress(void);
+/* Whether a step of this size shows progress: stderr is a terminal and
+ * amount >= threshold (a large file, a long prompt), or NAMEDARR_PROGRESS=all
+ * (every step; still only on a terminal). */
+bool cli_progress_for(double amount, double threshold);
 double cli_now(void);
 
 /* ---- the model ------------------------------------------------------------ */

@@ -72,7 +72,7 @@ static int load_hf_dir(const char *verb, const char *dir, cli_model *m)
     if (!is_file(p))
         return cli_fail(verb, CLI_FAIL, "%s is not a model directory: it has no config.json", dir);
     double bytes = safetensors_bytes(dir), t0 = cli_now();
-    bool show = cli_progress() && bytes > 64e6;
+    bool show = cli_progress_for(bytes, 64e6);
     if (show)
         fprintf(stderr, "loading %s (%.0f MB) ...", dir, bytes / 1e6);
     na_hf_info info;
@@ -105,7 +105,7 @@ int cli_model_open(const char *verb, const char *path, cli_model *out)
         snprintf(tmp, sizeof tmp, "%s", path);
         snprintf(dir, sizeof dir, "%s", dirname(tmp));
         snprintf(out->arch, sizeof out->arch, "namedarr model");
-        bool show = cli_progress() && (double)s.st_size > 64e6;
+        bool show = cli_progress_for((double)s.st_size, 64e6);
         double t0 = cli_now();
         if (show)
             fprintf(stderr, "loading %s (%.0f MB) ...", path, (double)s.st_size / 1e6);

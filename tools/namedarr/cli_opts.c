@@ -35,6 +35,12 @@ bool cli_progress(void)
     return isatty(STDERR_FILENO);
 }
 
+bool cli_progress_for(double amount, double threshold)
+{
+    const char *all = getenv("NAMEDARR_PROGRESS");
+    return cli_progress() && (amount >= threshold || (all && strcmp(all, "all") == 0));
+}
+
 double cli_now(void)
 {
     struct timespec t;

@@ -19,8 +19,10 @@ CLI_VERB(generate, "MODEL_DIR (--prompt TEXT | --tokens IDS[;IDS...])", 1,
          "(row i samples with seed + i). Under mpirun with --mesh data=N the prompts are\n"
          "split in blocks over the processes; with model=N the model is sharded.\n");
 
-/* Streams text: decodes prompt + generated ids and prints what is new. */
+/* Streams text: decodes prompt + generated ids and prints what is new
+ * (tok NULL: no text), and ends the prefill's progress line. */
 typedef struct stream {
+    double prefill_start; /* > 0: "prefill: N tokens ..." waits for its end */
     const na_tokenizer *tok;
     int32_t *ids;
     size_t count, cap;
@@ -31,6 +33,12 @@ typedef struct stream {
 static int on_token(void *user, int64_t row, int32_t token)
 {
     stream *s = user;
+    if (s->prefill_start > 0) {
+        fprintf(stderr, " %.2f s\n", cli_now() - s->prefill_start);
+        s->prefill_start = 0;
+    }
+    if (!s->tok)
+        return 0;
     if (s->count == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
         int32_t *ids = realloc(s->ids, cap * sizeof *ids);
@@ -147,8 +155,10 @@ static int generate_rows(gen_run *r, const gen_args *a, bool main_process)
         rc = stream_start(&r->s, r->m.tokenizer, &r->prompts[0]);
     if (rc != CLI_OK || !r->count)
         return rc;
-    if (cli_progress() && longest > 512)
-        fprintf(stderr, "prefill: %zu tokens ...\n", longest);
+    if (main_process && cli_progress_for((double)longest, 512)) {
+        fprintf(stderr, "prefill: %zu tokens ...", longest);
+        r->s.prefill_start = cli_now();
+    }
     na_generate_options o = {
         .max_new_tokens = a->max_new,
         .sampling = {.temperature = a->temperature, .top_k = (int)a->top_k,
@@ -156,10 +166,13 @@ static int generate_rows(gen_run *r, const gen_args *a, bool main_process)
                      .seed = (uint64_t)a->seed + r->first}, /* row b: seed + b */
         .stop_tokens = a->ignore_eos ? NULL : r->m.stop,
         .n_stop_tokens = a->ignore_eos ? 0 : r->m.n_stop,
-        .on_token = streaming ? on_token : NULL,
+        .on_token = streaming || r->s.prefill_start > 0 ? on_token : NULL,
         .user = &r->s,
         .chooser = cli_mesh_chooser(r->mesh)};
-    if (na_generate(r->m.layer, r->prompts + r->first, (int64_t)r->count, &o, &r->g) != NA_OK)
+    na_status gen = na_generate(r->m.layer, r->prompts + r->first, (int64_t)r->count, &o, &r->g);
+    if (r->s.prefill_start > 0) /* no token came: end the progress line */
+        fputc('\n', stderr);
+    if (gen != NA_OK)
         return cli_fail_na(verb, "generation failed");
     if (r->s.failed)
         return cli_fail_na(verb, "cannot decode the generated tokens");
