@@ -327,8 +327,18 @@ static int run_prefill(const pcase *c)
 
 typedef struct dcase {
     const char *name;
-    shape sh; /* s = 1 */
+    shape sh;  /* s = 1 */
+    bool bf16; /* keys and values in bf16 (a bf16 KV cache) */
 } dcase;
+
+/* x as bf16 (x freed). */
+static na_array *to_bf16(na_array *x)
+{
+    na_array *y = NULL;
+    na_astype(x, NA_BF16, &y);
+    na_array_free(x);
+    return y;
+}
 
 static void set_positions(na_side *side, int64_t t)
 {
@@ -344,7 +354,8 @@ static void set_positions(na_side *side, int64_t t)
 static int run_decode(const dcase *c, double read_bw)
 {
     const shape *sh = &c->sh;
-    double kv_bytes = 2.0 * (double)sh->t * (double)sh->kv_heads * (double)sh->d * 4;
+    double es = c->bf16 ? 2 : 4;
+    double kv_bytes = 2.0 * (double)sh->t * (double)sh->kv_heads * (double)sh->d * es;
     /* enough layers that their caches do not fit in the last-level cache */
     int layers = (int)ceil((g_quick ? 16e6 : 256e6) / kv_bytes);
     if (layers < 2)
@@ -355,7 +366,9 @@ static int run_decode(const dcase *c, double read_bw)
     na_value **in = calloc((size_t)layers, sizeof *in);
     for (int l = 0; l < layers; l++) {
         make_qkv(sh, 100 + 3 * (uint64_t)l, &q[l], &k[l], &v[l]);
-        in[l] = triple(q[l], k[l], v[l]);
+        if (c->bf16)
+            k[l] = to_bf16(k[l]), v[l] = to_bf16(v[l]);
+        in[l] = k[l] && v[l] ? triple(q[l], k[l], v[l]) : NULL;
     }
     na_side *side = na_side_new();
     set_positions(side, sh->t);
@@ -396,8 +409,9 @@ static int run_decode(const dcase *c, double read_bw)
         t0 = bu_now();
         for (int r = 0; r < rounds; r++)
             for (int l = 0; l < layers; l++) {
-                sink += bu_read(na_data(k[l]), (size_t)na_size(k[l]));
-                sink += bu_read(na_data(v[l]), (size_t)na_size(v[l]));
+                size_t floats = (size_t)((double)na_size(k[l]) * es / 4);
+                sink += bu_read(na_data(k[l]), floats);
+                sink += bu_read(na_data(v[l]), floats);
             }
         stream[rep] = (bu_now() - t0) * 1e6 / (rounds * layers);
     }
@@ -409,7 +423,7 @@ static int run_decode(const dcase *c, double read_bw)
     printf(
         "{\"bench\":\"attention\",\"case\":\"%s\",\"batch\":1,\"seq\":1,\"kv_seq\":%lld,"
         "\"heads\":%lld,\"kv_heads\":%lld,\"projection\":%lld,\"causal\":true,"
-        "\"kv_dtype\":\"f32\",\"threads\":%d,"
+        "\"kv_dtype\":\"%s\",\"threads\":%d,"
         "\"kernels\":\"%s\",\"decode_path\":%s,\"layers\":%d,\"step_us\":%.2f,"
         "\"kv_bytes\":%.0f,\"gbs\":%.2f,\"read_bw_gbs\":%.2f,\"frac_bw\":%.3f,"
         "\"same_kv_read_gbs\":%.2f,\"frac_same_kv_read\":%.3f,"
@@ -417,7 +431,8 @@ static int run_decode(const dcase *c, double read_bw)
         "\"fused_over_general\":%.3f,\"page_faults_per_call\":%.2f,"
         "\"peak_rss_mb\":%.1f,\"max_abs_diff\":%.2e,\"reps\":%d}\n",
         c->name, (long long)sh->t, (long long)sh->heads, (long long)sh->kv_heads,
-        (long long)sh->d, na_get_num_threads(), na__fused_kernels(),
+        (long long)sh->d, c->bf16 ? "bf16" : "f32", na_get_num_threads(),
+        c->bf16 ? na__fused_bf16_ops_get()->name : na__fused_kernels(),
         c1.decode > c0.decode ? "true" : "false", layers, step, kv_bytes, gbs, read_bw,
         read_bw > 0 ? gbs / read_bw : 0.0, same_bw, gbs / same_bw, ws,
         kv_bytes / ws / 1e3, gs, step / gs,
@@ -493,17 +508,21 @@ int main(int argc, char **argv)
         if (!g_only || strstr(pc[i].name, g_only))
             status |= run_prefill(&pc[i]);
     const dcase dfull[] = {
-        {"decode_mha_t32_h32_d128", {1, 32, 32, 32, 128}},
-        {"decode_mha_t2048_h32_d128", {1, 2048, 32, 32, 128}},
-        {"decode_gqa_q32_kv8_t4096_d128", {1, 4096, 32, 8, 128}},
-        {"decode_mha_t4096", {1, 4096, 8, 8, 64}},
+        {"decode_mha_t32_h32_d128", {1, 32, 32, 32, 128}, false},
+        {"decode_mha_t32_h32_d128_bf16", {1, 32, 32, 32, 128}, true},
+        {"decode_mha_t2048_h32_d128", {1, 2048, 32, 32, 128}, false},
+        {"decode_mha_t2048_h32_d128_bf16", {1, 2048, 32, 32, 128}, true},
+        {"decode_gqa_q32_kv8_t4096_d128", {1, 4096, 32, 8, 128}, false},
+        {"decode_gqa_q32_kv8_t4096_d128_bf16", {1, 4096, 32, 8, 128}, true},
+        {"decode_mha_t4096", {1, 4096, 8, 8, 64}, false},
     };
     const dcase dquick[] = {
-        {"decode_mha_t512", {1, 512, 4, 4, 32}},
-        {"decode_gqa_kv2_t512", {1, 512, 4, 2, 32}},
+        {"decode_mha_t512", {1, 512, 4, 4, 32}, false},
+        {"decode_mha_t512_bf16", {1, 512, 4, 4, 32}, true},
+        {"decode_gqa_kv2_t512", {1, 512, 4, 2, 32}, false},
     };
     const dcase *dc = g_quick ? dquick : dfull;
-    int ndc = g_quick ? 2 : 4;
+    int ndc = g_quick ? 3 : 7;
     for (int i = 0; i < ndc; i++)
         if (!g_only || strstr(dc[i].name, g_only))
             status |= run_decode(&dc[i], read_bw);

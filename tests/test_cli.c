@@ -560,6 +560,23 @@ Test(cli, adder_answers_sums_streamed_and_as_ids)
     run_free(&r);
     rm_tmp();
 }
+
+/* --kv-dtype bf16: keys and values stored in bf16; the greedy answers stay
+ * right; a dtype other than f32 and bf16 is a usage error. */
+Test(cli, adder_answers_with_a_bf16_kv_cache)
+{
+    const char *cases[][2] = {{"321+540=", "8610\n"}, {"999+999=", "8991\n"}};
+    for (int i = 0; i < 2; i++) {
+        run_result r = run_cli((const char *[]){"generate", ADDER, "--prompt", cases[i][0],
+                                                "--kv-dtype", "bf16", NULL});
+        cr_expect_eq(r.code, 0, "%s", r.err);
+        cr_expect_str_eq(r.out, cases[i][1], "%s", cases[i][0]);
+        run_free(&r);
+    }
+    expect_error((const char *[]){"generate", ADDER, "--prompt", "1+1=", "--kv-dtype", "f16",
+                                  NULL},
+                 2, "--kv-dtype must be f32 or bf16, not 'f16'");
+}
 #endif
 
 /* ---- progress on a terminal ----------------------------------------------- */

@@ -287,6 +287,7 @@ na_status na_mha_new(const na_mha_options *opt, na_layer **out);
  * decode step; namedarr also takes a prefill of several (causal among
  * them). On failure *attention is freed and set to NULL. */
 na_status na_mha_init_cache(na_layer **attention, int64_t batch, int64_t max_length);
+/* (na_mha_init_cache_ex, with every cache option, follows na_kv_cache_options.) */
 
 /* Flax's per-call overrides, as side inputs (na_side_set_flag):
  *   NA_DETERMINISTIC_KEY ("deterministic") true: no dropout for this call;
@@ -363,6 +364,12 @@ typedef struct na_kv_cache_options {
     const char *query_positions_key; /* default NA_QUERY_POSITIONS_KEY       */
     const char *kv_positions_key;    /* default NA_KV_POSITIONS_KEY          */
     const char *label;            /* state label prefix; default "attention" */
+    na_dtype dtype;               /* storage of keys and values: NA_BF16    */
+                                  /* (half the bytes a decode step reads;   */
+                                  /* each row rounded to nearest even once, */
+                                  /* when written) or NA_F32 (zero, the     */
+                                  /* default): the keys' own dtype (f32, or */
+                                  /* f64 for an f64 model)                  */
 } na_kv_cache_options;
 
 /* KVCachingAttention: the five sublayers plus a cache that keeps its own
@@ -395,6 +402,11 @@ na_status na_kv_cache_attention_new(na_layer *input_to_query, na_layer *input_to
                                     na_layer *query_key_to_attn,
                                     na_layer *attn_value_to_output,
                                     const na_kv_cache_options *opt, na_layer **out);
+
+/* na_mha_init_cache with every cache option: opt->batch_size rows (> 0)
+ * and opt->capacity slots (max_length); opt->dtype = NA_BF16 for a bf16
+ * cache (namedarr's addition: Flax's cache takes the dtype of the keys). */
+na_status na_mha_init_cache_ex(na_layer **attention, const na_kv_cache_options *opt);
 
 /* The caching form of an Attention (taken over: its sublayers move, it is
  * freed, on failure too). If query_key_to_attn has no ApplyCausalMask,

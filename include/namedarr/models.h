@@ -156,6 +156,10 @@ na_status na_gemma_new(const na_gemma_config *config, uint64_t seed, na_layer **
  * positions, -1 for left padding), then call with {batch, seq:1} ids.
  * *model is replaced (on failure it is left as it was). */
 na_status na_model_to_kv_cache(na_layer **model, int64_t capacity, int64_t batch_size);
+/* The same with every cache option (opt->capacity and opt->batch_size as
+ * above; opt->dtype = NA_BF16 keeps keys and values in bf16, read directly
+ * by the decode kernels; labels come from the tree paths). */
+na_status na_model_to_kv_cache_ex(na_layer **model, const na_kv_cache_options *opt);
 
 /* ---- Hugging Face checkpoints ------------------------------------------------ */
 

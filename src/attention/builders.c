@@ -469,13 +469,16 @@ na_status na_gqa_new(const na_gqa_options *opt, na_layer **out)
 
 /* ---- Flax decode ------------------------------------------------------------- */
 
-na_status na_mha_init_cache(na_layer **attention, int64_t batch, int64_t max_length)
+static na_status init_cache(const char *who, na_layer **attention,
+                            const na_kv_cache_options *opt)
 {
-    const char *who = "na_mha_init_cache";
     if (!attention || !*attention)
         return na__fail(NA_ERR_ARGUMENT, "%s: attention is NULL", who);
+    int64_t batch = opt ? opt->batch_size : 0, max_length = opt ? opt->capacity : 0;
     na_status st = NA_OK;
-    if (!na_layer_is(*attention, &na_attention_type))
+    if (!opt)
+        st = na__fail(NA_ERR_ARGUMENT, "%s: opt is NULL", who);
+    else if (!na_layer_is(*attention, &na_attention_type))
         st = na__fail(NA_ERR_ARGUMENT, "%s: needs an Attention, got %s", who,
                       na_layer_type_name(*attention));
     else if (batch <= 0)
@@ -484,14 +487,24 @@ na_status na_mha_init_cache(na_layer **attention, int64_t batch, int64_t max_len
     else if (max_length <= 0)
         st = na__fail(NA_ERR_ARGUMENT, "%s: max_length is %lld (must be > 0)", who,
                       (long long)max_length);
-    if (st != NA_OK) {
+    if (st != NA_OK) { /* freed on failure */
         na_layer_free(*attention);
         *attention = NULL;
         return st;
     }
-    na_kv_cache_options o = {.capacity = max_length, .batch_size = batch};
     na_layer *cached = NULL;
-    st = na_kv_cache_from_attention(*attention, &o, &cached);
+    st = na_kv_cache_from_attention(*attention, opt, &cached);
     *attention = cached;
     return st;
+}
+
+na_status na_mha_init_cache(na_layer **attention, int64_t batch, int64_t max_length)
+{
+    na_kv_cache_options o = {.capacity = max_length, .batch_size = batch};
+    return init_cache("na_mha_init_cache", attention, &o);
+}
+
+na_status na_mha_init_cache_ex(na_layer **attention, const na_kv_cache_options *opt)
+{
+    return init_cache("na_mha_init_cache_ex", attention, opt);
 }

@@ -247,8 +247,12 @@ static bool plan_shape(const na_array *q, const na_array *k, const na_array *v,
     s->ng = 0;
     const na_array *all[3] = {q, k, v};
     for (int i = 0; i < 3; i++)
-        if (all[i]->dtype != NA_F32 || na_positional_count(all[i]))
+        if (na_positional_count(all[i]))
             return false;
+    /* f32 queries; keys and values both f32 or both bf16 (a bf16 cache) */
+    if (q->dtype != NA_F32 || k->dtype != v->dtype ||
+        (k->dtype != NA_F32 && k->dtype != NA_BF16))
+        return false;
     s->sq = na_axis_size(q, s->seq);
     s->skv = na_axis_size(k, s->kv);
     s->dp = na_axis_size(q, p_axis);
@@ -312,6 +316,7 @@ static void make_job(const fused_plan *p, const fused_shape *s, const na_array *
     j->q = operand_of(q, s, s->seq, NULL, p->p_axis);
     j->k = operand_of(k, s, NULL, s->kv, p->p_axis);
     j->v = operand_of(v, s, NULL, s->kv, s->vd);
+    j->bf16 = k->dtype == NA_BF16 ? na__fused_bf16_ops_get() : NULL;
     j->has_mask = mask != NULL;
     if (mask)
         j->m = operand_of(mask, s, s->seq, s->kv, NULL);
@@ -498,6 +503,24 @@ static na_status output_array(const fused_shape *s, na_array **y)
     return na_empty(NA_F32, s->ng + 2, dims, y);
 }
 
+/* The tiled path reads f32 keys and values: a bf16 cache read by many
+ * query rows (a prefill) is widened once here (the decode path reads it
+ * as it is). *wk, *wv: the widened copies (NULL when not needed). */
+static na_status widen_for_tiles(const fused_plan *p, const fused_shape *s,
+                                 const na_value *qv, const na_value *kv, const na_value *vv,
+                                 const na_array *mask, const na_array *bias,
+                                 na__fused_job *j, na_array **wk, na_array **wv)
+{
+    if (!j->bf16 || j->group_rows <= NA__FUSED_DECODE_ROWS)
+        return NA_OK;
+    na_status st = na_astype(kv->array, NA_F32, wk);
+    if (st == NA_OK)
+        st = na_astype(vv->array, NA_F32, wv);
+    if (st == NA_OK)
+        make_job(p, s, qv->array, *wk, *wv, mask, bias, j);
+    return st;
+}
+
 /* Run the job into y. */
 static na_status fused_combine(const fused_shape *s, na__fused_job *job, na_array *y,
                                const na_array *q, const na_array *k, const na_array *v)
@@ -562,7 +585,8 @@ static bool plan_call(const na__attn_core *c, const na_value *qv, const na_value
         return refuse(why, wn, "the queries, keys or values are not single arrays");
     if (!plan_shape(qv->array, kv->array, vv->array, p->p_axis, s))
         return refuse(why, wn, "q %s, k %s, v %s: not f32 with named axes seq / kv_seq, "
-                      "%s and one value feature axis", na__shape(qv->array),
+                      "%s and one value feature axis (keys and values f32 or bf16)",
+                      na__shape(qv->array),
                       na__shape(kv->array), na__shape(vv->array), p->p_axis);
     if (s->skv == 0) /* nothing to attend to: the general path's zeros */
         return refuse(why, wn, "no keys (kv_seq of size 0)");
@@ -570,7 +594,10 @@ static bool plan_call(const na__attn_core *c, const na_value *qv, const na_value
 }
 
 /* The arrays a job reads besides q, k, v (freed once it has run). */
-enum { HELD_LIKE, HELD_MASK, HELD_BIAS, HELD_QP, HELD_KP, HELD_ALIBI, HELD_N = HELD_ALIBI + 3 };
+enum {
+    HELD_LIKE, HELD_MASK, HELD_BIAS, HELD_QP, HELD_KP, HELD_ALIBI,
+    HELD_WK = HELD_ALIBI + 3, HELD_WV, HELD_N /* WK, WV: a bf16 cache widened */
+};
 
 /* Evaluate the masks and biases and describe the job; false (and why) when
  * the fused path cannot take this call. */
@@ -590,6 +617,9 @@ static bool prepare_job(const fused_plan *p, const fused_shape *s, const na_valu
                       "reports why)");
     make_job(p, s, qv->array, kv->array, vv->array, held[HELD_MASK], held[HELD_BIAS],
              job);
+    if (widen_for_tiles(p, s, qv, kv, vv, held[HELD_MASK], held[HELD_BIAS], job,
+                        &held[HELD_WK], &held[HELD_WV]) != NA_OK)
+        return refuse(why, wn, "out of memory widening a bf16 cache for the tiled path");
     if (!plan_positions(p, s, side, job, &held[HELD_QP], &held[HELD_KP]))
         return refuse(why, wn, "the causal mask's positions are not i32 arrays over the "
                       "logits' axes");

@@ -26,7 +26,8 @@ typedef struct decode {
     unsigned char *flags;   /* [group][n]: 1 some row sees the key,    */
                             /* 2 every row does                        */
     na__fused_rows *rows;   /* [group][row]                            */
-    const float **kg, **vg; /* [group]: keys and values at the chunk    */
+    const char **kg, **vg;  /* [group]: keys and values at the chunk    */
+    uint16_t *qb;           /* bf16 cache: [group][row][hi dp, lo dp]  */
 } decode;
 
 static size_t decode_bytes(const na__fused_job *J, int64_t gs, int64_t chunk)
@@ -38,7 +39,8 @@ static size_t decode_bytes(const na__fused_job *J, int64_t gs, int64_t chunk)
            na__fused_align64(f * KB * (size_t)J->dv) +
            na__fused_align64(f * (size_t)J->dv) + na__fused_align64(G * (size_t)chunk) +
            na__fused_align64(sizeof(na__fused_rows) * G * R) +
-           2 * na__fused_align64(sizeof(float *) * G);
+           2 * na__fused_align64(sizeof(float *) * G) +
+           (J->bf16 ? na__fused_align64(2 * sizeof(uint16_t) * G * R * (size_t)J->dp) : 0);
 }
 
 static decode decode_carve(const na__fused_job *J, na__fused_scratch *s, int64_t gs,
@@ -56,6 +58,7 @@ static decode decode_carve(const na__fused_job *J, na__fused_scratch *s, int64_t
     d.rows = na__fused_carve(s, sizeof(na__fused_rows) * G * R);
     d.kg = na__fused_carve(s, sizeof(float *) * G);
     d.vg = na__fused_carve(s, sizeof(float *) * G);
+    d.qb = J->bf16 ? na__fused_carve(s, 2 * sizeof(uint16_t) * G * R * (size_t)J->dp) : NULL;
     return d;
 }
 
@@ -110,6 +113,12 @@ static bool next_run(const unsigned char *flags, int64_t end, int64_t *a, int64_
     return true;
 }
 
+/* Bytes per cached element (f32 or bf16). */
+static int64_t kv_es(const na__fused_job *J)
+{
+    return J->bf16 ? 2 : (int64_t)sizeof(float);
+}
+
 /* n rows of x (row stride col, feature stride feat) with unit feature
  * stride: x itself, or a packed copy. */
 static const float *unit_rows(const float *x, int64_t col, int64_t feat, int64_t width,
@@ -126,18 +135,66 @@ static const float *unit_rows(const float *x, int64_t col, int64_t feat, int64_t
     return pack;
 }
 
+/* The same for bf16 rows whose features are strided: widened into pack
+ * (the bf16 kernels take rows with unit feature stride only). */
+static const float *widen_rows(const uint16_t *x, int64_t col, int64_t feat, int64_t width,
+                               int64_t n, float *pack)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t c = 0; c < width; c++) {
+            uint32_t u = (uint32_t)x[j * col + c * feat] << 16;
+            memcpy(&pack[j * width + c], &u, sizeof u);
+        }
+    return pack;
+}
+
+/* Scores s[r*ls + j] of the rows' queries q (qb: split into bf16) for keys
+ * [0, n) at k (f32 or bf16). */
+static void key_dots(const na__fused_job *J, const decode *d, const float *q,
+                     const uint16_t *qb, const char *k, int64_t n, float *s)
+{
+    int nr = (int)J->group_rows;
+    if (J->bf16 && J->k.feat == 1) {
+        J->bf16->dots(n, J->dp, nr, q, qb, (const uint16_t *)(const void *)k, J->k.col, s,
+                      d->n);
+        return;
+    }
+    int64_t ld = J->dp; /* widened rows are packed */
+    const float *ku = J->bf16 ? widen_rows((const uint16_t *)(const void *)k, J->k.col,
+                                           J->k.feat, J->dp, n, d->kp)
+                              : unit_rows((const float *)(const void *)k, J->k.col,
+                                          J->k.feat, J->dp, n, d->kp, &ld);
+    J->ops->dots(n, J->dp, nr, q, ku, ld, s, d->n);
+}
+
+/* o[r*dv + c] += weights p (row stride lp) times values [0, n) at v. */
+static void value_sums(const na__fused_job *J, const decode *d, const float *p,
+                       const char *v, int64_t n, float *o)
+{
+    int nr = (int)J->group_rows;
+    if (J->bf16 && J->v.feat == 1) {
+        J->bf16->wsum(n, J->dv, nr, p, d->n, (const uint16_t *)(const void *)v, J->v.col, o);
+        return;
+    }
+    int64_t ld = J->dv; /* widened rows are packed */
+    const float *vu = J->bf16 ? widen_rows((const uint16_t *)(const void *)v, J->v.col,
+                                           J->v.feat, J->dv, n, d->vp)
+                              : unit_rows((const float *)(const void *)v, J->v.col,
+                                          J->v.feat, J->dv, n, d->vp, &ld);
+    J->ops->wsum(n, J->dv, nr, p, d->n, vu, ld, o);
+}
+
 /* Scores of group gi's rows for keys [a, b) of the chunk (k: its key 0). */
-static void decode_scores(const na__fused_job *J, const decode *d, int gi, const float *k,
+static void decode_scores(const na__fused_job *J, const decode *d, int gi, const char *k,
                           int64_t a, int64_t b)
 {
     int nr = (int)J->group_rows;
     const unsigned char *flags = d->flags + gi * d->n;
     float *s = d->s + (int64_t)gi * nr * d->n;
     const na__fused_rows *rows = d->rows + gi * nr;
-    int64_t ld;
-    const float *ku =
-        unit_rows(k + a * J->k.col, J->k.col, J->k.feat, J->dp, b - a, d->kp, &ld);
-    J->ops->dots(b - a, J->dp, nr, d->q + (int64_t)gi * nr * J->dp, ku, ld, s + a, d->n);
+    key_dots(J, d, d->q + (int64_t)gi * nr * J->dp,
+             d->qb ? d->qb + (int64_t)gi * nr * 2 * J->dp : NULL,
+             k + a * J->k.col * kv_es(J), b - a, s + a);
     for (int r = 0; J->cap2 > 0 && r < nr; r++) /* soft-cap, biases, then the masks */
         J->ops->softcap(b - a, s + r * d->n + a, J->cap2);
     for (int r = 0; na__fused_has_bias(J) && r < nr; r++)
@@ -162,10 +219,10 @@ typedef struct span {
     const char *lo, *hi, *next; /* next: first byte not yet requested */
 } span;
 
-static span span_of(const float *const *x, int gs, int64_t col, int64_t width, int64_t n,
-                    int rows)
+static span span_of(const char *const *x, int gs, int64_t col, int64_t width, int64_t n,
+                    int rows, int64_t es)
 {
-    const float *lo = x[0], *hi = x[0];
+    const char *lo = x[0], *hi = x[0];
     for (int gi = 1; gi < gs; gi++) {
         lo = x[gi] < lo ? x[gi] : lo;
         hi = x[gi] > hi ? x[gi] : hi;
@@ -173,9 +230,9 @@ static span span_of(const float *const *x, int gs, int64_t col, int64_t width, i
     span s = {0};
     if (rows < 2) /* measured here: one row per group streams as well without */
         return s;
-    int64_t bytes = ((hi - lo) + (n - 1) * col + width) * (int64_t)sizeof(float);
-    if (n > 0 && bytes <= 2 * (int64_t)gs * n * width * (int64_t)sizeof(float)) {
-        s.lo = (const char *)lo;
+    int64_t bytes = (hi - lo) + ((n - 1) * col + width) * es;
+    if (n > 0 && bytes <= 2 * (int64_t)gs * n * width * es) {
+        s.lo = lo;
         s.hi = s.lo + bytes;
         s.next = s.lo;
     }
@@ -183,11 +240,11 @@ static span span_of(const float *const *x, int gs, int64_t col, int64_t width, i
 }
 
 /* Keep requests PF_AHEAD past `upto` (the furthest row start read). */
-static void span_prefetch(span *s, const float *upto)
+static void span_prefetch(span *s, const char *upto)
 {
     if (!s->lo)
         return;
-    const char *want = (const char *)upto + PF_AHEAD;
+    const char *want = upto + PF_AHEAD;
     if (want > s->hi)
         want = s->hi;
     for (; s->next < want; s->next += 64)
@@ -203,10 +260,11 @@ static void decode_item(const na__fused_job *J, decode *d, int64_t g0, int64_t g
 {
     const na__fused_ops *ops = J->ops;
     int nr = (int)J->group_rows, gs = (int)(g1 - g0);
-    const float **kg = d->kg, **vg = d->vg;
+    const char **kg = d->kg, **vg = d->vg;
+    int64_t es = kv_es(J);
     for (int gi = 0; gi < gs; gi++) {
-        na__fused_group_kv(J, g0 + gi, &kg[gi], &vg[gi]);
-        kg[gi] += j0 * J->k.col, vg[gi] += j0 * J->v.col;
+        na__fused_group_kv_at(J, g0 + gi, &kg[gi], &vg[gi]);
+        kg[gi] += j0 * J->k.col * es, vg[gi] += j0 * J->v.col * es;
         na__fused_rows *rows = d->rows + gi * nr;
         float *q = d->q + (int64_t)gi * nr * J->dp;
         for (int r = 0; r < nr; r++) {
@@ -221,6 +279,10 @@ static void decode_item(const na__fused_job *J, decode *d, int64_t g0, int64_t g
                 rows[r].akpos += j0 * J->apos.kvcol;
             for (int64_t e = 0; e < J->dp; e++)
                 q[r * J->dp + e] = rows[r].q[e * J->q.feat] * J->scale2;
+            if (d->qb) {
+                uint16_t *h = d->qb + ((int64_t)gi * nr + r) * 2 * J->dp;
+                na__fused_split_bf16(J->dp, q + r * J->dp, h, h + J->dp);
+            }
         }
         key_flags(J, rows, nr, n, d->flags + gi * d->n);
         float *s = d->s + (int64_t)gi * nr * d->n;
@@ -229,11 +291,11 @@ static void decode_item(const na__fused_job *J, decode *d, int64_t g0, int64_t g
                 s[r * d->n + j] = -INFINITY;
     }
     /* keys: every group, KB keys at a time */
-    span ks = span_of(kg, gs, J->k.col, J->dp * J->k.feat, n, nr);
+    span ks = span_of(kg, gs, J->k.col, J->dp * J->k.feat, n, nr, es);
     for (int64_t jb = 0; jb < n; jb += KB) {
         int64_t end = na__fused_min64(n, jb + KB);
         for (int gi = 0; gi < gs; gi++) {
-            span_prefetch(&ks, kg[gi] + (end - 1) * J->k.col);
+            span_prefetch(&ks, kg[gi] + (end - 1) * J->k.col * es);
             for (int64_t a = 0, b = jb; next_run(d->flags + gi * d->n, end, &a, &b);)
                 decode_scores(J, d, gi, kg[gi], a, b);
         }
@@ -247,19 +309,15 @@ static void decode_item(const na__fused_job *J, decode *d, int64_t g0, int64_t g
             memset(po + p * J->dv, 0, sizeof(float) * (size_t)J->dv);
         }
     /* values: the same walk */
-    span vs = span_of(vg, gs, J->v.col, J->dv * J->v.feat, n, nr);
+    span vs = span_of(vg, gs, J->v.col, J->dv * J->v.feat, n, nr, es);
     for (int64_t jb = 0; jb < n; jb += KB) {
         int64_t end = na__fused_min64(n, jb + KB);
         for (int gi = 0; gi < gs; gi++) {
-            span_prefetch(&vs, vg[gi] + (end - 1) * J->v.col);
+            span_prefetch(&vs, vg[gi] + (end - 1) * J->v.col * es);
             float *o = po + ((g0 + gi) * chunks + c) * nr * J->dv;
             const float *s = d->s + (int64_t)gi * nr * d->n;
-            for (int64_t a = 0, b = jb; next_run(d->flags + gi * d->n, end, &a, &b);) {
-                int64_t ld;
-                const float *vu = unit_rows(vg[gi] + a * J->v.col, J->v.col, J->v.feat,
-                                            J->dv, b - a, d->vp, &ld);
-                ops->wsum(b - a, J->dv, nr, s + a, d->n, vu, ld, o);
-            }
+            for (int64_t a = 0, b = jb; next_run(d->flags + gi * d->n, end, &a, &b);)
+                value_sums(J, d, s + a, vg[gi] + a * J->v.col * es, b - a, o);
         }
     }
 }
@@ -269,8 +327,8 @@ static void decode_merge(const na__fused_job *J, int64_t group, int64_t chunks,
                          const float *pm, const float *pl, const float *po, float *acc)
 {
     int nr = (int)J->group_rows;
-    const float *k, *v;
-    na__fused_group_kv(J, group, &k, &v);
+    const char *k, *v;
+    na__fused_group_kv_at(J, group, &k, &v);
     for (int r = 0; r < nr; r++) {
         float mx = -INFINITY, l = 0;
         for (int64_t c = 0; c < chunks; c++) {

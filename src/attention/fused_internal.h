@@ -67,6 +67,25 @@ extern const na__fused_ops na__fused_ops_avx2;
 extern const na__fused_ops na__fused_ops_avx512;
 #endif
 
+/* The decode path's kernels for a bf16 cache (fused_bf16.c): keys and
+ * values are bf16 (uint16_t bits), contiguous along the feature.
+ * dots: s[r*ls + j] = sum_d q[r*dp + d] * k[j*kc + d]; qb holds each row's
+ * query split into bf16 parts, [row][hi dp, lo dp] (na__fused_split_bf16).
+ * wsum: o[r*dv + c] += sum_j p[r*lp + j] * v[j*vc + c]. */
+typedef struct na__fused_bf16_ops {
+    const char *name; /* "generic", "avx2", "avx512", "avx512_bf16" */
+    void (*dots)(int64_t nk, int64_t dp, int nr, const float *q, const uint16_t *qb,
+                 const uint16_t *k, int64_t kc, float *s, int64_t ls);
+    void (*wsum)(int64_t nk, int64_t dv, int nr, const float *p, int64_t lp,
+                 const uint16_t *v, int64_t vc, float *o);
+} na__fused_bf16_ops;
+/* The set matching the fused kernels in use, unless forced. */
+const na__fused_bf16_ops *na__fused_bf16_ops_get(void);
+/* Force a set by name (NULL: automatic); false if it cannot run here. */
+bool na__fused_force_bf16(const char *name);
+/* hi[i] = bf16(q[i]), lo[i] = bf16(q[i] - hi[i]) (round to nearest even). */
+void na__fused_split_bf16(int64_t n, const float *q, uint16_t *hi, uint16_t *lo);
+
 /* ---- one fused call, as fused.c hands it to fused_run.c ---------------------------- */
 
 #define NA__FUSED_MAX_G 16
@@ -106,6 +125,7 @@ typedef struct na__fused_job {
     int ng;
     int64_t gsize[NA__FUSED_MAX_G];
     na__fused_operand q, k, v, m;
+    const na__fused_bf16_ops *bf16; /* k and v are bf16 (decode path only) */
     bool has_mask;
     na__fused_positions pos; /* causal mask by positions (pos.q != NULL)  */
     /* Additive biases, added after the scale and soft-cap, before the
@@ -176,12 +196,16 @@ static inline bool na__fused_has_bias(const na__fused_job *J)
 {
     return J->has_bias || J->slope;
 }
-/* The group's keys and values (at key 0). */
+/* The group's keys and values (at key 0), f32 caches only. */
 void na__fused_group_kv(const na__fused_job *J, int64_t group, const float **k,
                         const float **v);
-/* y = o / l, or the masked-row policy when l == 0 (v: the group's values). */
+/* The same as byte addresses, for f32 or bf16 keys and values. */
+void na__fused_group_kv_at(const na__fused_job *J, int64_t group, const char **k,
+                           const char **v);
+/* y = o / l, or the masked-row policy when l == 0 (v: the group's values,
+ * f32, or bf16 when J->bf16). */
 void na__fused_finish_row(const na__fused_job *J, float *y, const float *o, float l,
-                          const float *v);
+                          const void *v);
 
 /* One block from the library's caching allocator, cut into buffers. */
 typedef struct na__fused_scratch {

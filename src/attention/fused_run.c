@@ -83,21 +83,46 @@ void na__fused_group_kv(const na__fused_job *J, int64_t group, const float **k,
     *v = (const float *)J->v.base + vo;
 }
 
+void na__fused_group_kv_at(const na__fused_job *J, int64_t group, const char **k,
+                           const char **v)
+{
+    int64_t ko = 0, vo = 0, es = J->bf16 ? 2 : 4;
+    for (int a = J->n_outer - 1; a >= 0; a--) {
+        int d = J->outer[a];
+        int64_t i = group % J->gsize[d];
+        group /= J->gsize[d];
+        ko += i * J->k.g[d], vo += i * J->v.g[d];
+    }
+    *k = (const char *)J->k.base + ko * es;
+    *v = (const char *)J->v.base + vo * es;
+}
+
 /* Mean of the group's values over every key (the uniform policy for a row
  * whose keys are all masked), in double like the general path's sums. */
-static void value_mean(const na__fused_job *J, const float *v, float *mean)
+static void value_mean(const na__fused_job *J, const void *v, float *mean)
 {
+    const float *vf = v;
+    const uint16_t *vb = v;
     for (int64_t c = 0; c < J->dv; c++) {
         double sum = 0;
-        for (int64_t j = 0; j < J->skv; j++)
-            sum += v[j * J->v.col + c * J->v.feat];
+        for (int64_t j = 0; j < J->skv; j++) {
+            int64_t at = j * J->v.col + c * J->v.feat;
+            if (J->bf16) {
+                uint32_t u = (uint32_t)vb[at] << 16;
+                float f;
+                memcpy(&f, &u, sizeof f);
+                sum += f;
+            } else {
+                sum += vf[at];
+            }
+        }
         mean[c] = (float)(sum / (double)J->skv);
     }
 }
 
 /* y = o / l, or the policy for a row with no live key. */
 void na__fused_finish_row(const na__fused_job *J, float *restrict y,
-                          const float *restrict o, float l, const float *v)
+                          const float *restrict o, float l, const void *v)
 {
     if (l > 0) {
         float inv = 1.0f / l;

@@ -16,12 +16,18 @@ enum { CACHE_KEYS, CACHE_VALUES, CACHE_POSITIONS, CACHE_END, CACHE_N };
 static const char *const state_suffix[CACHE_N] = {"cache_keys", "cache_values",
                                                   "cache_positions", "cache_end_index"};
 
+/* The cache's storage: the keys' own dtype (f32, or f64 for an f64
+ * model), or bf16 (rows rounded to nearest even as they are written). */
+enum { KV_AUTO, KV_BF16 };
+static const char *const kv_dtype_names[] = {"auto", "bf16", NULL};
+
 typedef struct kv_layer {
     na_layer base;
     na__attn_core core;
     int64_t capacity, batch;     /* batch 0: taken from the first call     */
     char *end_key, *q_pos_key, *kv_pos_key, *label;
     const char *batch_axis;      /* interned                               */
+    int kv_dtype;                /* KV_AUTO: the keys' dtype; KV_BF16      */
     na_param *state[CACHE_N];    /* END always; the others NULL until      */
                                  /* allocated                              */
 } kv_layer;
@@ -44,17 +50,36 @@ static int32_t *end_slot(const kv_layer *l)
 
 /* ---- copying into the cache ------------------------------------------------- */
 
-/* dst[...] = src[...] over `nd` dims, strides in elements of size es. */
-static void copy_strided(char *dst, const int64_t *ds, const char *src,
-                         const int64_t *ss, const int64_t *shape, int nd, size_t es)
+/* dst[...] = src[...] over `nd` dims, strides in elements of size es (of
+ * src: ses), a row of the last dim at a time: one memcpy when the row is
+ * contiguous on both sides, f32 rows rounded to a bf16 cache whole (round
+ * to nearest even), else element by element. */
+static void copy_strided(char *dst, const int64_t *ds, size_t es, const char *src,
+                         const int64_t *ss, size_t ses, const int64_t *shape, int nd)
 {
+    if (nd == 1 && ses == 4 && es == 2 && ds[0] == 1 && ss[0] == 1) {
+        na_bf16_from_f32_n((const float *)(const void *)src, (na_bf16 *)(void *)dst,
+                           shape[0]);
+        return;
+    }
+    if (nd == 1 && ses == es && ds[0] == 1 && ss[0] == 1) {
+        memcpy(dst, src, es * (size_t)shape[0]);
+        return;
+    }
     if (nd == 0) {
-        memcpy(dst, src, es);
+        if (ses == es) {
+            memcpy(dst, src, es);
+        } else { /* f32 into a bf16 cache */
+            float f;
+            memcpy(&f, src, sizeof f);
+            na_bf16 b = na_bf16_from_f32(f);
+            memcpy(dst, &b, sizeof b);
+        }
         return;
     }
     for (int64_t i = 0; i < shape[0]; i++)
-        copy_strided(dst + i * ds[0] * (int64_t)es, ds + 1,
-                     src + i * ss[0] * (int64_t)es, ss + 1, shape + 1, nd - 1, es);
+        copy_strided(dst + i * ds[0] * (int64_t)es, ds + 1, es,
+                     src + i * ss[0] * (int64_t)ses, ss + 1, ses, shape + 1, nd - 1);
 }
 
 /* The same named axes with the same sizes (any order)? */
@@ -89,14 +114,16 @@ static na_status write_at(na_array *cache, const na_array *src, int64_t at,
         st = na__fail(NA_ERR_SHAPE, WHO ": new %s %s do not match the cache %s "
                       "(every axis but kv_seq must keep its size between calls)",
                       what, na__shape(src), na__shape(cache));
+    /* f32 rows go into a bf16 cache as they are copied (no widened copy) */
+    bool direct = s->dtype == cache->dtype || (s->dtype == NA_F32 && cache->dtype == NA_BF16);
     if (st == NA_OK)
-        st = s->dtype == cache->dtype ? na_array_ref(s, &conv)
-                                      : na_astype(s, cache->dtype, &conv);
+        st = direct ? na_array_ref(s, &conv) : na_astype(s, cache->dtype, &conv);
     if (st == NA_OK)
         st = na_order_as(conv, (const char *const *)view->name, &ordered);
     if (st == NA_OK && na_size(view) > 0)
-        copy_strided(na_data(view), view->stride, na_data(ordered), ordered->stride,
-                     view->shape, view->ndim, na_dtype_size(cache->dtype));
+        copy_strided(na_data(view), view->stride, na_dtype_size(cache->dtype),
+                     na_data(ordered), ordered->stride, na_dtype_size(ordered->dtype),
+                     view->shape, view->ndim);
     na_array *tmp[] = {view, conv, wide, ordered};
     for (int i = 0; i < 4; i++)
         na_array_free(tmp[i]);
@@ -148,6 +175,8 @@ static na_status allocate(kv_layer *l, int nk, const na_dim *k, int nv, const na
     if (l->batch > 0)
         pos[np++] = (na_dim){l->batch_axis, l->batch};
     pos[np++] = (na_dim){kv, l->capacity};
+    if (l->kv_dtype == KV_BF16)
+        dtype = NA_BF16;
     na_status st = new_state(l, CACHE_KEYS, dtype, n[0], dims[0], 0);
     if (st == NA_OK)
         st = new_state(l, CACHE_VALUES, dtype, n[1], dims[1], 0);
@@ -430,6 +459,8 @@ static void kv_describe(const na_layer *self, na_fields *f)
     na_fields_int(f, "end", *end_slot(l));
     if (!l->state[CACHE_KEYS])
         na_fields_str(f, "cache", "unallocated");
+    if (l->kv_dtype != KV_AUTO)
+        na_fields_field(f, self, "kv_dtype");
     na_fields_field(f, self, "keep_weights");
     na_fields_field(f, self, "return_weights");
     na_fields_field(f, self, "fused");
@@ -458,6 +489,7 @@ static const na_field_desc kv_fields[] = {
     NA_FIELD_AS("kv_positions", kv_layer, kv_pos_key, NA_FIELD_STRING, 0),
     NA_FIELD(kv_layer, label, NA_FIELD_STRING),
     NA_FIELD(kv_layer, batch_axis, NA_FIELD_AXIS),
+    NA_FIELD_ENUM_AS("kv_dtype", kv_layer, kv_dtype, kv_dtype_names, NA_FIELD_OMIT_DEFAULT),
     NA__ATTN_CORE_FIELDS(kv_layer),
     NA_FIELD_AS("cache_keys", kv_layer, state[CACHE_KEYS], NA_FIELD_STATE, 0),
     NA_FIELD_AS("cache_values", kv_layer, state[CACHE_VALUES], NA_FIELD_STATE, 0),
@@ -489,6 +521,7 @@ static na_status kv_fill(kv_layer *l, const na_kv_cache_options *o)
     l->capacity = o->capacity;
     l->batch = o->batch_size;
     l->batch_axis = na_intern(or_default(o->batch_axis, "batch"));
+    l->kv_dtype = o->dtype == NA_BF16 ? KV_BF16 : KV_AUTO;
     l->end_key = na__strdup(who, or_default(o->end_index_key, "cache_end_index"));
     l->q_pos_key = na__strdup(who, or_default(o->query_positions_key,
                                               NA_QUERY_POSITIONS_KEY));
@@ -509,6 +542,9 @@ static na_status check_options(na_layer *const *sub, const na_kv_cache_options *
             return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who, na__attn_child_names[i]);
     if (!opt || !out)
         return na__fail(NA_ERR_ARGUMENT, "%s: NULL argument", who);
+    if (opt->dtype != NA_F32 && opt->dtype != NA_BF16)
+        return na__fail(NA_ERR_DTYPE, "%s: cache dtype %s: only bf16 (or the keys' own "
+                        "dtype, NA_F32 = 0) is supported", who, na_dtype_name(opt->dtype));
     if (opt->capacity <= 0 || opt->capacity > INT32_MAX || opt->batch_size < 0)
         return na__fail(NA_ERR_ARGUMENT, "%s: capacity %lld must be in [1, 2^31) and "
                         "batch_size %lld >= 0", who, (long long)opt->capacity,

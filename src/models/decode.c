@@ -67,17 +67,23 @@ const na_layer_type na__cache_positions_type = {
 
 na_status na_model_to_kv_cache(na_layer **model, int64_t capacity, int64_t batch_size)
 {
-    if (!model || !*model || capacity <= 0 || batch_size <= 0)
-        return na__fail(NA_ERR_ARGUMENT, "na_model_to_kv_cache: a model, capacity > 0 "
-                        "(got %lld) and batch_size > 0 (got %lld) are required",
-                        (long long)capacity, (long long)batch_size);
+    na_kv_cache_options o = {.capacity = capacity, .batch_size = batch_size};
+    return na_model_to_kv_cache_ex(model, &o);
+}
+
+na_status na_model_to_kv_cache_ex(na_layer **model, const na_kv_cache_options *opt)
+{
+    if (!model || !*model || !opt || opt->capacity <= 0 || opt->batch_size <= 0)
+        return na__fail(NA_ERR_ARGUMENT, "na_model_to_kv_cache: a model, options, "
+                        "capacity > 0 (got %lld) and batch_size > 0 (got %lld) are "
+                        "required", opt ? (long long)opt->capacity : 0LL,
+                        opt ? (long long)opt->batch_size : 0LL);
     na_layer *wrap = NULL;
     na_status st = na_layer_alloc(&na__cache_positions_type, &wrap);
     if (st != NA_OK)
         return st;
-    na_kv_cache_options o = {.capacity = capacity, .batch_size = batch_size};
     int n = 0;
-    st = na_attention_to_kv_cache(model, &o, &n);
+    st = na_attention_to_kv_cache(model, opt, &n);
     if (st == NA_OK && n == 0)
         st = na__fail(NA_ERR_ARGUMENT, "na_model_to_kv_cache: the model (%s) has no "
                       "Attention layer", na_layer_type_name(*model));

@@ -112,8 +112,10 @@ typedef struct cli_model {
 int cli_model_open(const char *verb, const char *path, cli_model *out);
 void cli_model_close(cli_model *m);
 
-/* The caching form with room for `capacity` tokens in `batch` rows. */
-int cli_model_cache(const char *verb, cli_model *m, int64_t capacity, int64_t batch);
+/* The caching form with room for `capacity` tokens in `batch` rows, keys
+ * and values stored as `kv_dtype` (NA_F32: the model's own; NA_BF16). */
+int cli_model_cache(const char *verb, cli_model *m, int64_t capacity, int64_t batch,
+                    na_dtype kv_dtype);
 
 /* Token ids from --prompt (through the tokenizer, with its special tokens)
  * or --tokens; exactly one of them must be given. */

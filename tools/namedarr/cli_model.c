@@ -135,13 +135,15 @@ void cli_model_close(cli_model *m)
     memset(m, 0, sizeof *m);
 }
 
-int cli_model_cache(const char *verb, cli_model *m, int64_t capacity, int64_t batch)
+int cli_model_cache(const char *verb, cli_model *m, int64_t capacity, int64_t batch,
+                    na_dtype kv_dtype)
 {
     if (m->max_positions > 0 && capacity > m->max_positions)
         return cli_fail(verb, CLI_USAGE,
                         "prompt plus new tokens (%lld) exceed the model's %lld positions",
                         (long long)capacity, (long long)m->max_positions);
-    if (na_model_to_kv_cache(&m->layer, capacity, batch) != NA_OK)
+    na_kv_cache_options o = {.capacity = capacity, .batch_size = batch, .dtype = kv_dtype};
+    if (na_model_to_kv_cache_ex(&m->layer, &o) != NA_OK)
         return cli_fail_na(verb, "cannot decode with a KV cache");
     m->cached = true;
     return CLI_OK;

@@ -87,7 +87,7 @@ static int measure(const char *dir, cli_model *m, const bench_args *a)
     double pre[64], dec[64];
     int rc = make_prompts(a->batch, a->prompt_len, vocab, rows);
     if (rc == CLI_OK)
-        rc = cli_model_cache("bench", m, a->prompt_len + a->decode_len, a->batch);
+        rc = cli_model_cache("bench", m, a->prompt_len + a->decode_len, a->batch, NA_F32);
     for (int64_t r = -1; rc == CLI_OK && r < a->repeats; r++) { /* r = -1: warm-up */
         na_generation g;
         na_generate_options o = {.max_new_tokens = r < 0 ? 2 : a->decode_len};

@@ -93,7 +93,7 @@ static void print_timings(const na_generation *g)
 }
 
 typedef struct gen_args {
-    const char *prompt, *tokens, *mesh;
+    const char *prompt, *tokens, *mesh, *kv_dtype;
     int64_t max_new, top_k, seed, threads;
     double temperature, top_p, min_p;
     bool ignore_eos;
@@ -148,8 +148,9 @@ static int generate_rows(gen_run *r, const gen_args *a, bool main_process)
     for (size_t i = 0; i < r->n; i++)
         longest = r->prompts[i].count > longest ? r->prompts[i].count : longest;
     cli_mesh_rows(r->mesh, r->n, &r->first, &r->count);
+    na_dtype kv = a->kv_dtype && !strcmp(a->kv_dtype, "bf16") ? NA_BF16 : NA_F32;
     int rc = cli_model_cache(verb, &r->m, (int64_t)longest + a->max_new,
-                             r->count ? (int64_t)r->count : 1);
+                             r->count ? (int64_t)r->count : 1, kv);
     bool streaming = a->prompt && main_process && r->count;
     if (rc == CLI_OK && streaming)
         rc = stream_start(&r->s, r->m.tokenizer, &r->prompts[0]);
@@ -239,12 +240,17 @@ int cli_generate(int argc, char **argv)
         CLI_FLAG_OPT("ignore-eos", &a.ignore_eos, "do not stop at eos_token_id"),
         CLI_STR("mesh", &a.mesh, "SPEC",
                 "shard across MPI processes, e.g. model=2 (run under mpirun)"),
+        CLI_STR("kv-dtype", &a.kv_dtype, "T",
+                "KV cache storage: f32 (the model's own) or bf16 (half the bytes)"),
     };
     int n = (int)(sizeof opts / sizeof *opts);
     const char *dir = NULL;
     int st = cli_parse(&cli_verb_generate, opts, n, argc, argv, &dir);
     if (st != CLI_OK)
         return st < 0 ? CLI_OK : st;
+    if (a.kv_dtype && strcmp(a.kv_dtype, "f32") && strcmp(a.kv_dtype, "bf16"))
+        return cli_fail("generate", CLI_USAGE, "--kv-dtype must be f32 or bf16, not '%s'",
+                        a.kv_dtype);
     if (a.threads > 0)
         na_set_num_threads((int)a.threads);
     return run(dir, &a);
