@@ -6,7 +6,7 @@
  *
  * One JSON object per line and case:
  *   {"bench":"model","arch":"llama","params":18880896,"weights_dtype":"f32",
- *    "batch":1,"prompt_tokens":512,"decode_tokens":32,"threads":2,
+ *    "kv_dtype":"f32","batch":1,"prompt_tokens":512,"decode_tokens":32,"threads":2,
  *    "prefill_tokens_per_s":...,"prefill_frac_peak":...,
  *    "decode_tokens_per_s":...,"decode_frac_bw":...,
  *    "peak_gflops":...,"read_bw_gbs":...}
@@ -22,6 +22,9 @@
  *     (one row per token) is left out of both.
  * Batched decode: "batch":4 lines decode 4 prompts together (tokens/s
  * counts the tokens of all rows).
+ * Each model runs in f32, then with its weights of two axes or more in
+ * bf16 and a bf16 KV cache ("weights_dtype":"bf16", "kv_dtype":"bf16"):
+ * the byte counts above use 2 bytes per element then.
  *
  *   bench_models            20M models (prompt 512, 32 new tokens) + 100M,
  *                           each on 1 thread and on the library's count
@@ -51,6 +54,7 @@
 #include "bench_util.h"
 
 static int g_reps = 3;
+static bool g_bf16; /* the case running: weights and KV cache in bf16 */
 static bool g_quick;
 static const char *g_only;
 /* GFLOP/s and GB/s measured with 1 thread [0] and the library's threads [1] */
@@ -114,9 +118,30 @@ static double prefill_flops(const shape *s, int64_t batch, int64_t p)
 /* Bytes a decode step reads at the mean context length. */
 static double decode_bytes(const shape *s, int64_t batch, int64_t p, int64_t n)
 {
-    double ctx = (double)p + 0.5 * (double)n;
-    double kv = 2.0 * (double)(s->layers * s->kv_heads * s->head_dim) * ctx * 4.0;
-    return 4.0 * (double)s->matmul_params + (double)batch * kv;
+    double ctx = (double)p + 0.5 * (double)n, es = g_bf16 ? 2.0 : 4.0;
+    double kv = 2.0 * (double)(s->layers * s->kv_heads * s->head_dim) * ctx * es;
+    return es * (double)s->matmul_params + (double)batch * kv;
+}
+
+/* Every f32 weight with two axes or more (projections, MLP, embedding and
+ * head) in bf16, as a checkpoint kept in bf16 would load; norms and biases
+ * stay f32. */
+static int weights_to_bf16(na_layer *model)
+{
+    na_param_list list = {0};
+    if (na_tree_params(model, &list) != NA_OK)
+        return fprintf(stderr, "bench_models: %s\n", na_last_error()), 1;
+    for (int i = 0; i < list.count; i++) {
+        na_param *p = list.items[i].param;
+        na_array *b = NULL;
+        if (p->kind != NA_PARAM || p->value->ndim < 2 || p->value->dtype != NA_F32)
+            continue;
+        if (na_astype(p->value, NA_BF16, &b) != NA_OK)
+            return fprintf(stderr, "bench_models: %s\n", na_last_error()), 1;
+        na_param_set_value(p, b);
+    }
+    na_param_list_clear(&list);
+    return 0;
 }
 
 /* The dtype name of the first weight with a "vocab" axis (the embedding). */
@@ -154,7 +179,9 @@ static int run_case(na_layer **model_ptr, const shape *s, int64_t batch)
         p = s->max_positions - n;
     na_token_list rows[4];
     double pre[16], dec[16];
-    if (na_model_to_kv_cache(model_ptr, p + n, batch) != NA_OK)
+    na_kv_cache_options ko = {.capacity = p + n, .batch_size = batch,
+                              .dtype = g_bf16 ? NA_BF16 : NA_F32};
+    if (na_model_to_kv_cache_ex(model_ptr, &ko) != NA_OK)
         return fprintf(stderr, "bench_models: %s\n", na_last_error()), 1;
     na_layer *model = *model_ptr;
     make_prompts(batch, p, s->vocab, rows);
@@ -176,12 +203,13 @@ static int run_case(na_layer **model_ptr, const shape *s, int64_t batch)
     double step_s = (double)batch / dec_tps;
     double dec_gbs = decode_bytes(s, batch, p, n) / step_s / 1e9;
     put_model_field(s->model);
-    printf("\"arch\":\"%s\",\"params\":%lld,\"weights_dtype\":\"%s\","
+    printf("\"arch\":\"%s\",\"params\":%lld,\"weights_dtype\":\"%s\",\"kv_dtype\":\"%s\","
            "\"batch\":%lld,\"prompt_tokens\":%lld,\"decode_tokens\":%lld,\"threads\":%d,"
            "\"prefill_tokens_per_s\":%.1f,\"prefill_frac_peak\":%.3f,"
            "\"decode_tokens_per_s\":%.1f,\"decode_frac_bw\":%.3f,"
            "\"peak_gflops\":%.1f,\"read_bw_gbs\":%.1f}\n",
-           s->arch, (long long)na_tree_param_count(model), weights_dtype(model), (long long)batch,
+           s->arch, (long long)na_tree_param_count(model), weights_dtype(model),
+           g_bf16 ? "bf16" : "f32", (long long)batch,
            (long long)p,
            (long long)n, na_get_num_threads(), pre_tps, peak > 0 ? pre_gf / peak : 0,
            dec_tps, bw > 0 ? dec_gbs / bw : 0, peak, bw);
@@ -189,11 +217,10 @@ static int run_case(na_layer **model_ptr, const shape *s, int64_t batch)
     return 0;
 }
 
-/* Both batch sizes on one built model (the caching form is rebuilt). */
-static int bench_model(na_layer *model, const shape *s)
+/* Both batch sizes, 1 thread and the library's count (the caching form
+ * is rebuilt for each case). */
+static int bench_threads(na_layer *model, const shape *s)
 {
-    if (!model)
-        return fprintf(stderr, "bench_models: %s: %s\n", s->arch, na_last_error()), 1;
     int rc = 0, threads = na_get_num_threads();
     /* without --quick: 1 thread too, for the speed-up of more threads */
     for (int t = g_quick || threads == 1 ? threads : 1; t <= threads && rc == 0;
@@ -208,6 +235,24 @@ static int bench_model(na_layer *model, const shape *s)
         }
     }
     na_set_num_threads(threads);
+    return rc;
+}
+
+/* Both batch sizes on one built model (the caching form is rebuilt), f32
+ * then bf16 (weights and cache). */
+static int bench_model(na_layer *model, const shape *s)
+{
+    if (!model)
+        return fprintf(stderr, "bench_models: %s: %s\n", s->arch, na_last_error()), 1;
+    int rc = 0;
+    for (int bf16 = 0; bf16 < 2 && rc == 0; bf16++) {
+        g_bf16 = bf16;
+        if (bf16)
+            rc = weights_to_bf16(model);
+        if (rc == 0)
+            rc = bench_threads(model, s);
+    }
+    g_bf16 = false;
     na_layer_free(model);
     return rc;
 }

@@ -113,3 +113,100 @@ Test(gemv, contract_vector_times_bf16_matrix)
     na_set_num_threads(0);
     TS_FREE(x, wf, w, ws, wt, ref, ww);
 }
+
+/* ---- small M: a few rows times a matrix, the matrix read once ------------------------ */
+
+/* C (m x n) = A (m x k) B (k x n) with A strided (rows rsa = 2k + 1,
+ * columns 2), B with its rows contiguous (layout 0), its columns (1), and C
+ * transposed with a padded stride, against a plain double reference. */
+static void check_small(bool bf16, int64_t m, int64_t n, int64_t k, int layout, int threads)
+{
+    int64_t rsa = 2 * k + 1, csa = 2;
+    int64_t rsb = layout == 0 ? n + 3 : 1, csb = layout == 0 ? 1 : k + 5;
+    int64_t rsc = 1, csc = m + 2; /* C^T, padded */
+    int64_t aspan = (m - 1) * rsa + (k - 1) * csa + 1;
+    int64_t bspan = (k - 1) * rsb + (n - 1) * csb + 1, cspan = (n - 1) * csc + m;
+    float *a = malloc(sizeof(float) * (size_t)aspan), *bf = malloc(sizeof(float) * (size_t)bspan);
+    na_bf16 *bb = malloc(sizeof(na_bf16) * (size_t)bspan);
+    float *c = malloc(sizeof(float) * (size_t)cspan);
+    uint64_t s = (uint64_t)(m * 7 + n * 131 + k) * 2654435761u + 3;
+    for (int64_t i = 0; i < aspan; i++)
+        a[i] = rnd(&s);
+    for (int64_t i = 0; i < bspan; i++) {
+        bb[i] = na_bf16_from_f32(rnd(&s));
+        bf[i] = bf16 ? na_bf16_to_f32(bb[i]) : rnd(&s);
+    }
+    for (int64_t i = 0; i < cspan; i++)
+        c[i] = NAN; /* every element of C is written */
+    if (bf16)
+        na__gemm_small_bf16(m, n, k, a, rsa, csa, bb, rsb, csb, c, rsc, csc, threads);
+    else
+        na__gemm_small_f32(m, n, k, a, rsa, csa, bf, rsb, csb, c, rsc, csc, threads);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double want = 0, mag = 0;
+            for (int64_t p = 0; p < k; p++) {
+                double t = (double)a[i * rsa + p * csa] * bf[p * rsb + j * csb];
+                want += t, mag += fabs(t);
+            }
+            double got = c[i * rsc + j * csc];
+            cr_assert(fabs(got - want) <= mag * (1e-6 + 2e-7 * (double)k) + 1e-6,
+                      "%s %s m%lld n%lld k%lld layout %d t%d [%lld,%lld]: %g vs %g",
+                      na__gemv_kernels(), bf16 ? "bf16" : "f32", (long long)m, (long long)n,
+                      (long long)k, layout, threads, (long long)i, (long long)j, got, want);
+        }
+    free(a), free(bf), free(bb), free(c);
+}
+
+Test(gemv, small_m_every_kernel_set_matches_reference)
+{
+    static const int64_t sizes[][3] = {{2, 1, 1}, {3, 17, 5},  {4, 65, 33},  {5, 300, 129},
+                                       {7, 259, 67}, {8, 33, 1000}, {2, 700, 300}};
+    const char *sets[] = {"portable", "avx512", "avx512_bf16"};
+    for (int ks = 0; ks < 3; ks++) {
+        if (!na__gemv_force(sets[ks]))
+            continue;
+        for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++)
+            for (int layout = 0; layout < 2; layout++)
+                for (int bf16 = 0; bf16 < 2; bf16++)
+                    for (int t = 1; t <= 2; t++)
+                        check_small(bf16, sizes[c][0], sizes[c][1], sizes[c][2], layout, t);
+    }
+    na__gemv_force(NULL);
+}
+
+/* na_contract: 4 and 7 rows times a matrix (f32 and bf16, both weight
+ * layouts, a strided view; the rows on either side) equal the product of
+ * the widened matrix through BLIS's path for big products. */
+Test(gemv, contract_few_rows_times_matrix)
+{
+    for (int rows = 4; rows <= 7; rows += 3) {
+        na_array *x = ts_random(NA_F32, NA_DIMS({"batch", rows}, {"in", 257}), 1);
+        na_array *wf = ts_random(NA_F32, NA_DIMS({"in", 257}, {"out", 301}), 2);
+        na_array *w = NULL, *ws = NULL, *wt = NULL, *ww = NULL, *ref = NULL, *x64 = NULL,
+                 *w64 = NULL, *r64 = NULL;
+        NA_OK_OR_FAIL(na_astype(wf, NA_BF16, &w));
+        ws = ts_strided_copy(w);
+        wt = ts_permuted(ws, (int[]){1, 0});
+        NA_OK_OR_FAIL(na_astype(w, NA_F32, &ww));
+        NA_OK_OR_FAIL(na_astype(x, NA_F64, &x64));
+        NA_OK_OR_FAIL(na_astype(ww, NA_F64, &w64));
+        NA_OK_OR_FAIL(na_contract(x64, w64, NA_NAMES("in"), &r64));
+        NA_OK_OR_FAIL(na_astype(r64, NA_F32, &ref));
+        const na_array *mats[] = {w, ws, wt, ww};
+        for (int t = 1; t <= 2; t++) {
+            na_set_num_threads(t);
+            for (int i = 0; i < 4; i++) {
+                na_array *y = NULL, *y2 = NULL;
+                NA_OK_OR_FAIL(na_contract(x, mats[i], NA_NAMES("in"), &y));
+                NA_OK_OR_FAIL(na_contract(mats[i], x, NA_NAMES("in"), &y2));
+                ts_expect_shape(y2, rows == 4 ? "f32[out:301, batch:4]" : "f32[out:301, batch:7]");
+                cr_assert_lt(ts_max_abs_diff(y, ref), 2e-5, "matrix %d", i);
+                cr_assert_lt(ts_max_abs_diff(y2, ref), 2e-5, "matrix %d", i);
+                TS_FREE(y, y2);
+            }
+        }
+        na_set_num_threads(0);
+        TS_FREE(x, wf, w, ws, wt, ww, ref, x64, w64, r64);
+    }
+}

@@ -269,6 +269,19 @@ typedef struct job {
     int64_t m, n, k;
 } job;
 
+/* A few rows times a matrix (f32 or bf16), the matrix read once. */
+static void small_m(bool bf16, int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
+                    int64_t csa, const char *b, int64_t rsb, int64_t csb, float *c,
+                    int64_t rsc, int64_t csc, int nthreads)
+{
+    if (bf16)
+        na__gemm_small_bf16(m, n, k, a, rsa, csa, (const na_bf16 *)(const void *)b, rsb, csb,
+                            c, rsc, csc, nthreads);
+    else
+        na__gemm_small_f32(m, n, k, a, rsa, csa, (const float *)(const void *)b, rsb, csb, c,
+                           rsc, csc, nthreads);
+}
+
 static void run_one(const job *j, int64_t p, int nthreads)
 {
     int64_t oa = 0, ob = 0, rest = p;
@@ -281,12 +294,20 @@ static void run_one(const job *j, int64_t p, int nthreads)
     const char *pa = j->a->base + oa * (int64_t)na_dtype_size(j->da);
     const char *pb = j->b->base + ob * (int64_t)na_dtype_size(j->db);
     char *pc = j->c + p * j->m * j->n * (int64_t)j->es;
-    if (j->db == NA_BF16) /* m == 1: c^T (n) = B^T (n x k) a^T (k) */
+    bool f32 = j->dtype == NA_F32;
+    if (j->db == NA_BF16 && j->m == 1) /* c^T (n) = B^T (n x k) a^T (k) */
         na__gemv_bf16(j->n, j->k, 1.0f, (const na_bf16 *)pb, j->b->cs, j->b->rs,
                       (const float *)pa, j->a->cs, 0.0f, (float *)pc, 1, nthreads);
-    else if (j->da == NA_BF16) /* n == 1: c (m) = A (m x k) b (k) */
+    else if (j->da == NA_BF16 && j->n == 1) /* c (m) = A (m x k) b (k) */
         na__gemv_bf16(j->m, j->k, 1.0f, (const na_bf16 *)pa, j->a->rs, j->a->cs,
                       (const float *)pb, j->b->rs, 0.0f, (float *)pc, 1, nthreads);
+    else if (j->db == NA_BF16 || (f32 && j->m > 1 && j->m <= NA__GEMM_SMALL_M))
+        small_m(j->db == NA_BF16, j->m, j->n, j->k, (const float *)pa, j->a->rs, j->a->cs,
+                pb, j->b->rs, j->b->cs, (float *)pc, j->n, 1, nthreads);
+    else if (j->da == NA_BF16 || (f32 && j->n > 1 && j->n <= NA__GEMM_SMALL_M))
+        /* c^T (n x m) = B^T (n x k) A^T (k x m) */
+        small_m(j->da == NA_BF16, j->n, j->m, j->k, (const float *)pb, j->b->cs, j->b->rs,
+                pa, j->a->cs, j->a->rs, (float *)pc, 1, j->n, nthreads);
     else if (j->dtype == NA_F32)
         na__sgemm(j->m, j->n, j->k, 1.0f, (const float *)pa, j->a->rs, j->a->cs,
                   (const float *)pb, j->b->rs, j->b->cs, 0.0f, (float *)pc, j->n,
@@ -376,38 +397,43 @@ static void plan_layout(const axes *M, const axes *N, const axes *K,
 static na_status contract_checked(const na_array *a, const na_array *b,
                                   const char *isum[], int nsum, na_array **out);
 
-/* Does x have an axis (of size > 1) that is not in y? */
-static bool has_own_axes(const na_array *x, const na_array *y)
+/* The number of elements of x's own axes (those not in y). */
+static int64_t own_count(const na_array *x, const na_array *y)
 {
+    int64_t n = 1;
     for (int d = 0; d < x->ndim; d++)
-        if (x->shape[d] > 1 && na_axis_index(y, x->name[d]) < 0)
-            return true;
-    return false;
+        if (na_axis_index(y, x->name[d]) < 0)
+            n *= x->shape[d];
+    return n;
 }
 
-/* Is the product a vector times a bf16 matrix (no batch, one side with no
- * free axes)? Then the matrix is read as bf16 by the GEMV kernels. */
-static bool bf16_gemv(const na_array *a, const na_array *b, const char *isum[], int nsum)
+/* Is the product a few rows (at most NA__GEMM_SMALL_M, no batch axis)
+ * times a bf16 matrix? Then the matrix is read as bf16 by the GEMV and
+ * small-M kernels: *keep_a or *keep_b says which operand stays bf16. */
+static bool bf16_gemv(const na_array *a, const na_array *b, const char *isum[], int nsum,
+                      bool *keep_a, bool *keep_b)
 {
+    *keep_a = *keep_b = false;
     for (int d = 0; d < a->ndim; d++)
         if (a->shape[d] > 1 && na_axis_index(b, a->name[d]) >= 0 &&
             !in_list(isum, nsum, a->name[d]))
             return false; /* a batch axis */
-    if (!has_own_axes(a, b))
-        return b->dtype == NA_BF16; /* m == 1 */
-    if (!has_own_axes(b, a))
-        return a->dtype == NA_BF16; /* n == 1 */
-    return false;
+    int64_t m = own_count(a, b), n = own_count(b, a);
+    if (m <= NA__GEMM_SMALL_M && b->dtype == NA_BF16 && n >= m)
+        *keep_b = true;
+    else if (n <= NA__GEMM_SMALL_M && a->dtype == NA_BF16)
+        *keep_a = true;
+    return *keep_a || *keep_b;
 }
 
-/* Widen bf16 operands to f32 (all but a GEMV's matrix), contract, round to
- * bf16 if both were bf16. */
+/* Widen bf16 operands to f32 (all but a small product's matrix), contract,
+ * round to bf16 if both were bf16. */
 static na_status contract_bf16(const na_array *a, const na_array *b, const char *isum[],
                                int nsum, na_array **out)
 {
     na_array *wa = NULL, *wb = NULL, *c = NULL;
-    bool gemv = bf16_gemv(a, b, isum, nsum);
-    bool keep_a = gemv && has_own_axes(a, b), keep_b = gemv && !keep_a;
+    bool keep_a, keep_b;
+    bf16_gemv(a, b, isum, nsum, &keep_a, &keep_b);
     na_status st = a->dtype == NA_BF16 && !keep_a ? na_astype(a, NA_F32, &wa)
                                                   : na_array_ref(a, &wa);
     if (st == NA_OK)

@@ -19,10 +19,18 @@ typedef void (*dot_fn)(int64_t m, int64_t n, const void *a, int64_t rs, const fl
 typedef void (*axpy_fn)(int64_t m, int64_t n, const void *a, int64_t cs, const float *x,
                         float *out);
 
+/* Small-M products, rows of A (m <= 4, row stride k, contiguous) times B:
+ * out[r * ldo + j] = sum_p a[r * k + p] B(p, j) for j < n <= CHUNK.
+ * rows: B(p, j) = b[p * rs + j] (B's rows contiguous: one pass over them
+ * serves every row of A); cols: B(p, j) = b[p + j * cs]. */
+typedef void (*small_fn)(int m, int64_t n, int64_t k, const float *a, const void *b,
+                         int64_t s, float *out, int64_t ldo);
+
 typedef struct gemv_ops {
     const char *name;
     dot_fn dot_bf16, dot_f32;
     axpy_fn axpy_bf16, axpy_f32;
+    small_fn rows_bf16, rows_f32, cols_bf16, cols_f32;
 } gemv_ops;
 
 /* ---- portable ------------------------------------------------------------ */
@@ -65,12 +73,38 @@ static inline float wide(na_bf16 b)
         }                                                                                \
     }
 
+#define SMALL_PORTABLE(SUF, T, LOAD)                                                     \
+    static void rows_##SUF##_c(int m, int64_t n, int64_t k, const float *a, const void *b, \
+                               int64_t rs, float *out, int64_t ldo)                      \
+    {                                                                                    \
+        for (int r = 0; r < m; r++)                                                      \
+            for (int64_t j = 0; j < n; j++)                                              \
+                out[r * ldo + j] = 0;                                                    \
+        for (int64_t p = 0; p < k; p++) {                                                \
+            const T *row = (const T *)b + p * rs;                                        \
+            for (int r = 0; r < m; r++) {                                                \
+                float ap = a[r * k + p];                                                 \
+                for (int64_t j = 0; j < n; j++)                                          \
+                    out[r * ldo + j] += ap * LOAD(row[j]);                               \
+            }                                                                            \
+        }                                                                                \
+    }                                                                                    \
+    static void cols_##SUF##_c(int m, int64_t n, int64_t k, const float *a, const void *b, \
+                               int64_t cs, float *out, int64_t ldo)                      \
+    {                                                                                    \
+        for (int r = 0; r < m; r++)                                                      \
+            dot_##SUF##_c(n, k, b, cs, a + r * k, NULL, out + r * ldo);                  \
+    }
+
 #define ID(v) (v)
 PORTABLE(bf16, na_bf16, wide)
 PORTABLE(f32, float, ID)
+SMALL_PORTABLE(bf16, na_bf16, wide)
+SMALL_PORTABLE(f32, float, ID)
 
-static const gemv_ops ops_portable = {"portable", dot_bf16_c, dot_f32_c, axpy_bf16_c,
-                                      axpy_f32_c};
+static const gemv_ops ops_portable = {"portable",  dot_bf16_c,  dot_f32_c,
+                                      axpy_bf16_c, axpy_f32_c,  rows_bf16_c,
+                                      rows_f32_c,  cols_bf16_c, cols_f32_c};
 
 /* ---- AVX-512 ------------------------------------------------------------- */
 
@@ -152,13 +186,90 @@ AVX512_INLINE __m512 load_f32(const float *p, __mmask16 k)
         }                                                                                \
     }
 
+/* m <= 4 rows of A times B's rows: 64 outputs per row in registers
+ * (16 accumulators), each row of B loaded once for all rows of A. */
+#define ROWS512(SUF, T)                                                                  \
+    AVX512 static void rows_##SUF##_512(int m, int64_t n, int64_t k, const float *a,     \
+                                        const void *b, int64_t rs, float *out,           \
+                                        int64_t ldo)                                     \
+    {                                                                                    \
+        const T *base = b;                                                               \
+        for (int64_t j0 = 0; j0 < n; j0 += 64) {                                         \
+            __mmask16 msk[4];                                                            \
+            __m512 acc[4][4];                                                            \
+            for (int v = 0; v < 4; v++) {                                                \
+                int64_t left = n - j0 - 16 * v;                                          \
+                msk[v] = left <= 0 ? 0 : tail16(left);                                   \
+                for (int r = 0; r < 4; r++)                                              \
+                    acc[r][v] = _mm512_setzero_ps();                                     \
+            }                                                                            \
+            for (int64_t p = 0; p < k; p++) {                                            \
+                const T *row = base + p * rs + j0;                                       \
+                __m512 bv[4];                                                            \
+                for (int v = 0; v < 4; v++)                                              \
+                    bv[v] = load_##SUF(row + 16 * v, msk[v]);                            \
+                for (int r = 0; r < 4; r++) {                                            \
+                    if (r >= m)                                                          \
+                        break;                                                           \
+                    __m512 ar = _mm512_set1_ps(a[r * k + p]);                            \
+                    for (int v = 0; v < 4; v++)                                          \
+                        acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);               \
+                }                                                                        \
+            }                                                                            \
+            for (int r = 0; r < m; r++)                                                  \
+                for (int v = 0; v < 4; v++)                                              \
+                    _mm512_mask_storeu_ps(out + r * ldo + j0 + 16 * v, msk[v], acc[r][v]); \
+        }                                                                                \
+    }
+
+/* m <= 4 rows of A times columns of B (each contiguous along k): four
+ * columns at a time, each loaded once for all rows of A. */
+#define COLS512(SUF, T)                                                                  \
+    AVX512 static void cols_##SUF##_512(int m, int64_t n, int64_t k, const float *a,     \
+                                        const void *b, int64_t cs, float *out,           \
+                                        int64_t ldo)                                     \
+    {                                                                                    \
+        const T *base = b;                                                               \
+        for (int64_t j = 0; j < n; j += 4) {                                             \
+            int nc = n - j < 4 ? (int)(n - j) : 4;                                       \
+            const T *col[4];                                                             \
+            __m512 acc[4][4];                                                            \
+            for (int c = 0; c < 4; c++) {                                                \
+                col[c] = base + (j + (c < nc ? c : 0)) * cs;                             \
+                for (int r = 0; r < 4; r++)                                              \
+                    acc[r][c] = _mm512_setzero_ps();                                     \
+            }                                                                            \
+            for (int64_t p = 0; p < k; p += 16) {                                        \
+                __mmask16 t = tail16(k - p);                                             \
+                __m512 bv[4];                                                            \
+                for (int c = 0; c < 4; c++)                                              \
+                    bv[c] = load_##SUF(col[c] + p, t);                                   \
+                for (int r = 0; r < 4; r++) {                                            \
+                    if (r >= m)                                                          \
+                        break;                                                           \
+                    __m512 ar = _mm512_maskz_loadu_ps(t, a + r * k + p);                 \
+                    for (int c = 0; c < 4; c++)                                          \
+                        acc[r][c] = _mm512_fmadd_ps(ar, bv[c], acc[r][c]);               \
+                }                                                                        \
+            }                                                                            \
+            for (int r = 0; r < m; r++)                                                  \
+                for (int c = 0; c < nc; c++)                                             \
+                    out[r * ldo + j + c] = _mm512_reduce_add_ps(acc[r][c]);              \
+        }                                                                                \
+    }
+
 DOT512(bf16, na_bf16)
 DOT512(f32, float)
 AXPY512(bf16, na_bf16)
 AXPY512(f32, float)
+ROWS512(bf16, na_bf16)
+ROWS512(f32, float)
+COLS512(bf16, na_bf16)
+COLS512(f32, float)
 
-static const gemv_ops ops_avx512 = {"avx512", dot_bf16_512, dot_f32_512, axpy_bf16_512,
-                                    axpy_f32_512};
+static const gemv_ops ops_avx512 = {"avx512",      dot_bf16_512,  dot_f32_512,
+                                    axpy_bf16_512, axpy_f32_512,  rows_bf16_512,
+                                    rows_f32_512,  cols_bf16_512, cols_f32_512};
 
 /* ---- AVX512-BF16 ----------------------------------------------------------- */
 
@@ -185,8 +296,9 @@ BF16TGT static void dot_bf16_dp(int64_t m, int64_t n, const void *a, int64_t rs,
     }
 }
 
-static const gemv_ops ops_avx512_bf16 = {"avx512_bf16", dot_bf16_dp, dot_f32_512,
-                                         axpy_bf16_512, axpy_f32_512};
+static const gemv_ops ops_avx512_bf16 = {
+    "avx512_bf16", dot_bf16_dp,   dot_f32_512,  axpy_bf16_512, axpy_f32_512,
+    rows_bf16_512, rows_f32_512,  cols_bf16_512, cols_f32_512};
 
 /* ---- selection ------------------------------------------------------------- */
 
@@ -330,4 +442,97 @@ void na__gemv_f32(int64_t m, int64_t n, float alpha, const float *a, int64_t rsa
                   int64_t incy, int nthreads)
 {
     gemv(false, m, n, alpha, a, rsa, csa, x, incx, beta, y, incy, nthreads);
+}
+
+/* ---- small M: a few rows of A times B, B read once ------------------------ */
+
+typedef struct small_job {
+    const gemv_ops *o;
+    bool bf16;
+    int64_t m, n, k;
+    const float *a; /* m x k, contiguous                       */
+    const void *b;
+    int64_t rsb, csb;
+    float *c;
+    int64_t rsc, csc;
+} small_job;
+
+/* Columns [lo, hi) of C, CHUNK at a time, four rows of A per pass. */
+static void small_cols(const small_job *j, int64_t lo, int64_t hi)
+{
+    float out[4 * CHUNK];
+    size_t es = j->bf16 ? 2 : 4;
+    for (int64_t c0 = lo; c0 < hi; c0 += CHUNK) {
+        int64_t n = hi - c0 < CHUNK ? hi - c0 : CHUNK;
+        for (int64_t r0 = 0; r0 < j->m; r0 += 4) {
+            int m = j->m - r0 < 4 ? (int)(j->m - r0) : 4;
+            const float *a = j->a + r0 * j->k;
+            if (j->csb == 1) {
+                const char *b = (const char *)j->b + c0 * (int64_t)es;
+                (j->bf16 ? j->o->rows_bf16 : j->o->rows_f32)(m, n, j->k, a, b, j->rsb, out,
+                                                            CHUNK);
+            } else {
+                const char *b = (const char *)j->b + c0 * j->csb * (int64_t)es;
+                (j->bf16 ? j->o->cols_bf16 : j->o->cols_f32)(m, n, j->k, a, b, j->csb, out,
+                                                            CHUNK);
+            }
+            for (int r = 0; r < m; r++)
+                for (int64_t x = 0; x < n; x++)
+                    j->c[(r0 + r) * j->rsc + (c0 + x) * j->csc] = out[r * CHUNK + x];
+        }
+    }
+}
+
+static void small(bool bf16, int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
+                  int64_t csa, const void *b, int64_t rsb, int64_t csb, float *c,
+                  int64_t rsc, int64_t csc, int nthreads)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    float *ac = malloc(sizeof(float) * (size_t)(m * (k > 0 ? k : 1)));
+    if (!ac) { /* no memory for A's copy: one row at a time */
+        for (int64_t r = 0; r < m; r++)
+            gemv(bf16, n, k, 1.0f, b, csb, rsb, a + r * rsa, csa, 0.0f, c + r * rsc, csc,
+                 nthreads);
+        return;
+    }
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t p = 0; p < k; p++)
+            ac[r * k + p] = a[r * rsa + p * csa];
+    small_job j = {ops(), bf16, m, n, k, ac, b, rsb, csb, c, rsc, csc};
+    if (rsb != 1 && csb != 1) { /* neither layout: the strided GEMV per row */
+        for (int64_t r = 0; r < m; r++)
+            gemv(bf16, n, k, 1.0f, b, csb, rsb, ac + r * k, 1, 0.0f, c + r * rsc, csc,
+                 nthreads);
+        free(ac);
+        return;
+    }
+    int nt = na__blis_threads(nthreads);
+    if (nt > 1 && n >= 64 * nt && m * n * k >= ((int64_t)1 << 16)) {
+#pragma omp parallel num_threads(nt)
+        {
+            int64_t t = omp_get_thread_num(), tn = omp_get_num_threads();
+            int64_t per = ((n + tn - 1) / tn + 63) / 64 * 64;
+            int64_t lo = t * per, hi = lo + per < n ? lo + per : n;
+            if (lo < hi)
+                small_cols(&j, lo, hi);
+        }
+    } else {
+        small_cols(&j, 0, n);
+    }
+    free(ac);
+}
+
+void na__gemm_small_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
+                        int64_t csa, const float *b, int64_t rsb, int64_t csb, float *c,
+                        int64_t rsc, int64_t csc, int nthreads)
+{
+    small(false, m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, nthreads);
+}
+
+void na__gemm_small_bf16(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
+                         int64_t csa, const na_bf16 *b, int64_t rsb, int64_t csb, float *c,
+                         int64_t rsc, int64_t csc, int nthreads)
+{
+    small(true, m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, nthreads);
 }

@@ -30,6 +30,21 @@ void na__gemv_f32(int64_t m, int64_t n, float alpha, const float *a, int64_t rsa
                   int64_t csa, const float *x, int64_t incx, float beta, float *y,
                   int64_t incy, int nthreads);
 
+/* Small-M products for batched decode steps: C (m x n) = A (m x k) B
+ * (k x n), A in f32, B in f32 or bf16, C in f32; element (i, j) of X at
+ * x[i * rsx + j * csx]. The rows of A (copied contiguous) are taken four at
+ * a time, and each pass reads B once for all four, in its own layout
+ * (rows of B contiguous, or columns); BLIS would pack B for every call.
+ * Meant for m <= NA__GEMM_SMALL_M; C's columns split over threads when
+ * the product is big (none inside a parallel region). */
+#define NA__GEMM_SMALL_M 8
+void na__gemm_small_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
+                        int64_t csa, const float *b, int64_t rsb, int64_t csb, float *c,
+                        int64_t rsc, int64_t csc, int nthreads);
+void na__gemm_small_bf16(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa,
+                         int64_t csa, const na_bf16 *b, int64_t rsb, int64_t csb, float *c,
+                         int64_t rsc, int64_t csc, int nthreads);
+
 /* The kernel set in use ("avx512_bf16", "avx512", "portable"). */
 const char *na__gemv_kernels(void);
 /* Force a set by name (NULL: automatic again); false if this CPU cannot
