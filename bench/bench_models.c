@@ -55,6 +55,7 @@
 
 static int g_reps = 3;
 static bool g_bf16; /* the case running: weights and KV cache in bf16 */
+static double g_head_es = 4; /* bytes per element of the head's weights */
 static bool g_quick;
 static const char *g_only;
 /* GFLOP/s and GB/s measured with 1 thread [0] and the library's threads [1] */
@@ -120,12 +121,15 @@ static double decode_bytes(const shape *s, int64_t batch, int64_t p, int64_t n)
 {
     double ctx = (double)p + 0.5 * (double)n, es = g_bf16 ? 2.0 : 4.0;
     double kv = 2.0 * (double)(s->layers * s->kv_heads * s->head_dim) * ctx * es;
-    return es * (double)s->matmul_params + (double)batch * kv;
+    double head = (double)(s->hidden * s->vocab);
+    return es * ((double)s->matmul_params - head) + (g_bf16 ? g_head_es : 4.0) * head +
+           (double)batch * kv;
 }
 
-/* Every f32 weight with two axes or more (projections, MLP, embedding and
- * head) in bf16, as a checkpoint kept in bf16 would load; norms and biases
- * stay f32. */
+/* Every f32 weight with two axes or more (projections, MLP, an untied
+ * head) in bf16, as a checkpoint kept in bf16 would load; norms, biases and
+ * the embedding tables (".embeddings": their lookups feed the norms, which
+ * take f32) stay f32, so a tied head reads f32. */
 static int weights_to_bf16(na_layer *model)
 {
     na_param_list list = {0};
@@ -134,8 +138,13 @@ static int weights_to_bf16(na_layer *model)
     for (int i = 0; i < list.count; i++) {
         na_param *p = list.items[i].param;
         na_array *b = NULL;
-        if (p->kind != NA_PARAM || p->value->ndim < 2 || p->value->dtype != NA_F32)
+        const char *l = p->label, *tail = ".embeddings";
+        size_t n = strlen(l), t = strlen(tail);
+        if (p->kind != NA_PARAM || p->value->ndim < 2 || p->value->dtype != NA_F32 ||
+            (n >= t && strcmp(l + n - t, tail) == 0))
             continue;
+        if (na_axis_index(p->value, "vocab") >= 0)
+            g_head_es = 2;
         if (na_astype(p->value, NA_BF16, &b) != NA_OK)
             return fprintf(stderr, "bench_models: %s\n", na_last_error()), 1;
         na_param_set_value(p, b);
@@ -144,7 +153,7 @@ static int weights_to_bf16(na_layer *model)
     return 0;
 }
 
-/* The dtype name of the first weight with a "vocab" axis (the embedding). */
+/* The dtype name of the first projection weight (label "*.weights"). */
 static const char *weights_dtype(const na_layer *model)
 {
     na_param_list list = {0};
@@ -152,7 +161,7 @@ static const char *weights_dtype(const na_layer *model)
     if (na_tree_params(model, &list) != NA_OK)
         return name;
     for (int i = 0; i < list.count; i++)
-        if (na_axis_index(list.items[i].param->value, "vocab") >= 0) {
+        if (strstr(list.items[i].param->label, ".weights")) {
             name = na_dtype_name(list.items[i].param->value->dtype);
             break;
         }
