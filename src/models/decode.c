@@ -65,19 +65,15 @@ const na_layer_type na__cache_positions_type = {
     .field_count = NA_FIELD_COUNT(cache_positions_fields),
 };
 
-na_status na_model_to_kv_cache(na_layer **model, int64_t capacity, int64_t batch_size)
+static na_status to_kv_cache(const char *who, na_layer **model, const na_kv_cache_options *opt)
 {
-    na_kv_cache_options o = {.capacity = capacity, .batch_size = batch_size};
-    return na_model_to_kv_cache_ex(model, &o);
-}
-
-na_status na_model_to_kv_cache_ex(na_layer **model, const na_kv_cache_options *opt)
-{
-    if (!model || !*model || !opt || opt->capacity <= 0 || opt->batch_size <= 0)
-        return na__fail(NA_ERR_ARGUMENT, "na_model_to_kv_cache: a model, options, "
-                        "capacity > 0 (got %lld) and batch_size > 0 (got %lld) are "
-                        "required", opt ? (long long)opt->capacity : 0LL,
-                        opt ? (long long)opt->batch_size : 0LL);
+    if (!model || !*model || !opt)
+        return na__fail(NA_ERR_ARGUMENT, "%s: %s is NULL", who,
+                        !model || !*model ? "model" : "opt");
+    if (opt->capacity <= 0 || opt->batch_size <= 0)
+        return na__fail(NA_ERR_ARGUMENT, "%s: capacity > 0 (got %lld) and batch_size > 0 "
+                        "(got %lld) are required", who, (long long)opt->capacity,
+                        (long long)opt->batch_size);
     na_layer *wrap = NULL;
     na_status st = na_layer_alloc(&na__cache_positions_type, &wrap);
     if (st != NA_OK)
@@ -85,8 +81,8 @@ na_status na_model_to_kv_cache_ex(na_layer **model, const na_kv_cache_options *o
     int n = 0;
     st = na_attention_to_kv_cache(model, opt, &n);
     if (st == NA_OK && n == 0)
-        st = na__fail(NA_ERR_ARGUMENT, "na_model_to_kv_cache: the model (%s) has no "
-                      "Attention layer", na_layer_type_name(*model));
+        st = na__fail(NA_ERR_ARGUMENT, "%s: the model (%s) has no Attention layer", who,
+                      na_layer_type_name(*model));
     if (st != NA_OK) {
         na_layer_free(wrap);
         return st;
@@ -94,4 +90,15 @@ na_status na_model_to_kv_cache_ex(na_layer **model, const na_kv_cache_options *o
     ((cache_positions_layer *)wrap)->model = *model;
     *model = wrap;
     return NA_OK;
+}
+
+na_status na_model_to_kv_cache(na_layer **model, int64_t capacity, int64_t batch_size)
+{
+    na_kv_cache_options o = {.capacity = capacity, .batch_size = batch_size};
+    return to_kv_cache("na_model_to_kv_cache", model, &o);
+}
+
+na_status na_model_to_kv_cache_ex(na_layer **model, const na_kv_cache_options *opt)
+{
+    return to_kv_cache("na_model_to_kv_cache_ex", model, opt);
 }
