@@ -480,7 +480,8 @@ static int all_types(type_case *c)
                                        &made)),
         "capacity:int=16; batch:int=0; end_index:string=cache_end_index; "
         "query_positions:string=token_positions; kv_positions:string=kv_positions; "
-        "label:string=blk; batch_axis:axis=batch; input_to_query:child=Identity; "
+        "label:string=blk; batch_axis:axis=batch; kv_dtype:enum=auto; "
+        "input_to_query:child=Identity; "
         "input_to_key:child=Identity; input_to_value:child=Identity; "
         "query_key_to_attn:child=Identity; attn_value_to_output:child=Identity; "
         "keep_weights:bool=false; return_weights:bool=false; fused:bool=true; "
