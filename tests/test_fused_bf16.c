@@ -238,7 +238,7 @@ Test(fused_bf16, cache_dtype_option_errors_and_printing)
     NA_OK_OR_FAIL(na_mha_new(&mo, &mha));
     na_kv_cache_options zero = {.dtype = NA_BF16};
     NA_EXPECT_FAIL(na_mha_init_cache_ex(&mha, &zero), NA_ERR_ARGUMENT, "na_mha_init_cache_ex",
-                   "batch 0 > 0");
+                   "batch is 0 (must be > 0)");
     cr_assert_null(mha, "freed on failure, as na_mha_init_cache");
     NA_OK_OR_FAIL(na_mha_new(&mo, &mha));
     NA_OK_OR_FAIL(na_model_to_kv_cache_ex(&mha, &(na_kv_cache_options){.capacity = 4,
