@@ -349,11 +349,15 @@ static void check_dcase(const dcase *c, uint64_t seed)
                                   {"feature", c->Dv}), seed + 2);
     NA_OK_OR_FAIL(na_astype(k, NA_BF16, &kb));
     NA_OK_OR_FAIL(na_astype(v, NA_BF16, &vb));
-    if (c->permuted) { /* feature axes first: strided features */
+    if (c->permuted) { /* feature axes outermost in memory: strided features */
         int perm[4] = {3, 0, 1, 2};
-        na_array *pk = ts_permuted(kb, perm), *pv = ts_permuted(vb, perm);
-        TS_FREE(kb, vb);
-        kb = pk, vb = pv;
+        na_array *pk = ts_permuted(kb, perm), *pv = ts_permuted(vb, perm), *ck = NULL,
+                 *cv = NULL;
+        NA_OK_OR_FAIL(na_contiguous(pk, &ck));
+        NA_OK_OR_FAIL(na_contiguous(pv, &cv));
+        cr_assert_gt(ck->stride[0], 1, "the feature axis is strided");
+        TS_FREE(kb, vb, pk, pv);
+        kb = ck, vb = cv;
     }
     NA_OK_OR_FAIL(na_astype(kb, NA_F32, &kw)); /* the same values, widened */
     NA_OK_OR_FAIL(na_astype(vb, NA_F32, &vw));
