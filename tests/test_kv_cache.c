@@ -404,3 +404,37 @@ Test(kv_cache, rewind_and_reset_replay)
     TS_FREE(x, prompt, y0, y1, y2, y3, t4, t5);
     na_layer_free(model);
 }
+
+/* Flax's per-call decode=False on a caching layer: plain attention over the
+ * given inputs (equal to the uncached layer's full call), the cache left as
+ * it was (its length, and the next decode step still equals the full call). */
+Test(kv_cache, decode_false_runs_plain_attention)
+{
+    for (int kv_heads = 0; kv_heads <= 1; kv_heads++) {
+        na_layer *full = alibi_mha(kv_heads), *cached = alibi_mha(kv_heads);
+        na_kv_cache_options o = {.capacity = S + 1, .batch_size = B};
+        int converted = 0;
+        NA_OK_OR_FAIL(na_attention_to_kv_cache(&cached, &o, &converted));
+        na_array *x = ts_random(NA_F32, NA_DIMS({"batch", B}, {"seq", S}, {"embedding", E}),
+                                6);
+        na_array *yf = NULL, *yp = NULL, *ys = NULL, *xs = slice_seq(x, 0, 3);
+        NA_OK_OR_FAIL(na_layer_call_array(full, x, NULL, &yf));
+        NA_OK_OR_FAIL(na_layer_call_array(cached, xs, NULL, &ys)); /* prefill 3 */
+        na_array_free(xs), na_array_free(ys);
+        na_side *plain = na_side_new();
+        NA_OK_OR_FAIL(na_side_set_flag(plain, NA_DECODE_KEY, false));
+        NA_OK_OR_FAIL(na_layer_call_array(cached, x, plain, &yp)); /* all S tokens */
+        cr_assert(ts_max_abs_diff(yp, yf) < 1e-6, "decode=false vs the full call %g",
+                  ts_max_abs_diff(yp, yf));
+        cr_assert_eq(na_kv_cache_length(cached), 3, "the cache was not touched");
+        na_side *on = na_side_new(); /* decode=true: the cache as usual */
+        NA_OK_OR_FAIL(na_side_set_flag(on, NA_DECODE_KEY, true));
+        xs = slice_seq(x, 3, 4);
+        NA_OK_OR_FAIL(na_layer_call_array(cached, xs, on, &ys));
+        cr_assert(step_diff(ys, yf, 3, 1, NULL) < 1e-5, "step 3 after a plain call");
+        cr_assert_eq(na_kv_cache_length(cached), 4);
+        TS_FREE(x, xs, ys, yf, yp);
+        na_side_free(plain), na_side_free(on);
+        na_layer_free(full), na_layer_free(cached);
+    }
+}

@@ -344,3 +344,68 @@ Test(masks, combine_masks_skips_absent)
                    "mask 1", "expected bool");
     na_array_free(c), na_array_free(p), na_array_free(f);
 }
+
+/* A literal masked-out value of 0 (issue 8 item 5: a setting whose
+ * legitimate value is 0 is expressible), by custom_masked_out_value as
+ * custom_scale does for the scale; without it 0 still means the default. */
+Test(masks, literal_zero_masked_out_value)
+{
+    na_array *x = ts_random(NA_F32, NA_DIMS({"seq", 4}, {"kv_seq", 4}), 31), *y = NULL;
+    na_layer *l = NULL;
+    double v = 1;
+    NA_OK_OR_FAIL(na_apply_causal_mask_new(
+        &(na_causal_mask_options){.custom_masked_out_value = true}, &l));
+    NA_OK_OR_FAIL(na_layer_field_float(l, "masked_out_value", &v));
+    cr_assert_eq(v, 0.0);
+    NA_OK_OR_FAIL(na_layer_call_array(l, x, NULL, &y));
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            cr_assert_eq(at2(y, i, j), j <= i ? at2(x, i, j) : 0.0, "y[%d,%d]", i, j);
+    TS_FREE(y);
+    na_layer_free(l);
+    NA_OK_OR_FAIL(na_apply_causal_mask_new(&(na_causal_mask_options){0}, &l));
+    NA_OK_OR_FAIL(na_layer_field_float(l, "masked_out_value", &v));
+    cr_assert_eq(v, NA_MASKED_OUT_DEFAULT);
+    na_layer_free(l);
+    /* the standard query_key_to_attn: both mask layers get the 0, and the
+     * weights are softmax over the row with masked logits 0 */
+    na_dot_product_options o = {.causal = true, .mask_tag = "attn_mask",
+                                .custom_masked_out_value = true,
+                                .custom_scale = true, .scale = 1.0};
+    na_layer *qk = NULL;
+    NA_OK_OR_FAIL(na_dot_product_attn_new(&o, &qk));
+    for (int c = 1; c <= 2; c++) {
+        NA_OK_OR_FAIL(na_layer_field_float(na_layer_child(qk, c), "masked_out_value", &v));
+        cr_assert_eq(v, 0.0, "child %d", c);
+    }
+    na_array *q = ts_random(NA_F32, NA_DIMS({"seq", 4}, {"projection", 3}), 32),
+             *k = ts_random(NA_F32, NA_DIMS({"kv_seq", 4}, {"projection", 3}), 33),
+             *m = NULL;
+    bool keep[4] = {true, true, false, true};
+    NA_OK_OR_FAIL(na_from_data(NA_BOOL, NA_DIMS({"kv_seq", 4}), keep, &m));
+    na_side *side = na_side_new();
+    NA_OK_OR_FAIL(na_side_set_array(side, "attn_mask", m));
+    na_value *in = na_value_tuple(2, (na_value *[]){na_value_ref_array(q),
+                                                    na_value_ref_array(k)}),
+             *w = NULL;
+    NA_OK_OR_FAIL(na_layer_call(qk, in, side, &w));
+    const na_array *wa = na_value_array(w, "test");
+    for (int i = 0; i < 4; i++) {
+        double lg[4], sum = 0;
+        for (int j = 0; j < 4; j++) {
+            double dot = 0;
+            for (int d = 0; d < 3; d++)
+                dot += ts_at(q, 2, NA_NAMES("seq", "projection"), (int64_t[]){i, d}) *
+                       ts_at(k, 2, NA_NAMES("kv_seq", "projection"), (int64_t[]){j, d});
+            lg[j] = j <= i && keep[j] ? dot : 0.0;
+            sum += exp(lg[j]);
+        }
+        for (int j = 0; j < 4; j++)
+            cr_assert(fabs(at2(wa, i, j) - exp(lg[j]) / sum) < 1e-6, "w[%d,%d] = %g, want %g",
+                      i, j, at2(wa, i, j), exp(lg[j]) / sum);
+    }
+    na_value_free(in), na_value_free(w);
+    na_side_free(side);
+    na_layer_free(qk);
+    TS_FREE(x, q, k, m);
+}

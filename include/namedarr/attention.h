@@ -169,7 +169,11 @@ typedef struct na_dot_product_options {
     const char *kv_positions_key;
     na_masked_rows masked_rows;   /* DEFAULT, UNIFORM: Softmax; ZERO:        */
                                   /* MaskedSoftmax                           */
-    double masked_out_value;      /* 0: NA_MASKED_OUT_DEFAULT                */
+    double masked_out_value;      /* 0: NA_MASKED_OUT_DEFAULT, unless        */
+    bool custom_masked_out_value; /* true: masked_out_value as given, 0 too  */
+                                  /* (then the fused path is not taken; a    */
+                                  /* ZERO-rows MaskedSoftmax keeps its       */
+                                  /* threshold only for a negative value)    */
     double dropout_rate;          /* > 0: Dropout on the weights             */
     const char *const *dropout_shared; /* axes sharing one dropout mask       */
     uint64_t seed;                /* dropout seed                            */
@@ -292,7 +296,17 @@ na_status na_mha_init_cache(na_layer **attention, int64_t batch, int64_t max_len
 /* Flax's per-call overrides, as side inputs (na_side_set_flag):
  *   NA_DETERMINISTIC_KEY ("deterministic") true: no dropout for this call;
  *   NA_SOW_WEIGHTS_KEY ("sow_weights") true: keep this call's weights
- *   (na_attention_weights), as sow_weights=True. */
+ *   (na_attention_weights), as sow_weights=True;
+ *   NA_DECODE_KEY ("decode") false on a KVCachingAttention (a cache from
+ *   na_mha_init_cache or na_attention_to_kv_cache): Flax's
+ *   __call__(..., decode=False) overriding the module's decode=True — the
+ *   layer runs as a plain Attention over the given inputs and side inputs
+ *   and leaves its cache, end index and positions untouched. Where
+ *   namedarr differs: its query_key_to_attn always holds an
+ *   ApplyCausalMask (conversion inserts one), so such a call is causal over
+ *   the inputs (positions from the side inputs, else 0, 1, ...), where
+ *   Flax applies only the mask passed to the call. */
+#define NA_DECODE_KEY "decode"
 
 /* Keras-style grouped-query attention (keras.layers.GroupQueryAttention).
  * Input: the query array alone (self-attention) or a tuple (query,

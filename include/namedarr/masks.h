@@ -116,7 +116,9 @@ typedef struct na_causal_mask_options {
     const char *query_positions_key; /* default NA_QUERY_POSITIONS_KEY        */
     const char *kv_positions_key;    /* default NA_KV_POSITIONS_KEY           */
     int64_t window;                  /* > 0: sliding window; 0: none          */
-    double masked_out_value;         /* 0: NA_MASKED_OUT_DEFAULT              */
+    double masked_out_value;         /* 0: NA_MASKED_OUT_DEFAULT, unless      */
+    bool custom_masked_out_value;    /* true: masked_out_value as given, a    */
+                                     /* literal 0 included                    */
     const char *query_axis;          /* default "seq"                         */
     const char *kv_axis;             /* default "kv_seq"                      */
 } na_causal_mask_options;

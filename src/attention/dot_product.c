@@ -215,8 +215,9 @@ static na_status push(int *n, na_status st)
 static na_status mask_layers(const na_dot_product_options *o, na_layer **list, int *n)
 {
     na_status st = NA_OK;
-    double value = o->masked_out_value != 0 ? o->masked_out_value
-                                            : NA_MASKED_OUT_DEFAULT;
+    double value = o->masked_out_value != 0 || o->custom_masked_out_value
+                       ? o->masked_out_value
+                       : NA_MASKED_OUT_DEFAULT;
     if (o->mask_tag && *o->mask_tag) {
         st = push(n, na_apply_attention_mask_new(o->mask_tag, value, &list[*n]));
         if (st == NA_OK)
@@ -234,7 +235,8 @@ static na_status mask_layers(const na_dot_product_options *o, na_layer **list, i
         na_causal_mask_options co = {.query_positions_key = o->query_positions_key,
                                      .kv_positions_key = o->kv_positions_key,
                                      .window = o->window,
-                                     .masked_out_value = value};
+                                     .masked_out_value = value,
+                                     .custom_masked_out_value = true};
         st = push(n, na_apply_causal_mask_new(&co, &list[*n]));
     }
     return st;
@@ -265,9 +267,14 @@ static na_status softmax_and_dropout(const na_dot_product_options *o, na_layer *
     na_status st;
     if (o->masked_rows == NA_MASKED_ROWS_UNIFORM || o->masked_rows == NA_MASKED_ROWS_DEFAULT)
         st = push(n, na_softmax_layer_new(NA_NAMES("kv_seq"), &list[*n]));
-    else
+    else /* the zero-row threshold: a custom value that is not negative
+          * cannot mark masked rows apart, so the default threshold */
         st = push(n, na_masked_softmax_new("kv_seq", o->masked_rows,
-                                           o->masked_out_value, &list[*n]));
+                                           o->custom_masked_out_value &&
+                                                   !(o->masked_out_value < 0)
+                                               ? 0
+                                               : o->masked_out_value,
+                                           &list[*n]));
     if (st == NA_OK && o->dropout_rate > 0)
         st = push(n, na_dropout_new(o->dropout_rate, o->dropout_shared, o->seed,
                                     &list[*n]));

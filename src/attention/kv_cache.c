@@ -415,6 +415,22 @@ static na_status side_with_positions(const kv_layer *l, const na_side *side,
     return NA_OK;
 }
 
+/* Flax's per-call decode=False: the sublayers as a plain Attention over
+ * the inputs and the caller's side inputs; the cache is neither read nor
+ * written. */
+static na_status plain_call(kv_layer *l, const na_value *in, const na_side *side,
+                            na_value **out)
+{
+    na_value *q = NULL, *k = NULL, *v = NULL;
+    na_status st = na__attn_project(&l->core, in, side, &q, &k, &v);
+    if (st == NA_OK)
+        st = na__attn_finish(&l->core, WHO, q, k, v, side, out);
+    na_value_free(q);
+    na_value_free(k);
+    na_value_free(v);
+    return st;
+}
+
 static na_status kv_call(na_layer *self, const na_value *in, const na_side *side,
                          na_value **out)
 {
@@ -423,7 +439,11 @@ static na_status kv_call(na_layer *self, const na_value *in, const na_side *side
     na_array *q_pos = NULL;
     na_side *s = NULL;
     na_value *q = NULL, *k = NULL, *v = NULL;
-    na_status st = new_tokens(in, &n);
+    bool decode = true;
+    na_status st = na_side_flag(side, NA_DECODE_KEY, true, WHO, &decode);
+    if (st != NA_OK || !decode)
+        return st != NA_OK ? st : plain_call(l, in, side, out);
+    st = new_tokens(in, &n);
     if (st == NA_OK)
         st = read_end(l, side, &end);
     if (st == NA_OK)

@@ -275,7 +275,8 @@ na_status na_apply_causal_mask_new(const na_causal_mask_options *opt, na_layer *
     l->q_axis = intern_or(o.query_axis, "seq");
     l->kv_axis = intern_or(o.kv_axis, "kv_seq");
     l->window = o.window;
-    l->value = o.masked_out_value != 0 ? o.masked_out_value : NA_MASKED_OUT_DEFAULT;
+    l->value = o.masked_out_value != 0 || o.custom_masked_out_value ? o.masked_out_value
+                                                                    : NA_MASKED_OUT_DEFAULT;
     if (!l->q_key || !l->kv_key || !l->q_axis || !l->kv_axis) {
         na_layer_free(made);
         return na_last_status();
