@@ -450,6 +450,24 @@ Test(params, bind_by_label)
     na_layer_free(m);
 }
 
+/* Penzai's bind_variables(allow_unused=True): values the model has no
+ * parameter for are skipped; the others are bound; strict refuses them. */
+Test(params, bind_allow_unused)
+{
+    na_layer *m = model();
+    na_array *a = seqv(3, 0), *b = seqv(3, 0), *c = seqv(5, 7);
+    na_labeled_array vals[] = {{"block_0/bias", a}, {"unused/weights", c},
+                               {"block_1/bias", b}};
+    NA_EXPECT_FAIL(na_tree_bind(m, 3, vals, NA_BIND_STRICT), NA_ERR_NOT_FOUND,
+                   "no parameter labelled 'unused/weights'");
+    NA_OK_OR_FAIL(na_tree_bind(m, 3, vals, NA_BIND_ALLOW_UNUSED));
+    cr_assert_float_eq(run(m, 1), 90.0, 1e-4); /* as bind_by_label */
+    na_array_free(a);
+    na_array_free(b);
+    na_array_free(c);
+    na_layer_free(m);
+}
+
 Test(params, bind_errors_change_nothing)
 {
     na_layer *m = model();
