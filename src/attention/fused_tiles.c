@@ -83,14 +83,17 @@ static void row_positions(const na__fused_rows *rows, int nr, int64_t *pmin, int
 }
 
 /* The state under the positional mask: from the extreme query positions of
- * the rows (pmin, pmax) and key positions of the tile, no per-pair work. */
+ * the rows (pmin, pmax) and key positions of the tile, no per-pair work.
+ * *live: one past the last key of the tile that some row may see (the
+ * keys after it weigh nothing: the kernels skip them). */
 static int pos_state(const na__fused_job *J, const na__fused_rows *rows, int64_t pmin,
-                     int64_t pmax, int64_t j0, int64_t nk)
+                     int64_t pmax, int64_t j0, int64_t nk, int64_t *live)
 {
     const na__fused_positions *P = &J->pos;
+    *live = nk;
     if (!P->q)
         return TILE_LIVE;
-    int64_t kmin = INT64_MAX, kmax = INT64_MIN;
+    int64_t kmin = INT64_MAX, kmax = INT64_MIN, last = -1;
     bool pad = false; /* a key at a negative position */
     const int32_t *kp = rows[0].kpos + j0 * P->kvcol;
     for (int64_t j = 0; j < nk; j++) {
@@ -99,8 +102,11 @@ static int pos_state(const na__fused_job *J, const na__fused_rows *rows, int64_t
         if (x >= 0) {
             kmin = x < kmin ? x : kmin;
             kmax = x > kmax ? x : kmax;
+            if (x <= pmax && (!P->window || pmin - x < P->window))
+                last = j;
         }
     }
+    *live = last + 1;
     if (kmax == INT64_MIN || kmin > pmax || (P->window && pmin - kmax >= P->window))
         return TILE_DEAD;
     if (!pad && kmax <= pmin && (!P->window || pmax - kmin < P->window))
@@ -343,11 +349,12 @@ static void tiled_block(const tiled_run *R, na__fused_scratch *s, tiled *t,
     if (J->pos.q)
         row_positions(t->rows, nr, &pmin, &pmax);
     for (int64_t j0 = 0; j0 < J->skv; j0 += R->bk) {
-        int64_t nk = na__fused_min64(R->bk, J->skv - j0);
+        int64_t nk = na__fused_min64(R->bk, J->skv - j0), live;
         int state = states ? states[j0 / R->bk] : bool_state(J, t->rows, nr, j0, nk);
-        state = combine_states(state, pos_state(J, t->rows, pmin, pmax, j0, nk));
+        state = combine_states(state, pos_state(J, t->rows, pmin, pmax, j0, nk, &live));
         if (state == TILE_DEAD)
             continue; /* no row of the block sees a key of this tile */
+        nk = live;
         pack_upto(R, t, j0 + nk);
         ops->qk(nk, J->dp, t->k + j0 * t->kld, t->kld, t->qt, bq, t->st, t->tmx);
         if (J->cap2 > 0) { /* soft-cap before the masks, as the general path */
