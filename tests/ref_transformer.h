@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support.h"
+
 enum { REF_RMS, REF_LAYERNORM };
 enum { REF_SILU, REF_GELU_TANH };
 
@@ -134,60 +136,44 @@ static inline void ref_rms_heads(const ref_cfg *c, int nh, float *v, const float
 static inline void ref_attention(const ref_cfg *c, const ref_block *w, int layer, int S,
                                  const float *h, const int *pos, float *out)
 {
-    int qd = c->nq * c->hd, kd = c->nkv * c->hd, group = c->nq / c->nkv;
-    float *q = calloc((size_t)S * qd, 4), *k = calloc((size_t)S * kd, 4);
-    float *v = calloc((size_t)S * kd, 4), *a = calloc((size_t)qd, 4);
-    double *lg = calloc((size_t)S, 8);
+    int qd_n = c->nq * c->hd, kd_n = c->nkv * c->hd, group = c->nq / c->nkv;
+    float *q = calloc((size_t)S * qd_n, 4), *k = calloc((size_t)S * kd_n, 4);
+    float *v = calloc((size_t)S * kd_n, 4), *a = calloc((size_t)qd_n, 4);
     const ref_rope *rope = ref_is_local(c, layer) && c->local_rope.on ? &c->local_rope
                                                                        : &c->rope;
     double scale = c->attn_scale > 0 ? c->attn_scale : 1 / sqrt((double)c->hd);
     for (int t = 0; t < S; t++) {
-        ref_matvec(c->hidden, qd, h + t * c->hidden, w->q, w->qb, q + t * qd);
-        ref_matvec(c->hidden, kd, h + t * c->hidden, w->k, w->kb, k + t * kd);
-        ref_matvec(c->hidden, kd, h + t * c->hidden, w->v, w->vb, v + t * kd);
+        ref_matvec(c->hidden, qd_n, h + t * c->hidden, w->q, w->qb, q + t * qd_n);
+        ref_matvec(c->hidden, kd_n, h + t * c->hidden, w->k, w->kb, k + t * kd_n);
+        ref_matvec(c->hidden, kd_n, h + t * c->hidden, w->v, w->vb, v + t * kd_n);
         if (c->qk_norm) {
-            ref_rms_heads(c, c->nq, q + t * qd, w->q_norm);
-            ref_rms_heads(c, c->nkv, k + t * kd, w->k_norm);
+            ref_rms_heads(c, c->nq, q + t * qd_n, w->q_norm);
+            ref_rms_heads(c, c->nkv, k + t * kd_n, w->k_norm);
         }
         for (int hh = 0; rope->on && hh < c->nq; hh++)
-            ref_rotate(rope, c->hd, pos[t], q + t * qd + hh * c->hd);
+            ref_rotate(rope, c->hd, pos[t], q + t * qd_n + hh * c->hd);
         for (int hh = 0; rope->on && hh < c->nkv; hh++)
-            ref_rotate(rope, c->hd, pos[t], k + t * kd + hh * c->hd);
+            ref_rotate(rope, c->hd, pos[t], k + t * kd_n + hh * c->hd);
     }
+    /* the shared plain-loop attention (tests/support.c) on double copies */
+    double *qd = ts_widen(q, (size_t)S * qd_n), *kd = ts_widen(k, (size_t)S * kd_n);
+    double *vd = ts_widen(v, (size_t)S * kd_n), *y = calloc((size_t)c->hd, 8);
+    bool *keep = calloc((size_t)S + 1, 1);
+    ts_attn_row row = {.T = S, .D = c->hd, .Dv = c->hd, .scale = scale, .cap = c->attn_cap};
     for (int s = 0; s < S; s++) {
+        for (int t = 0; t < S; t++) /* causal by position, sliding window on local layers */
+            keep[t] = pos[t] >= 0 && pos[s] >= pos[t] &&
+                      (!ref_is_local(c, layer) || pos[s] - pos[t] < c->window);
         for (int hh = 0; hh < c->nq; hh++) {
-            const float *qv = q + s * qd + hh * c->hd;
             int kh = hh / group;
-            double mx = -INFINITY, sum = 0;
-            int live = 0;
-            for (int t = 0; t < S; t++) {
-                bool keep = pos[t] >= 0 && pos[s] >= pos[t] &&
-                            (!ref_is_local(c, layer) || pos[s] - pos[t] < c->window);
-                double d = 0;
-                for (int i = 0; i < c->hd; i++)
-                    d += (double)qv[i] * k[t * kd + kh * c->hd + i];
-                d *= scale;
-                if (c->attn_cap > 0)
-                    d = c->attn_cap * tanh(d / c->attn_cap);
-                lg[t] = keep ? d : -INFINITY;
-                live += keep;
-                if (keep && d > mx)
-                    mx = d;
-            }
-            for (int t = 0; t < S; t++) {
-                lg[t] = live ? (lg[t] == -INFINITY ? 0 : exp(lg[t] - mx)) : 1;
-                sum += lg[t];
-            }
-            for (int i = 0; i < c->hd; i++) {
-                double acc = 0;
-                for (int t = 0; t < S; t++)
-                    acc += lg[t] / sum * v[t * kd + kh * c->hd + i];
-                a[hh * c->hd + i] = (float)acc;
-            }
+            ts_attend_row(&row, qd + s * qd_n + hh * c->hd, kd + kh * c->hd, kd_n,
+                          vd + kh * c->hd, kd_n, keep, NULL, NULL, y);
+            for (int i = 0; i < c->hd; i++)
+                a[hh * c->hd + i] = (float)y[i];
         }
-        ref_matvec(qd, c->hidden, a, w->o, w->ob, out + s * c->hidden);
+        ref_matvec(qd_n, c->hidden, a, w->o, w->ob, out + s * c->hidden);
     }
-    free(q), free(k), free(v), free(a), free(lg);
+    free(q), free(k), free(v), free(a), free(qd), free(kd), free(vd), free(y), free(keep);
 }
 
 /* MLP of one vector: x [hidden] -> y [hidden]. */

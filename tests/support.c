@@ -3,6 +3,25 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* The test data generator: xorshift64 from a seed, uniform in [-1, 1). */
+static double next_uniform(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+float *ts_random_buffer(size_t n, float scale, uint64_t seed)
+{
+    float *b = calloc(n + 16, sizeof *b);
+    cr_assert(b, "ts_random_buffer: out of memory");
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (float)(next_uniform(&s) * scale);
+    return b;
+}
+
 na_array *ts_random(na_dtype dtype, int ndim, const na_dim *dims, uint64_t seed)
 {
     na_array *x = NULL;
@@ -11,10 +30,7 @@ na_array *ts_random(na_dtype dtype, int ndim, const na_dim *dims, uint64_t seed)
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
     int64_t n = na_size(x);
     for (int64_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        double u = (double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+        double u = next_uniform(&s);
         switch (dtype) {
         case NA_F32: ((float *)na_data(x))[i] = (float)u; break;
         case NA_F64: ((double *)na_data(x))[i] = u; break;
@@ -140,4 +156,82 @@ void ts_free_n(int n, na_array *const *xs)
 {
     for (int i = 0; i < n; i++)
         na_array_free(xs[i]);
+}
+
+/* ---- the plain-loop attention reference ----------------------------------- */
+
+void ts_attend_row(const ts_attn_row *r, const double *q, const double *k,
+                   ptrdiff_t k_stride, const double *v, ptrdiff_t v_stride,
+                   const bool *keep, const double *bias, double *p, double *y)
+{
+    double *w = p ? p : malloc(sizeof(double) * (size_t)(r->T + 1));
+    double mx = -INFINITY, sum = 0;
+    int live = 0;
+    for (int j = 0; j < r->T; j++) {
+        double s = 0;
+        for (int d = 0; d < r->D; d++)
+            s += q[d] * k[j * k_stride + d];
+        s *= r->scale;
+        if (r->cap > 0)
+            s = r->cap * tanh(s / r->cap);
+        if (bias)
+            s += bias[j];
+        bool kept = !keep || keep[j];
+        w[j] = kept ? s : -INFINITY;
+        live += kept;
+        mx = fmax(mx, w[j]);
+    }
+    for (int j = 0; j < r->T; j++) {
+        w[j] = live ? exp(w[j] - mx) : (r->zero_rows ? 0.0 : 1.0);
+        sum += w[j];
+    }
+    for (int j = 0; j < r->T; j++)
+        w[j] = sum > 0 ? w[j] / sum : 0.0;
+    for (int e = 0; e < r->Dv; e++) {
+        double acc = 0;
+        for (int j = 0; j < r->T; j++)
+            acc += w[j] * v[j * v_stride + e];
+        y[e] = acc;
+    }
+    if (!p)
+        free(w);
+}
+
+double *ts_widen(const float *x, size_t n)
+{
+    double *d = malloc(sizeof(double) * (n + 1));
+    cr_assert(d, "ts_widen: out of memory");
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
+/* ---- the test leaf layer ---------------------------------------------------- */
+
+na_status ts_leaf_call(na_layer *self, const na_value *in, const na_side *side,
+                       na_value **out)
+{
+    (void)self;
+    (void)side;
+    *out = na_value_clone(in);
+    return *out ? NA_OK : na_last_status();
+}
+
+const na_field_desc ts_leaf_fields[TS_LEAF_FIELD_COUNT] = {
+    NA_FIELD_AS("w", ts_leaf, p[0], NA_FIELD_PARAM, 0),
+    NA_FIELD_AS("b", ts_leaf, p[1], NA_FIELD_PARAM, 0),
+};
+
+const na_layer_type ts_leaf_type = {"Leaf", ts_leaf_call, .size = sizeof(ts_leaf),
+                                    .fields = ts_leaf_fields,
+                                    .field_count = TS_LEAF_FIELD_COUNT};
+
+na_layer *ts_leaf_new(const na_layer_type *type, na_param *a, na_param *b)
+{
+    na_layer *made = NULL;
+    NA_OK_OR_FAIL(na_layer_alloc(type ? type : &ts_leaf_type, &made));
+    ts_leaf *l = (ts_leaf *)made;
+    l->p[0] = a;
+    l->p[1] = b;
+    return made;
 }

@@ -66,7 +66,6 @@ static void ref_attention(const ref_spec *r, double *out, double *w)
     double *k = calloc((size_t)B * T * r->Hkv * D, sizeof *k);
     double *v = calloc((size_t)B * T * r->Hkv * D, sizeof *v);
     double *o = calloc((size_t)S * H * D, sizeof *o);
-    double *p = calloc((size_t)T, sizeof *p);
     ref_project(B * S, r->E, H * D, r->xq, r->wq, r->bq, q);
     ref_project(B * T, r->Ekv, r->Hkv * D, r->xkv, r->wk, r->bk, k);
     ref_project(B * T, r->Ekv, r->Hkv * D, r->xkv, r->wv, r->bv, v);
@@ -74,39 +73,19 @@ static void ref_attention(const ref_spec *r, double *out, double *w)
         ref_norm(B * S * H, D, q);
         ref_norm(B * T * r->Hkv, D, k);
     }
-    double scale = r->scale ? r->scale : 1.0 / sqrt(D);
+    ts_attn_row row = {.T = T, .D = D, .Dv = D, .zero_rows = r->zero_rows,
+                       .scale = r->scale ? r->scale : 1.0 / sqrt(D)};
+    ptrdiff_t kv_row = (ptrdiff_t)r->Hkv * D; /* k, v [B][T][Hkv][D] */
     for (int b = 0; b < B; b++) {
-        for (int h = 0; h < H; h++) {
-            int kvh = h / G; /* the GQA rule */
+        for (int h = 0; h < H; h++)
             for (int i = 0; i < S; i++) {
-                double mx = -INFINITY, sum = 0;
-                bool any = false;
-                for (int j = 0; j < T; j++) {
-                    double s = 0;
-                    for (int d = 0; d < D; d++)
-                        s += q[((b * S + i) * H + h) * D + d] *
-                             k[((b * T + j) * r->Hkv + kvh) * D + d];
-                    s *= scale;
-                    bool keep = !r->mask || r->mask[(b * S + i) * T + j];
-                    any |= keep;
-                    p[j] = keep ? s : -2.3819763e38;
-                    mx = fmax(mx, p[j]);
-                }
-                for (int j = 0; j < T; j++)
-                    sum += (p[j] = exp(p[j] - mx));
-                for (int j = 0; j < T; j++)
-                    p[j] = (r->zero_rows && !any) ? 0 : p[j] / sum;
-                for (int d = 0; d < D; d++) {
-                    double s = 0;
-                    for (int j = 0; j < T; j++)
-                        s += p[j] * v[((b * T + j) * r->Hkv + kvh) * D + d];
-                    o[(i * H + h) * D + d] = s;
-                }
-                if (w)
-                    for (int j = 0; j < T; j++)
-                        w[((b * H + h) * S + i) * T + j] = p[j];
+                const double *kb = k + ((size_t)b * T * r->Hkv + h / G) * D; /* GQA */
+                const double *vb = v + ((size_t)b * T * r->Hkv + h / G) * D;
+                ts_attend_row(&row, q + ((size_t)(b * S + i) * H + h) * D, kb, kv_row, vb,
+                              kv_row, r->mask ? r->mask + (size_t)(b * S + i) * T : NULL, NULL,
+                              w ? w + ((size_t)(b * H + h) * S + i) * T : NULL,
+                              o + ((size_t)i * H + h) * D);
             }
-        }
         for (int i = 0; i < S; i++)
             for (int e = 0; e < r->Eo; e++) {
                 double s = r->bo ? r->bo[e] : 0;
@@ -119,7 +98,6 @@ static void ref_attention(const ref_spec *r, double *out, double *w)
     free(k);
     free(v);
     free(o);
-    free(p);
 }
 
 /* ---- helpers ----------------------------------------------------------------- */

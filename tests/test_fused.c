@@ -288,40 +288,19 @@ static void reference(const fcase *c, fdata *f)
     double *q = flat(f->q, q_names(c), B, H, c->G, S, D, true);
     double *k = flat(f->k, kv_names(c), B, Hkv, 0, T, D, false);
     double *v = flat(f->v, kv_names(c), B, Hkv, 0, T, Dv, false);
-    double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)D);
-    double *w = malloc(sizeof(double) * (size_t)T + 8);
+    ts_attn_row row = {.T = T, .D = D, .Dv = Dv, .cap = c->cap, .zero_rows = c->zero_rows,
+                       .scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)D)};
     f->ref = calloc((size_t)(B * H * S * Dv) + 1, sizeof(double));
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < S; i++) {
-                const double *qi = q + ((b * H + h) * S + i) * D;
-                double mx = -INFINITY;
-                int live = 0;
-                for (int j = 0; j < T; j++) {
-                    const double *kj = k + ((b * Hkv + h / G) * T + j) * D;
-                    double dot = 0;
-                    for (int e = 0; e < D; e++)
-                        dot += qi[e] * kj[e];
-                    bool keep = f->mask[(b * S + i) * T + j];
-                    double x = c->cap > 0 ? c->cap * tanh(dot * scale / c->cap)
-                                          : dot * scale; /* Gemma 2: cap, then mask */
-                    if (f->bias) /* Flax: logits + bias, then the mask */
-                        x += f->bias[((b * H + h) * S + i) * T + j];
-                    w[j] = keep ? x : -INFINITY;
-                    live += keep;
-                    mx = fmax(mx, w[j]);
-                }
-                double sum = 0;
-                for (int j = 0; j < T; j++) {
-                    w[j] = live == 0 ? (c->zero_rows ? 0.0 : 1.0) : exp(w[j] - mx);
-                    sum += w[j];
-                }
-                double *y = f->ref + ((b * H + h) * S + i) * Dv;
-                for (int j = 0; j < T && sum > 0; j++)
-                    for (int e = 0; e < Dv; e++)
-                        y[e] += w[j] / sum * v[((b * Hkv + h / G) * T + j) * Dv + e];
+                size_t row_at = (size_t)((b * H + h) * S + i);
+                ts_attend_row(&row, q + row_at * D, k + (size_t)(b * Hkv + h / G) * T * D, D,
+                              v + (size_t)(b * Hkv + h / G) * T * Dv, Dv,
+                              f->mask + (b * S + i) * T, f->bias ? f->bias + row_at * T : NULL,
+                              NULL, f->ref + row_at * Dv);
             }
-    free(q), free(k), free(v), free(w);
+    free(q), free(k), free(v);
 }
 
 static fdata make_data(const fcase *c, uint64_t seed)

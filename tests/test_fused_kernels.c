@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <criterion/criterion.h>
-
 #include "../src/attention/fused_internal.h"
+#include "support.h"
 
 static const char *const g_sets[] = {"generic", "avx2", "avx512"};
 
@@ -25,13 +24,6 @@ static const na__fused_ops *set_named(const char *name)
     return ops;
 }
 
-static uint64_t g_rng = 88172645463325252ull;
-static float urand(void) /* [-1, 1) */
-{
-    g_rng ^= g_rng << 13, g_rng ^= g_rng >> 7, g_rng ^= g_rng << 17;
-    return (float)((double)(g_rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
 /* 64-byte aligned, zeroed, n floats (the kernels' buffers are aligned) */
 static float *buf(size_t n)
 {
@@ -40,11 +32,13 @@ static float *buf(size_t n)
     return p;
 }
 
+/* the harness's seeded data (a new seed per buffer), copied to aligned memory */
 static float *rnd(size_t n, float scale)
 {
-    float *p = buf(n);
-    for (size_t i = 0; i < n; i++)
-        p[i] = urand() * scale;
+    static uint64_t seed = 88172645463325252ull;
+    float *p = buf(n), *r = ts_random_buffer(n, scale, seed++);
+    memcpy(p, r, n * sizeof(float));
+    free(r);
     return p;
 }
 
@@ -95,9 +89,10 @@ static void check_softmax(const na__fused_ops *ops, int64_t nk, int bq)
     float *st = rnd((size_t)(nk * bq), 20), *ref = buf((size_t)(nk * bq));
     float *tmx = buf((size_t)bq), *m = buf((size_t)bq), *l = buf((size_t)bq),
           *corr = buf((size_t)bq);
+    float *u = rnd((size_t)(2 * bq), 1);
     for (int i = 0; i < bq; i++) {
-        m[i] = i % 5 == 0 ? -INFINITY : urand() * 20; /* some rows: nothing yet */
-        l[i] = m[i] == -INFINITY ? 0 : 1 + urand() * 0.5f;
+        m[i] = i % 5 == 0 ? -INFINITY : u[2 * i] * 20; /* some rows: nothing yet */
+        l[i] = m[i] == -INFINITY ? 0 : 1 + u[2 * i + 1] * 0.5f;
         tmx[i] = -INFINITY;
         for (int64_t j = 0; j < nk; j++) {
             if ((i + 3 * j) % 4 == 0 || i % 7 == 3) /* masked; row 3 mod 7: all */
@@ -125,7 +120,7 @@ static void check_softmax(const na__fused_ops *ops, int64_t nk, int bq)
         CLOSE(l[i], l0[i] * c + sum, 1e-6, "%s softmax: l[%d]", ops->name, i);
         cr_assert_eq(m[i], (float)mx, "%s softmax: m[%d]", ops->name, i);
     }
-    free(st), free(ref), free(tmx), free(m), free(l), free(corr);
+    free(st), free(ref), free(tmx), free(m), free(l), free(corr), free(u);
 }
 
 Test(fused_kernels, online_softmax_step)
@@ -147,9 +142,11 @@ static void check_pv(const na__fused_ops *ops, int64_t nk, int bq, int64_t dv)
     float *st = rnd((size_t)(nk * bq), 1), *v = rnd((size_t)(nk * vld), 1);
     float *o = buf((size_t)(bq * dvp)), *o0 = buf((size_t)(bq * dvp)),
           *corr = rnd((size_t)bq, 1);
+    float *u = rnd((size_t)(bq * dv), 1);
     for (int i = 0; i < bq; i++)
         for (int64_t c = 0; c < dv; c++)
-            o[i * dvp + c] = urand();
+            o[i * dvp + c] = u[i * dv + c];
+    free(u);
     memcpy(o0, o, sizeof(float) * (size_t)(bq * dvp));
     ops->pv(nk, bq, dv, dvp, st, v, vld, corr, o);
     for (int i = 0; i < bq; i++) {
@@ -295,9 +292,9 @@ Test(fused_kernels, exp2_accuracy)
  * huge and exactly zero logits; odd and monotone like tanh. */
 static void check_softcap(const na__fused_ops *ops, int64_t n, float c)
 {
-    float *s = buf((size_t)n), *ref = buf((size_t)n);
+    float *s = rnd((size_t)n, 1), *ref = buf((size_t)n);
     for (int64_t j = 0; j < n; j++)
-        s[j] = urand() * (j % 3 == 0 ? 0.3f : j % 3 == 1 ? 3.0f : 300.0f) * c;
+        s[j] *= (j % 3 == 0 ? 0.3f : j % 3 == 1 ? 3.0f : 300.0f) * c;
     if (n > 6) {
         s[0] = 0.0f, s[1] = 0.25f * c, s[2] = -0.25f * c, s[3] = 1e-30f;
         s[4] = 1e30f, s[5] = -1e30f, s[6] = nextafterf(0.25f * c, 0.0f);

@@ -13,22 +13,7 @@
 
 #include "support.h"
 
-/* A leaf with a describe() of every field kind and optional parameters. */
-typedef struct leaf {
-    na_layer base;
-    int nparams;
-    na_param *p[2];
-} leaf;
-
-static na_status leaf_call(na_layer *self, const na_value *in, const na_side *side,
-                           na_value **out)
-{
-    (void)self;
-    (void)side;
-    *out = na_value_clone(in);
-    return *out ? NA_OK : na_last_status();
-}
-
+/* Test leaves (support.h) with a describe() of every field kind. */
 static void dense_describe(const na_layer *self, na_fields *f)
 {
     (void)self;
@@ -49,16 +34,11 @@ static void knob_describe(const na_layer *self, na_fields *f)
     na_array_free(x);
 }
 
-static const na_field_desc leaf_fields[] = {
-    NA_FIELD_AS("w", leaf, p[0], NA_FIELD_PARAM, 0),
-    NA_FIELD_AS("b", leaf, p[1], NA_FIELD_PARAM, 0),
-};
-
-static const na_layer_type dense_type = {"Dense", leaf_call, .size = sizeof(leaf),
-                                         .fields = leaf_fields,
-                                         .field_count = NA_FIELD_COUNT(leaf_fields),
+static const na_layer_type dense_type = {"Dense", ts_leaf_call, .size = sizeof(ts_leaf),
+                                         .fields = ts_leaf_fields,
+                                         .field_count = TS_LEAF_FIELD_COUNT,
                                          .describe = dense_describe};
-static const na_layer_type knob_type = {"Knobs", leaf_call, .size = sizeof(leaf),
+static const na_layer_type knob_type = {"Knobs", ts_leaf_call, .size = sizeof(ts_leaf),
                                         .describe = knob_describe};
 
 static na_param *param(const char *label, na_param_kind kind, int n,
@@ -69,19 +49,9 @@ static na_param *param(const char *label, na_param_kind kind, int n,
     return na_param_new(label, kind, x);
 }
 
-static na_layer *dense(na_param *w, na_param *b)
-{
-    leaf *l = calloc(1, sizeof *l);
-    *l = (leaf){{&dense_type}, b ? 2 : 1, {w, b}};
-    return &l->base;
-}
+static na_layer *dense(na_param *w, na_param *b) { return ts_leaf_new(&dense_type, w, b); }
 
-static na_layer *knobs(void)
-{
-    leaf *l = calloc(1, sizeof *l);
-    l->base.type = &knob_type;
-    return &l->base;
-}
+static na_layer *knobs(void) { return ts_leaf_new(&knob_type, NULL, NULL); }
 
 /* embed(tied) -> block_0[check, Residual(dense)] -> block_1[...] -> decode(tied) */
 static na_layer *model(void)

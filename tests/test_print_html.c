@@ -16,21 +16,6 @@
 
 /* ---- a leaf with a hostile name, field and labels ------------------------ */
 
-typedef struct leaf {
-    na_layer base;
-    int nparams;
-    na_param *p[2];
-} leaf;
-
-static na_status leaf_call(na_layer *self, const na_value *in, const na_side *side,
-                           na_value **out)
-{
-    (void)self;
-    (void)side;
-    *out = na_value_clone(in);
-    return *out ? NA_OK : na_last_status();
-}
-
 static void odd_describe(const na_layer *self, na_fields *f)
 {
     (void)self;
@@ -38,22 +23,12 @@ static void odd_describe(const na_layer *self, na_fields *f)
     na_fields_names(f, "axes", NA_NAMES("seq", "heads"));
 }
 
-static const na_field_desc leaf_fields[] = {
-    NA_FIELD_AS("a", leaf, p[0], NA_FIELD_PARAM, 0),
-    NA_FIELD_AS("b", leaf, p[1], NA_FIELD_PARAM, 0),
-};
-
-static const na_layer_type odd_type = {"Odd<T>&\"x\"", leaf_call, .size = sizeof(leaf),
-                                       .fields = leaf_fields,
-                                       .field_count = NA_FIELD_COUNT(leaf_fields),
+static const na_layer_type odd_type = {"Odd<T>&\"x\"", ts_leaf_call,
+                                       .size = sizeof(ts_leaf), .fields = ts_leaf_fields,
+                                       .field_count = TS_LEAF_FIELD_COUNT,
                                        .describe = odd_describe};
 
-static na_layer *odd(na_param *a, na_param *b)
-{
-    leaf *l = calloc(1, sizeof *l);
-    *l = (leaf){{&odd_type}, (a != NULL) + (b != NULL), {a, b}};
-    return &l->base;
-}
+static na_layer *odd(na_param *a, na_param *b) { return ts_leaf_new(&odd_type, a, b); }
 
 /* small {rows:2, cols:3} = 1..6; attn {heads:3, seq:4, kv_seq:5} random.
  * Model: Sequential(Odd(small, attn), NamedGroup("g<1>", [Odd(small)])):
