@@ -288,8 +288,9 @@ static void reference(const fcase *c, fdata *f)
     double *q = flat(f->q, q_names(c), B, H, c->G, S, D, true);
     double *k = flat(f->k, kv_names(c), B, Hkv, 0, T, D, false);
     double *v = flat(f->v, kv_names(c), B, Hkv, 0, T, Dv, false);
-    ts_attn_row row = {.T = T, .D = D, .Dv = Dv, .cap = c->cap, .zero_rows = c->zero_rows,
-                       .scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)D)};
+    double scale = c->scale != 0 ? c->scale : 1.0 / sqrt((double)D);
+    ts_attn_row row = {.T = T, .D = D, .Dv = Dv, .scale = scale, .cap = c->cap};
+    row.zero_rows = c->zero_rows;
     f->ref = calloc((size_t)(B * H * S * Dv) + 1, sizeof(double));
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
@@ -435,6 +436,9 @@ TestSuite(fused, .init = init);
 
 /* ---- prefill: the tiled path ------------------------------------------------------- */
 
+/* The cases: one packed initializer each, kept as written to the end of
+ * the file. */
+/* clang-format off */
 Test(fused, plain_odd_sizes)
 {
     /* 7 rows per head: the decode path; 33: tiled */
@@ -448,133 +452,63 @@ Test(fused, plain_odd_sizes)
 
 Test(fused, seq_130_causal_gqa_multithreaded)
 {
-    check_case(&(fcase){.B = 2,
-                        .S = 130,
-                        .T = 130,
-                        .Hkv = 2,
-                        .G = 3,
-                        .D = 16,
-                        .Dv = 16,
-                        .mask = MASK_CAUSAL,
-                        .dead_row = -1},
+    check_case(&(fcase){.B = 2, .S = 130, .T = 130, .Hkv = 2, .G = 3, .D = 16, .Dv = 16,
+                        .mask = MASK_CAUSAL, .dead_row = -1},
                0, 3);
 }
 
 Test(fused, long_features_and_scale)
 {
     /* D and Dv past one 64-wide chunk, not multiples of 16 */
-    check_case(&(fcase){.B = 1,
-                        .S = 40,
-                        .T = 130,
-                        .Hkv = 2,
-                        .D = 70,
-                        .Dv = 83,
-                        .scale = 0.3,
-                        .dead_row = -1},
+    check_case(&(fcase){.B = 1, .S = 40, .T = 130, .Hkv = 2, .D = 70, .Dv = 83,
+                        .scale = 0.3, .dead_row = -1},
                0, 4);
 }
 
 Test(fused, mqa_sliding_window)
 {
-    check_case(&(fcase){.B = 2,
-                        .S = 33,
-                        .T = 33,
-                        .Hkv = 1,
-                        .G = 4,
-                        .D = 8,
-                        .Dv = 8,
-                        .mask = MASK_CAUSAL,
-                        .window = 5,
-                        .dead_row = -1},
+    check_case(&(fcase){.B = 2, .S = 33, .T = 33, .Hkv = 1, .G = 4, .D = 8, .Dv = 8,
+                        .mask = MASK_CAUSAL, .window = 5, .dead_row = -1},
                0, 5);
 }
 
 Test(fused, padding_by_negative_positions)
 {
     /* queries are the last S of T positions; batch 1's first 9 keys are padding */
-    check_case(&(fcase){.B = 2,
-                        .S = 33,
-                        .T = 130,
-                        .Hkv = 2,
-                        .D = 8,
-                        .Dv = 8,
-                        .mask = MASK_CAUSAL,
-                        .positions = true,
-                        .pad = 9,
-                        .dead_row = -1},
+    check_case(&(fcase){.B = 2, .S = 33, .T = 130, .Hkv = 2, .D = 8, .Dv = 8,
+                        .mask = MASK_CAUSAL, .positions = true, .pad = 9, .dead_row = -1},
                0, 6);
 }
 
 Test(fused, bool_mask_from_side_input)
 {
-    check_case(&(fcase){.B = 3,
-                        .S = 7,
-                        .T = 130,
-                        .Hkv = 2,
-                        .D = 8,
-                        .Dv = 5,
-                        .mask = MASK_BOOL,
-                        .dead_row = -1},
+    check_case(&(fcase){.B = 3, .S = 7, .T = 130, .Hkv = 2, .D = 8, .Dv = 5,
+                        .mask = MASK_BOOL, .dead_row = -1},
                1, 7);
-    check_case(&(fcase){.B = 3,
-                        .S = 17,
-                        .T = 130,
-                        .Hkv = 2,
-                        .D = 8,
-                        .Dv = 5,
-                        .mask = MASK_BOOL,
-                        .dead_row = -1},
+    check_case(&(fcase){.B = 3, .S = 17, .T = 130, .Hkv = 2, .D = 8, .Dv = 5,
+                        .mask = MASK_BOOL, .dead_row = -1},
                0, 7);
-    check_case(&(fcase){.B = 2,
-                        .S = 33,
-                        .T = 70,
-                        .Hkv = 2,
-                        .G = 2,
-                        .D = 8,
-                        .Dv = 8,
-                        .mask = MASK_BOOL_KV,
-                        .dead_row = -1},
+    check_case(&(fcase){.B = 2, .S = 33, .T = 70, .Hkv = 2, .G = 2, .D = 8, .Dv = 8,
+                        .mask = MASK_BOOL_KV, .dead_row = -1},
                0, 8);
 }
 
 Test(fused, fully_masked_row_uniform_and_zero)
 {
     for (int z = 0; z < 2; z++)
-        check_case(&(fcase){.B = 2,
-                            .S = 33,
-                            .T = 70,
-                            .Hkv = 2,
-                            .D = 8,
-                            .Dv = 8,
-                            .mask = MASK_BOOL,
-                            .dead_row = 5,
-                            .zero_rows = z},
+        check_case(&(fcase){.B = 2, .S = 33, .T = 70, .Hkv = 2, .D = 8, .Dv = 8,
+                            .mask = MASK_BOOL, .dead_row = 5, .zero_rows = z},
                    0, 9);
 }
 
 Test(fused, strided_and_permuted_inputs)
 {
-    check_case(&(fcase){.B = 2,
-                        .S = 33,
-                        .T = 70,
-                        .Hkv = 2,
-                        .G = 2,
-                        .D = 8,
-                        .Dv = 8,
-                        .mask = MASK_CAUSAL,
-                        .window = 9,
-                        .layout = LAYOUT_STRIDED,
+    check_case(&(fcase){.B = 2, .S = 33, .T = 70, .Hkv = 2, .G = 2, .D = 8, .Dv = 8,
+                        .mask = MASK_CAUSAL, .window = 9, .layout = LAYOUT_STRIDED,
                         .dead_row = -1},
                0, 10);
-    check_case(&(fcase){.B = 2,
-                        .S = 33,
-                        .T = 70,
-                        .Hkv = 2,
-                        .D = 8,
-                        .Dv = 8,
-                        .mask = MASK_BOOL,
-                        .dead_row = 3,
-                        .layout = LAYOUT_PERMUTED},
+    check_case(&(fcase){.B = 2, .S = 33, .T = 70, .Hkv = 2, .D = 8, .Dv = 8,
+                        .mask = MASK_BOOL, .dead_row = 3, .layout = LAYOUT_PERMUTED},
                0, 11);
 }
 
@@ -587,14 +521,8 @@ Test(fused, head_dims_groups_and_masks)
     int n = 0;
     for (int a = 0; a < 5; a++)
         for (int b = 0; b < 4; b++, n++) {
-            fcase c = {.B = dims[a] > 64 ? 1 : 2,
-                       .S = 37,
-                       .T = 150,
-                       .Hkv = 2,
-                       .G = groups[b],
-                       .D = dims[a],
-                       .Dv = dims[a],
-                       .dead_row = -1};
+            fcase c = {.B = dims[a] > 64 ? 1 : 2, .S = 37, .T = 150, .Hkv = 2,
+                       .G = groups[b], .D = dims[a], .Dv = dims[a], .dead_row = -1};
             switch (n % 6) {
             case 1: /* causal, default positions: top-left aligned */
                 c.mask = MASK_CAUSAL;
@@ -623,27 +551,12 @@ Test(fused, forced_block_and_tile_sizes)
     const int sizes[][2] = {{16, 7}, {48, 20}, {32, 64}, {64, 1}};
     for (int i = 0; i < 4; i++) {
         na__fused_set_tiles(sizes[i][0], sizes[i][1]);
-        check_case(&(fcase){.B = 2,
-                            .S = 45,
-                            .T = 77,
-                            .Hkv = 1,
-                            .G = 3,
-                            .D = 24,
-                            .Dv = 19,
-                            .mask = MASK_CAUSAL,
-                            .positions = true,
-                            .window = 30,
-                            .pad = 5,
-                            .dead_row = -1},
+        check_case(&(fcase){.B = 2, .S = 45, .T = 77, .Hkv = 1, .G = 3, .D = 24,
+                            .Dv = 19, .mask = MASK_CAUSAL, .positions = true,
+                                .window = 30, .pad = 5, .dead_row = -1},
                    0, 200 + (uint64_t)i);
-        check_case(&(fcase){.B = 2,
-                            .S = 33,
-                            .T = 70,
-                            .Hkv = 2,
-                            .D = 8,
-                            .Dv = 8,
-                            .mask = MASK_BOOL,
-                            .dead_row = 5},
+        check_case(&(fcase){.B = 2, .S = 33, .T = 70, .Hkv = 2, .D = 8, .Dv = 8,
+                            .mask = MASK_BOOL, .dead_row = 5},
                    0, 210 + (uint64_t)i);
     }
     na__fused_set_tiles(0, 0);
@@ -671,10 +584,13 @@ static size_t call_extra_bytes(na_layer *m, const na_value *in, const na_side *s
 Test(fused, no_seq_by_kv_seq_allocation)
 {
     enum { S = 1024, D = 16 };
-    na_array *q = ts_random(NA_F32, NA_DIMS({"seq", S}, {"heads", 1}, {"projection", D}), 1),
-             *k = ts_random(NA_F32, NA_DIMS({"kv_seq", S}, {"heads", 1}, {"projection", D}),
+    na_array *q = ts_random(NA_F32, NA_DIMS({"seq", S}, {"heads", 1}, {"projection",
+                                             D}), 1),
+             *k = ts_random(NA_F32, NA_DIMS({"kv_seq", S}, {"heads", 1}, {"projection",
+                                             D}),
                             2),
-             *v = ts_random(NA_F32, NA_DIMS({"kv_seq", S}, {"heads", 1}, {"projection", D}),
+             *v = ts_random(NA_F32, NA_DIMS({"kv_seq", S}, {"heads", 1}, {"projection",
+                                             D}),
                             3);
     na_value *in =
         na_value_tuple(3, (na_value *[]){na_value_ref_array(q), na_value_ref_array(k),
@@ -746,16 +662,8 @@ Test(fused, finite_masked_out_value)
 
 Test(fused, decode_one_row)
 {
-    check_case(&(fcase){.B = 2,
-                        .S = 1,
-                        .T = 130,
-                        .Hkv = 3,
-                        .D = 16,
-                        .Dv = 16,
-                        .mask = MASK_CAUSAL,
-                        .positions = true,
-                        .pad = 4,
-                        .dead_row = -1},
+    check_case(&(fcase){.B = 2, .S = 1, .T = 130, .Hkv = 3, .D = 16, .Dv = 16,
+                        .mask = MASK_CAUSAL, .positions = true, .pad = 4, .dead_row = -1},
                1, 12);
     check_case(
         &(fcase){.B = 1, .S = 1, .T = 1, .Hkv = 1, .D = 3, .Dv = 2, .dead_row = -1}, 1,
@@ -765,38 +673,15 @@ Test(fused, decode_one_row)
 Test(fused, decode_gqa_and_mqa_rows)
 {
     /* 4 and 8 rows per kv head: decode path; 9 rows: tiled path */
-    check_case(&(fcase){.B = 2,
-                        .S = 1,
-                        .T = 130,
-                        .Hkv = 2,
-                        .G = 4,
-                        .D = 16,
-                        .Dv = 24,
-                        .mask = MASK_CAUSAL,
-                        .positions = true,
-                        .window = 50,
+    check_case(&(fcase){.B = 2, .S = 1, .T = 130, .Hkv = 2, .G = 4, .D = 16, .Dv = 24,
+                        .mask = MASK_CAUSAL, .positions = true, .window = 50,
                         .dead_row = -1},
                1, 14);
-    check_case(&(fcase){.B = 1,
-                        .S = 2,
-                        .T = 33,
-                        .Hkv = 1,
-                        .G = 4,
-                        .D = 8,
-                        .Dv = 8,
-                        .mask = MASK_BOOL,
-                        .dead_row = 1,
-                        .zero_rows = true},
+    check_case(&(fcase){.B = 1, .S = 2, .T = 33, .Hkv = 1, .G = 4, .D = 8, .Dv = 8,
+                        .mask = MASK_BOOL, .dead_row = 1, .zero_rows = true},
                1, 15);
-    check_case(&(fcase){.B = 1,
-                        .S = 3,
-                        .T = 33,
-                        .Hkv = 1,
-                        .G = 3,
-                        .D = 8,
-                        .Dv = 8,
-                        .mask = MASK_BOOL,
-                        .dead_row = 1},
+    check_case(&(fcase){.B = 1, .S = 3, .T = 33, .Hkv = 1, .G = 3, .D = 8, .Dv = 8,
+                        .mask = MASK_BOOL, .dead_row = 1},
                0, 16);
 }
 
@@ -804,28 +689,12 @@ Test(fused, decode_keys_split_over_threads)
 {
     /* one kv head, two threads: the keys are split in chunks and merged;
      * strided features are packed */
-    check_case(&(fcase){.B = 1,
-                        .S = 1,
-                        .T = 1500,
-                        .Hkv = 1,
-                        .G = 4,
-                        .D = 64,
-                        .Dv = 64,
-                        .mask = MASK_CAUSAL,
-                        .positions = true,
-                        .window = 1200,
+    check_case(&(fcase){.B = 1, .S = 1, .T = 1500, .Hkv = 1, .G = 4, .D = 64, .Dv = 64,
+                        .mask = MASK_CAUSAL, .positions = true, .window = 1200,
                         .dead_row = -1},
                1, 17);
-    check_case(&(fcase){.B = 1,
-                        .S = 1,
-                        .T = 1500,
-                        .Hkv = 1,
-                        .G = 2,
-                        .D = 64,
-                        .Dv = 48,
-                        .mask = MASK_BOOL,
-                        .dead_row = 0,
-                        .layout = LAYOUT_PERMUTED},
+    check_case(&(fcase){.B = 1, .S = 1, .T = 1500, .Hkv = 1, .G = 2, .D = 64, .Dv = 48,
+                        .mask = MASK_BOOL, .dead_row = 0, .layout = LAYOUT_PERMUTED},
                1, 18);
 }
 
@@ -909,11 +778,12 @@ Test(fused, soft_cap_every_mask_kind)
     for (int mask = MASK_NONE; mask <= MASK_BOOL_KV; mask++)
         for (int layout = LAYOUT_PLAIN; layout <= LAYOUT_PERMUTED; layout++) {
             uint64_t seed = (uint64_t)(40 + 3 * mask + layout);
-            fcase pre = {.B = 2, .S = 37, .T = 45, .Hkv = 2, .G = layout == 1 ? 3 : 0,
-                         .D = 13, .Dv = 11, .mask = mask, .layout = layout,
-                         .cap = 1.3, .dead_row = mask == MASK_BOOL ? 4 : -1,
-                         .window = mask == MASK_CAUSAL && layout ? 7 : 0,
-                         .positions = mask == MASK_CAUSAL && layout == 2, .pad = 5};
+            fcase pre = {.B = 2, .S = 37, .T = 45, .Hkv = 2, .D = 13, .Dv = 11, .pad = 5};
+            pre.mask = mask, pre.layout = layout, pre.cap = 1.3;
+            pre.G = layout == 1 ? 3 : 0;
+            pre.dead_row = mask == MASK_BOOL ? 4 : -1;
+            pre.window = mask == MASK_CAUSAL && layout ? 7 : 0;
+            pre.positions = mask == MASK_CAUSAL && layout == 2;
             check_case(&pre, 0, seed);
             fcase dec = pre;
             dec.S = 3, dec.T = 53, dec.dead_row = mask == MASK_BOOL ? 1 : -1;
@@ -929,8 +799,7 @@ Test(fused, soft_cap_large_cap_and_zero_rows)
                         .mask = MASK_CAUSAL, .cap = 50.0, .dead_row = -1},
                0, 60);
     check_case(&(fcase){.B = 2, .S = 33, .T = 70, .Hkv = 2, .D = 8, .Dv = 8,
-                        .mask = MASK_BOOL, .dead_row = 5, .zero_rows = true,
-                        .cap = 0.5},
+                        .mask = MASK_BOOL, .dead_row = 5, .zero_rows = true, .cap = 0.5},
                0, 61);
 }
 
@@ -1148,14 +1017,8 @@ Test(fused, report_names_call_time_reasons)
 
 /* ---- when the fused path must not run ---------------------------------------------- */
 
-static const fcase small = {.B = 2,
-                            .S = 9,
-                            .T = 11,
-                            .Hkv = 2,
-                            .D = 4,
-                            .Dv = 4,
-                            .mask = MASK_CAUSAL,
-                            .dead_row = -1};
+static const fcase small = {.B = 2, .S = 9, .T = 11, .Hkv = 2, .D = 4, .Dv = 4,
+                            .mask = MASK_CAUSAL, .dead_row = -1};
 
 /* Call m and check it took the general path and matches the reference. */
 static na_value *general_call(na_layer *m, const fdata *f)
@@ -1303,13 +1166,7 @@ Test(fused, zero_keys)
  * general path does, naming the layer, the mask and the shapes. */
 Test(fused, bad_mask_fails_like_the_general_path)
 {
-    fcase c = {.B = 2,
-               .S = 9,
-               .T = 11,
-               .Hkv = 2,
-               .D = 4,
-               .Dv = 4,
-               .mask = MASK_BOOL,
+    fcase c = {.B = 2, .S = 9, .T = 11, .Hkv = 2, .D = 4, .Dv = 4, .mask = MASK_BOOL,
                .dead_row = -1};
     fdata f = make_data(&c, 50);
     na_layer *m = core_model(&c);
@@ -1369,3 +1226,4 @@ Test(fused, finite_masked_out_value_matches_the_general_path)
     na_layer_free(m);
     free_data(&f);
 }
+/* clang-format on */

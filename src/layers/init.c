@@ -201,6 +201,15 @@ static na_status random_fill(const na_init *init, uint64_t seed, na_dtype dtype,
                     (int)init->distribution);
 }
 
+/* The options of the basic calls: f32, no parallel axes. */
+static na_init_options basic_options(const na_init *init, uint64_t seed, int n_in,
+                                     const na_dim *in, int n_out, const na_dim *out)
+{
+    na_init_options o = {.init = init, .seed = seed};
+    o.n_in = n_in, o.in = in, o.n_out = n_out, o.out = out;
+    return o;
+}
+
 static na_status init_array(const na_init_options *opt, const char *who, na_array **out)
 {
     if (!out || !opt)
@@ -238,12 +247,7 @@ static na_status init_array(const na_init_options *opt, const char *who, na_arra
 na_status na_init_array(const na_init *init, uint64_t seed, int n_in, const na_dim *in,
                         int n_out, const na_dim *out_dims, na_array **out)
 {
-    na_init_options o = {.init = init,
-                         .seed = seed,
-                         .n_in = n_in,
-                         .in = in,
-                         .n_out = n_out,
-                         .out = out_dims};
+    na_init_options o = basic_options(init, seed, n_in, in, n_out, out_dims);
     return init_array(&o, "na_init_array", out);
 }
 
@@ -282,11 +286,6 @@ na_status na_init_param(const char *label, const na_init *init, uint64_t seed, i
                         const na_dim *in, int n_out, const na_dim *out_dims,
                         na_param **out)
 {
-    na_init_options o = {.init = init,
-                         .seed = seed,
-                         .n_in = n_in,
-                         .in = in,
-                         .n_out = n_out,
-                         .out = out_dims};
+    na_init_options o = basic_options(init, seed, n_in, in, n_out, out_dims);
     return init_param(label, &o, "na_init_param", out);
 }

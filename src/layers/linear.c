@@ -229,6 +229,15 @@ static na_status primed_out_dims(int n_in, const na_dim *in, int n_out,
     return NA_OK;
 }
 
+/* The options of the basic calls: no parallel axes, default initializers. */
+static na_linear_options basic_options(const char *name, int n_in, const na_dim *in,
+                                       int n_out, const na_dim *out, uint64_t seed)
+{
+    na_linear_options o = {.name = name, .seed = seed};
+    o.n_in = n_in, o.in = in, o.n_out = n_out, o.out = out;
+    return o;
+}
+
 static na_status linear_new(const na_linear_options *opt, const char *who, na_layer **out)
 {
     if (!out || !opt)
@@ -277,12 +286,7 @@ static na_status linear_new(const na_linear_options *opt, const char *who, na_la
 na_status na_linear_new(const char *name, int n_in, const na_dim *in, int n_out,
                         const na_dim *out_dims, uint64_t seed, na_layer **out)
 {
-    na_linear_options o = {.name = name,
-                           .n_in = n_in,
-                           .in = in,
-                           .n_out = n_out,
-                           .out = out_dims,
-                           .seed = seed};
+    na_linear_options o = basic_options(name, n_in, in, n_out, out_dims, seed);
     return linear_new(&o, "na_linear_new", out);
 }
 
@@ -479,12 +483,7 @@ static na_status affine_new(const na_linear_options *opt, const char *who, na_la
 na_status na_affine_new(const char *name, int n_in, const na_dim *in, int n_out,
                         const na_dim *out_dims, uint64_t seed, na_layer **out)
 {
-    na_linear_options o = {.name = name,
-                           .n_in = n_in,
-                           .in = in,
-                           .n_out = n_out,
-                           .out = out_dims,
-                           .seed = seed};
+    na_linear_options o = basic_options(name, n_in, in, n_out, out_dims, seed);
     return affine_new(&o, "na_affine_new", out);
 }
 
