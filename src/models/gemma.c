@@ -7,35 +7,21 @@
 
 #include "models/models_internal.h"
 
+/* Hugging Face's Gemma2Config and Gemma3TextConfig defaults. */
 void na_gemma_config_init(na_gemma_config *c, int version)
 {
-    memset(c, 0, sizeof *c);
-    c->version = version;
-    c->vocab_size = 256000;
-    c->hidden_size = 2304;
-    c->intermediate_size = 9216;
-    c->num_hidden_layers = 26;
-    c->num_attention_heads = 8;
-    c->num_key_value_heads = 4;
-    c->head_dim = 256;
-    c->rms_norm_eps = 1e-6;
-    c->rope_theta = 10000;
-    c->query_pre_attn_scalar = 256;
-    c->sliding_window = 4096;
-    c->sliding_window_pattern = 2;
-    c->attn_logit_softcapping = 50;
-    c->final_logit_softcapping = 30;
-    c->tie_word_embeddings = true;
-    c->max_position_embeddings = 8192;
-    if (version == 3) { /* Gemma3TextConfig */
-        c->vocab_size = 262208;
-        c->num_hidden_layers = 26;
-        c->rope_theta = 1000000;
-        c->rope_local_base_freq = 10000;
-        c->sliding_window = 512;
-        c->sliding_window_pattern = 6;
-        c->attn_logit_softcapping = 0;
-        c->final_logit_softcapping = 0;
+    *c = (na_gemma_config){
+        .version = version, .vocab_size = 256000, .hidden_size = 2304,
+        .intermediate_size = 9216, .num_hidden_layers = 26, .num_attention_heads = 8,
+        .num_key_value_heads = 4, .head_dim = 256, .rms_norm_eps = 1e-6,
+        .rope_theta = 10000, .query_pre_attn_scalar = 256, .sliding_window = 4096,
+        .sliding_window_pattern = 2, .attn_logit_softcapping = 50,
+        .final_logit_softcapping = 30, .tie_word_embeddings = true,
+        .max_position_embeddings = 8192};
+    if (version == 3) {
+        c->vocab_size = 262208, c->rope_theta = 1000000, c->rope_local_base_freq = 10000;
+        c->sliding_window = 512, c->sliding_window_pattern = 6;
+        c->attn_logit_softcapping = 0, c->final_logit_softcapping = 0;
         c->max_position_embeddings = 131072;
     }
 }

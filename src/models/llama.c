@@ -6,16 +6,10 @@
 
 void na_llama_config_init(na_llama_config *c)
 {
-    memset(c, 0, sizeof *c);
-    c->vocab_size = 32000;
-    c->hidden_size = 4096;
-    c->intermediate_size = 11008;
-    c->num_hidden_layers = 32;
-    c->num_attention_heads = 32;
-    c->num_key_value_heads = 32;
-    c->rms_norm_eps = 1e-6;
-    c->rope_theta = 10000;
-    c->max_position_embeddings = 2048;
+    *c = (na_llama_config){
+        .vocab_size = 32000, .hidden_size = 4096, .intermediate_size = 11008,
+        .num_hidden_layers = 32, .num_attention_heads = 32, .num_key_value_heads = 32,
+        .rms_norm_eps = 1e-6, .rope_theta = 10000, .max_position_embeddings = 2048};
 }
 
 /* Sizes > 0 and heads that divide: the checks every family shares. */

@@ -61,6 +61,30 @@ static na_status read_pattern(const cJSON *node, const char *who, const char **t
     return NA_OK;
 }
 
+/* ---- the shape every component shares ----------------------------------------
+ * A component (normalizer, pre-tokenizer, decoder, post-processor) is null,
+ * one typed node, or {"type": "Sequence", <list_key>: [components...]}. */
+typedef na_status (*component_fn)(na_tokenizer *t, const cJSON *node, const char *type);
+
+static na_status parse_component(na_tokenizer *t, const cJSON *node, const char *what,
+                                 const char *list_key, component_fn one)
+{
+    if (!node || cJSON_IsNull(node))
+        return NA_OK;
+    const char *type = na__json_str(node, "type");
+    if (!type)
+        return unsupported(what, NULL);
+    if (strcmp(type, "Sequence") != 0)
+        return one(t, node, type);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(node, list_key)) {
+        na_status st = parse_component(t, item, what, list_key, one);
+        if (st != NA_OK)
+            return st;
+    }
+    return NA_OK;
+}
+
 /* ---- normalizers ------------------------------------------------------- */
 static na_status push_norm(na_tokenizer *t, na__norm_kind kind, const char *from, const char *to)
 {
@@ -75,27 +99,15 @@ static na_status push_norm(na_tokenizer *t, na__norm_kind kind, const char *from
     return NA_OK;
 }
 
-na_status na__tok_parse_normalizer(na_tokenizer *t, const cJSON *node)
+static na_status parse_normalizer_one(na_tokenizer *t, const cJSON *node, const char *type)
 {
-    if (!node || cJSON_IsNull(node))
-        return NA_OK;
-    const char *type = na__json_str(node, "type");
-    if (type && strcmp(type, "Sequence") == 0) {
-        const cJSON *item;
-        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(node, "normalizers")) {
-            na_status st = na__tok_parse_normalizer(t, item);
-            if (st != NA_OK)
-                return st;
-        }
-        return NA_OK;
-    }
-    if (type && strcmp(type, "Prepend") == 0) {
+    if (strcmp(type, "Prepend") == 0) {
         const char *p = na__json_str(node, "prepend");
         if (!p)
             return na__fail(NA_ERR_FORMAT, NA__TOK_LOAD ": Prepend normalizer lacks \"prepend\"");
         return push_norm(t, NA__NORM_PREPEND, NULL, p);
     }
-    if (type && strcmp(type, "Replace") == 0) {
+    if (strcmp(type, "Replace") == 0) {
         const char *text, *content = na__json_str(node, "content");
         bool literal;
         na_status st = read_pattern(node, "Replace normalizer", &text, &literal);
@@ -108,6 +120,11 @@ na_status na__tok_parse_normalizer(na_tokenizer *t, const cJSON *node)
         return push_norm(t, NA__NORM_REPLACE, text, content);
     }
     return unsupported("normalizer", type);
+}
+
+na_status na__tok_parse_normalizer(na_tokenizer *t, const cJSON *node)
+{
+    return parse_component(t, node, "normalizer", "normalizers", parse_normalizer_one);
 }
 
 /* ---- pre-tokenizers ----------------------------------------------------- */
@@ -221,20 +238,7 @@ static na_status parse_pretok_one(na_tokenizer *t, const cJSON *node, const char
 
 na_status na__tok_parse_pretok(na_tokenizer *t, const cJSON *node)
 {
-    if (!node || cJSON_IsNull(node))
-        return NA_OK;
-    const char *type = na__json_str(node, "type");
-    if (!type)
-        return unsupported("pre_tokenizer", NULL);
-    if (strcmp(type, "Sequence") != 0)
-        return parse_pretok_one(t, node, type);
-    const cJSON *item;
-    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(node, "pretokenizers")) {
-        na_status st = na__tok_parse_pretok(t, item);
-        if (st != NA_OK)
-            return st;
-    }
-    return NA_OK;
+    return parse_component(t, node, "pre_tokenizer", "pretokenizers", parse_pretok_one);
 }
 
 /* ---- decoders ----------------------------------------------------------- */
@@ -295,21 +299,9 @@ static na_status parse_decoder_one(na_tokenizer *t, const cJSON *node, const cha
 
 na_status na__tok_parse_decoder(na_tokenizer *t, const cJSON *node)
 {
-    if (!node || cJSON_IsNull(node))
-        return NA_OK;
-    t->has_decoder = true;
-    const char *type = na__json_str(node, "type");
-    if (!type)
-        return unsupported("decoder", NULL);
-    if (strcmp(type, "Sequence") != 0)
-        return parse_decoder_one(t, node, type);
-    const cJSON *item;
-    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(node, "decoders")) {
-        na_status st = na__tok_parse_decoder(t, item);
-        if (st != NA_OK)
-            return st;
-    }
-    return NA_OK;
+    if (node && !cJSON_IsNull(node))
+        t->has_decoder = true;
+    return parse_component(t, node, "decoder", "decoders", parse_decoder_one);
 }
 
 /* ---- post-processors ---------------------------------------------------- */
@@ -389,13 +381,8 @@ static na_status parse_cls_sep(na_tokenizer *t, const cJSON *node)
     return push_tmpl(t, &s, 1);
 }
 
-na_status na__tok_parse_postproc(na_tokenizer *t, const cJSON *node)
+static na_status parse_postproc_one(na_tokenizer *t, const cJSON *node, const char *type)
 {
-    if (!node || cJSON_IsNull(node))
-        return NA_OK;
-    const char *type = na__json_str(node, "type");
-    if (!type)
-        return unsupported("post_processor", NULL);
     if (strcmp(type, "ByteLevel") == 0) /* offsets only: ids unchanged */
         return NA_OK;
     if (strcmp(type, "TemplateProcessing") == 0)
@@ -404,14 +391,10 @@ na_status na__tok_parse_postproc(na_tokenizer *t, const cJSON *node)
     if (strcmp(type, "BertProcessing") == 0 || strcmp(type, "RobertaProcessing") == 0)
         return t->has_tmpl ? unsupported("post_processor", "two templates")
                            : parse_cls_sep(t, node);
-    if (strcmp(type, "Sequence") == 0) {
-        const cJSON *item;
-        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(node, "processors")) {
-            na_status st = na__tok_parse_postproc(t, item);
-            if (st != NA_OK)
-                return st;
-        }
-        return NA_OK;
-    }
     return unsupported("post_processor", type);
+}
+
+na_status na__tok_parse_postproc(na_tokenizer *t, const cJSON *node)
+{
+    return parse_component(t, node, "post_processor", "processors", parse_postproc_one);
 }
