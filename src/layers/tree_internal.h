@@ -21,6 +21,12 @@ na_status na__path_init(na__pathbuf *p);
 /* Append "/name" (or "name" at the root); returns the old length in *mark. */
 na_status na__path_push(na__pathbuf *p, const char *name, size_t *mark);
 void na__path_pop(na__pathbuf *p, size_t mark);
+/* Call fn on each child of `layer` (NULL slots skipped) with the child's
+ * name pushed on p while it runs; stops at the first error. */
+typedef na_status (*na__child_fn)(na_layer *parent, int index, na_layer *child,
+                                  void *ctx);
+na_status na__path_each_child(na_layer *layer, na__pathbuf *p, na__child_fn fn,
+                              void *ctx);
 /* The child's name, or its index (written to buf) when the type names none. */
 const char *na__child_name(const na_layer *layer, int i, char *buf, size_t cap);
 /* Resolve a path; *parent / *index say where the layer hangs (NULL / -1

@@ -41,6 +41,25 @@ void na__path_pop(na__pathbuf *p, size_t mark)
     p->s[mark] = '\0';
 }
 
+na_status na__path_each_child(na_layer *layer, na__pathbuf *p, na__child_fn fn,
+                              void *ctx)
+{
+    na_status st = NA_OK;
+    int n = na_layer_child_count(layer);
+    for (int i = 0; st == NA_OK && i < n; i++) {
+        na_layer *child = na_layer_child(layer, i);
+        if (!child)
+            continue;
+        char buf[16];
+        size_t mark;
+        st = na__path_push(p, na__child_name(layer, i, buf, sizeof buf), &mark);
+        if (st == NA_OK)
+            st = fn(layer, i, child, ctx);
+        na__path_pop(p, mark);
+    }
+    return st;
+}
+
 const char *na__child_name(const na_layer *layer, int i, char *buf, size_t cap)
 {
     const char *n = na_layer_child_name(layer, i);

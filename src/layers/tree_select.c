@@ -46,25 +46,19 @@ static bool matches(const matcher *m, const na_layer *layer, const char *path)
     return m->pred(layer, path, m->ctx);
 }
 
-static na_status select_rec(na_selection *sel, const matcher *m, na_layer *parent,
-                            int index, na_layer *layer, na__pathbuf *p)
+typedef struct select_ctx {
+    na_selection *sel;
+    const matcher *m;
+    na__pathbuf *p;
+} select_ctx;
+
+/* The outermost matches: a matching layer's subtree is not searched. */
+static na_status select_rec(na_layer *parent, int index, na_layer *layer, void *ctx)
 {
-    if (matches(m, layer, p->s))
-        return sel_add(sel, parent, index, p->s);
-    na_status st = NA_OK;
-    int n = na_layer_child_count(layer);
-    for (int i = 0; st == NA_OK && i < n; i++) {
-        na_layer *child = na_layer_child(layer, i);
-        if (!child)
-            continue;
-        char buf[16];
-        size_t mark;
-        st = na__path_push(p, na__child_name(layer, i, buf, sizeof buf), &mark);
-        if (st == NA_OK)
-            st = select_rec(sel, m, layer, i, child, p);
-        na__path_pop(p, mark);
-    }
-    return st;
+    select_ctx *s = ctx;
+    if (matches(s->m, layer, s->p->s))
+        return sel_add(s->sel, parent, index, s->p->s);
+    return na__path_each_child(layer, s->p, select_rec, s);
 }
 
 static na_status sel_new(na_layer **root, const char *op, na_selection **out)
@@ -89,7 +83,7 @@ static na_status select_with(na_layer **root, const matcher *m, const char *op,
     if (st == NA_OK)
         st = na__path_init(&p);
     if (st == NA_OK)
-        st = select_rec(*out, m, NULL, -1, *root, &p);
+        st = select_rec(NULL, -1, *root, &(select_ctx){*out, m, &p});
     free(p.s);
     if (st != NA_OK && out) {
         na_selection_free(*out);

@@ -4,23 +4,30 @@
 
 #include "layers/tree_internal.h"
 
-static na_status walk_rec(na_layer *layer, na__pathbuf *p, int depth, na_walk_fn fn,
-                          void *ctx)
+typedef struct walk_ctx {
+    na__pathbuf *p;
+    int depth;
+    na_walk_fn fn;
+    void *ctx;
+} walk_ctx;
+
+static na_status walk_child(na_layer *parent, int index, na_layer *child, void *ctx);
+
+static na_status walk_rec(na_layer *layer, walk_ctx *w)
 {
-    na_status st = fn(layer, p->s, depth, ctx);
-    int n = na_layer_child_count(layer);
-    for (int i = 0; st == NA_OK && i < n; i++) {
-        na_layer *child = na_layer_child(layer, i);
-        if (!child)
-            continue;
-        char buf[16];
-        size_t mark;
-        st = na__path_push(p, na__child_name(layer, i, buf, sizeof buf), &mark);
-        if (st == NA_OK)
-            st = walk_rec(child, p, depth + 1, fn, ctx);
-        na__path_pop(p, mark);
-    }
+    na_status st = w->fn(layer, w->p->s, w->depth, w->ctx);
+    w->depth++;
+    if (st == NA_OK)
+        st = na__path_each_child(layer, w->p, walk_child, w);
+    w->depth--;
     return st;
+}
+
+static na_status walk_child(na_layer *parent, int index, na_layer *child, void *ctx)
+{
+    (void)parent;
+    (void)index;
+    return walk_rec(child, ctx);
 }
 
 na_status na_tree_walk(na_layer *root, na_walk_fn fn, void *ctx)
@@ -30,7 +37,7 @@ na_status na_tree_walk(na_layer *root, na_walk_fn fn, void *ctx)
     na__pathbuf p;
     na_status st = na__path_init(&p);
     if (st == NA_OK)
-        st = walk_rec(root, &p, 0, fn, ctx);
+        st = walk_rec(root, &(walk_ctx){&p, 0, fn, ctx});
     free(p.s);
     return st;
 }
