@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "attention/fused_avx512_util.h"
 #include "attention/fused_internal.h"
 
 #define NA__AVX512 __attribute__((target("avx512f,fma")))
@@ -208,12 +209,6 @@ ALWAYS void pv_block(int rn, int nv, __mmask16 last, int64_t nk, int bq, int64_t
             _mm512_store_ps(o + r * dvp + 16 * c, acc[r][c]);
 }
 
-/* Lanes c < n of a 16-lane chunk. */
-ALWAYS __mmask16 tail_mask(int64_t n)
-{
-    return n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1);
-}
-
 /* One chunk of nv feature vectors for every row: 6 rows at a time (24
  * accumulators), then 4 or 2 (bq is a multiple of 16). */
 ALWAYS void pv_chunk(int nv, __mmask16 last, int64_t nk, int bq, int64_t dvp,
@@ -238,7 +233,7 @@ NA__AVX512 static void pv_avx512(int64_t nk, int bq, int64_t dv, int64_t dvp,
     for (int64_t c = 0; c < dvp; c += 64) {
         int64_t w = dv - c < 64 ? dv - c : 64;
         int nv = (int)((w + 15) / 16);
-        __mmask16 last = tail_mask(w - 16 * (nv - 1));
+        __mmask16 last = na__tail_mask16(w - 16 * (nv - 1));
         switch (nv) {
         case 1:
             pv_chunk(1, last, nk, bq, dvp, st, v + c, vld, corr, o + c);
@@ -267,26 +262,6 @@ ALWAYS void prefetch_row(const float *p, int64_t n)
         _mm_prefetch((const char *)(p + c), _MM_HINT_T0);
 }
 
-/* Sums of the 16 lanes of each of v[0..16), as the lanes of one vector. */
-ALWAYS __m512 sum16(__m512 *v)
-{
-    __m512 a[8], b[4], c[2];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        a[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-        b[i] = _mm512_add_ps(_mm512_shuffle_ps(a[2 * i], a[2 * i + 1], 0x44),
-                             _mm512_shuffle_ps(a[2 * i], a[2 * i + 1], 0xee));
-#pragma GCC unroll 2
-    for (int i = 0; i < 2; i++)
-        c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
-                             _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], 0x88),
-                         _mm512_shuffle_f32x4(c[0], c[1], 0xdd));
-}
-
 /* One row's dot products with 16 keys, as one vector. */
 ALWAYS __m512 dot16(int64_t dp, const float *q, const float *k, int64_t kc)
 {
@@ -295,14 +270,14 @@ ALWAYS __m512 dot16(int64_t dp, const float *q, const float *k, int64_t kc)
     for (int j = 0; j < 16; j++)
         acc[j] = _mm512_setzero_ps();
     for (int64_t d = 0; d < dp; d += 16) {
-        __mmask16 t = tail_mask(dp - d);
+        __mmask16 t = na__tail_mask16(dp - d);
         __m512 qv = _mm512_maskz_loadu_ps(t, q + d);
 #pragma GCC unroll 16
         for (int j = 0; j < 16; j++)
             acc[j] =
                 _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(t, k + j * kc + d), acc[j]);
     }
-    return sum16(acc);
+    return na__lane_sums16(acc);
 }
 
 NA__AVX512 static void dots_avx512(int64_t nk, int64_t dp, int nr, const float *q, const float *k,
@@ -319,7 +294,7 @@ NA__AVX512 static void dots_avx512(int64_t nk, int64_t dp, int nr, const float *
         for (int r = 0; r < nr; r++) {
             __m512 a = _mm512_setzero_ps();
             for (int64_t d = 0; d < dp; d += 16) {
-                __mmask16 t = tail_mask(dp - d);
+                __mmask16 t = na__tail_mask16(dp - d);
                 a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(t, q + r * dp + d),
                                     _mm512_maskz_loadu_ps(t, k + j * kc + d), a);
             }
@@ -331,7 +306,7 @@ NA__AVX512 static float max_avx512(int64_t n, const float *s)
 {
     __m512 m = _mm512_set1_ps(-INFINITY);
     for (int64_t j = 0; j < n; j += 16)
-        m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, tail_mask(n - j), s + j));
+        m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, na__tail_mask16(n - j), s + j));
     return _mm512_reduce_max_ps(m);
 }
 
@@ -339,7 +314,7 @@ NA__AVX512 static float exp_sum_avx512(int64_t n, float *s, float mx)
 {
     __m512 m = _mm512_set1_ps(mx), sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < n; j += 16) {
-        __mmask16 t = tail_mask(n - j);
+        __mmask16 t = na__tail_mask16(n - j);
         __m512 p = exp2_512(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, s + j), m));
         p = _mm512_maskz_mov_ps(t, p);
         _mm512_mask_storeu_ps(s + j, t, p);
@@ -380,7 +355,7 @@ ALWAYS void wsum_rows(int rn, int64_t nk, int64_t avail, int64_t dv, const float
     for (int64_t c = 0; c < dv; c += 64) {
         int64_t w = dv - c < 64 ? dv - c : 64;
         int nv = (int)((w + 15) / 16);
-        __mmask16 last = tail_mask(w - 16 * (nv - 1));
+        __mmask16 last = na__tail_mask16(w - 16 * (nv - 1));
         switch (nv) {
         case 1:
             wsum_block(rn, 1, last, nk, avail, p, lp, v + c, vc, o + c, dv);
@@ -437,7 +412,7 @@ NA__AVX512 static void softcap_avx512(int64_t n, float *s, float c)
 {
     __m512 cv = _mm512_set1_ps(c), inv = _mm512_set1_ps(1.0f / c);
     for (int64_t j = 0; j < n; j += 16) {
-        __mmask16 t = tail_mask(n - j);
+        __mmask16 t = na__tail_mask16(n - j);
         __m512 x = _mm512_maskz_loadu_ps(t, s + j);
         _mm512_mask_storeu_ps(s + j, t, _mm512_mul_ps(cv, tanh_512(_mm512_mul_ps(x, inv))));
     }

@@ -88,6 +88,8 @@ C_SET(avx2, __attribute__((target("avx2,fma"))))
 
 #include <immintrin.h>
 
+#include "attention/fused_avx512_util.h"
+
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 #define I512 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,fma")))
 #define TBF __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
@@ -95,36 +97,11 @@ C_SET(avx2, __attribute__((target("avx2,fma"))))
     static inline __attribute__((always_inline,                                          \
                                  target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
-I512 __mmask16 tail16(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-}
-
 /* 16 bf16 (the first of them under k; the rest 0) as f32. */
 I512 __m512 load16(const uint16_t *p, __mmask16 k)
 {
     __m256i h = _mm256_maskz_loadu_epi16(k, p);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-/* The lane sums of v[0..16) as one vector (lane j: the sum of v[j]). */
-I512 __m512 lane_sums(__m512 *v)
-{
-    __m512 a[8], b[4], c[2];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        a[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
-        b[i] = _mm512_add_ps(_mm512_shuffle_ps(a[2 * i], a[2 * i + 1], 0x44),
-                             _mm512_shuffle_ps(a[2 * i], a[2 * i + 1], 0xee));
-#pragma GCC unroll 2
-    for (int i = 0; i < 2; i++)
-        c[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0x88),
-                             _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], 0xdd));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], 0x88),
-                         _mm512_shuffle_f32x4(c[0], c[1], 0xdd));
 }
 
 /* One row's scores against 16 keys, widened 16 features at a time. */
@@ -135,13 +112,13 @@ I512 __m512 dot16_widen(int64_t dp, const float *q, const uint16_t *k, int64_t k
     for (int j = 0; j < 16; j++)
         acc[j] = _mm512_setzero_ps();
     for (int64_t d = 0; d < dp; d += 16) {
-        __mmask16 t = tail16(dp - d);
+        __mmask16 t = na__tail_mask16(dp - d);
         __m512 qv = _mm512_maskz_loadu_ps(t, q + d);
 #pragma GCC unroll 16
         for (int j = 0; j < 16; j++)
             acc[j] = _mm512_fmadd_ps(qv, load16(k + j * kc + d, t), acc[j]);
     }
-    return lane_sums(acc);
+    return na__lane_sums16(acc);
 }
 
 T512 static void dots_avx512(int64_t nk, int64_t dp, int nr, const float *q,
@@ -157,7 +134,7 @@ T512 static void dots_avx512(int64_t nk, int64_t dp, int nr, const float *q,
         for (int r = 0; r < nr; r++) {
             __m512 a = _mm512_setzero_ps();
             for (int64_t d = 0; d < dp; d += 16) {
-                __mmask16 t = tail16(dp - d);
+                __mmask16 t = na__tail_mask16(dp - d);
                 a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(t, q + r * dp + d),
                                     load16(k + j * kc + d, t), a);
             }
@@ -174,7 +151,7 @@ I512 void wsum_block(int64_t nk, int64_t dv, int64_t c0, const float *p,
 #pragma GCC unroll 4
     for (int e = 0; e < 4; e++) {
         int64_t left = dv - c0 - 16 * e;
-        m[e] = left <= 0 ? 0 : tail16(left);
+        m[e] = left <= 0 ? 0 : na__tail_mask16(left);
         acc[e] = _mm512_maskz_loadu_ps(m[e], o + c0 + 16 * e);
     }
     for (int64_t j = 0; j < nk; j++) {
@@ -225,7 +202,7 @@ IBF __m512 dot16_bf16(int64_t dp, const uint16_t *qh, const uint16_t *ql,
             acc[j] = _mm512_dpbf16_ps(_mm512_dpbf16_ps(acc[j], kv, h), kv, l);
         }
     }
-    return lane_sums(acc);
+    return na__lane_sums16(acc);
 }
 
 TBF static void dots_avx512_bf16(int64_t nk, int64_t dp, int nr, const float *q,
